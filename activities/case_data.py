@@ -1,0 +1,29 @@
+"""Reading the case's configuration and checking its contact data."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import LoadConfigRequest, VerifyRequest
+from domain import contacts
+from domain.models import VerificationReport
+from domain.policy import CONFIG_DIR, CaseConfig, ConfigError, load_case_config
+
+
+class CaseDataActivities:
+    def __init__(self, config_dir=CONFIG_DIR):
+        self.config_dir = config_dir
+
+    @activity.defn
+    async def load_case_config(self, request: LoadConfigRequest) -> CaseConfig:
+        """Fixed into the case's history at its start: a later edit of a file changes new cases only."""
+        try:
+            return load_case_config(request.policy, request.country, request.extra_packs, self.config_dir)
+        except (ConfigError, ValueError) as e:
+            raise ApplicationError(str(e), type="ConfigError", non_retryable=True) from e
+
+    @activity.defn
+    async def verify_contact_data(self, request: VerifyRequest) -> VerificationReport:
+        """Validity and line type of every number (`phonenumbers`), completeness of the address."""
+        return contacts.verify(request.case_id, request.borrower, request.emergency_contacts)

@@ -1,0 +1,68 @@
+"""Contact activities: SMS, robot calls, agent call tasks and visit dispatch, sent at most once.
+
+Each claims its idempotency key in the ledger before it calls the provider, and passes the same key
+to the provider: a retry after a crash finds the claim and the provider's memory of the key, so
+nothing is sent twice and the answer is the first one.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import ContactRequest, ContactResult
+from adapters.ledger import Ledger
+from adapters.providers import ChannelProvider, OutboundRequest, ProviderError
+from adapters.templates import TemplateError, TemplateLibrary
+from domain.models import Channel, Outcome
+
+
+class ContactActivities:
+    def __init__(self, providers: dict[Channel, ChannelProvider], ledger: Ledger, templates: TemplateLibrary):
+        self.providers, self.ledger, self.templates = providers, ledger, templates
+
+    async def _contact(self, request: ContactRequest) -> ContactResult:
+        provider = self.providers[request.channel]
+        claimed = await self.ledger.begin_attempt(
+            case_id=request.case_id, idempotency_key=request.key, channel=request.channel.value,
+            person=request.person, phone_ref=request.phone_ref, template=request.template, step=request.step,
+            robot=request.robot, guard_rule=request.guard.rule, guard_packs=request.guard.packs,
+            planned_at=request.planned_at,
+        )
+        if claimed is not None and claimed["outcome"] != "pending":
+            return ContactResult(key=request.key, outcome=Outcome(claimed["outcome"]), distress=claimed["distress"],
+                                 provider=claimed["provider"] or provider.name,
+                                 message_id=claimed["provider_message_id"] or "")
+        try:
+            body = self.templates.render(request.template, request.locale, request.variables, request.with_opt_out)
+            response = await provider.deliver(
+                OutboundRequest(idempotency_key=request.key, channel=request.channel, to=request.to, body=body)
+            )
+        except (ProviderError, TemplateError) as e:
+            await self.ledger.finish_attempt(request.key, outcome=Outcome.FAILED.value, provider=provider.name)
+            raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e
+        await self.ledger.finish_attempt(
+            request.key, outcome=response.outcome.value, provider=response.provider,
+            provider_message_id=response.message_id, distress=response.distress,
+        )
+        return ContactResult(key=request.key, outcome=response.outcome, distress=response.distress,
+                             provider=response.provider, message_id=response.message_id)
+
+    @activity.defn
+    async def send_sms(self, request: ContactRequest) -> ContactResult:
+        return await self._contact(request)
+
+    @activity.defn
+    async def place_robot_call(self, request: ContactRequest) -> ContactResult:
+        return await self._contact(request)
+
+    @activity.defn
+    async def create_agent_call_task(self, request: ContactRequest) -> ContactResult:
+        return await self._contact(request)
+
+    @activity.defn
+    async def dispatch_visit(self, request: ContactRequest) -> ContactResult:
+        return await self._contact(request)
+
+    def all(self) -> list:
+        return [self.send_sms, self.place_robot_call, self.create_agent_call_task, self.dispatch_visit]

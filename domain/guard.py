@@ -1,0 +1,133 @@
+"""The compliance guard: may this outbound action happen now?
+
+A pure function of the action, the case's sticky flags, its contact ledger, the effective rules and
+the time. It answers allow, deny (never, for this action) or defer until a time (the workflow
+sleeps on a durable timer until then and asks again). Every decision names the rule and the packs
+that made it, so a replay of the case decides the same and an auditor can read why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain import clock
+from domain.models import Channel, ContactAttempt, Flags, Outcome
+from domain.policy import EffectiveRules, Window
+
+
+class PlannedAction(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: Channel
+    phone_ref: str | None = None
+    person: Literal["borrower", "emergency_contact"] = "borrower"
+
+
+class GuardDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    verdict: Literal["allow", "deny", "defer"]
+    rule: str
+    reason: str
+    until: datetime | None = None
+    packs: list[str]
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict == "allow"
+
+
+_CEASE_CHANNEL = {
+    Channel.SMS: "sms",
+    Channel.ROBOT_CALL: "voice",
+    Channel.AGENT_CALL: "voice",
+    Channel.VISIT: "visit",
+}
+
+
+def evaluate(
+    action: PlannedAction,
+    *,
+    now: datetime,
+    timezone: str,
+    flags: Flags,
+    attempts: list[ContactAttempt],
+    rules: EffectiveRules,
+) -> GuardDecision:
+    def decide(verdict: str, rule: str, reason: str, until: datetime | None = None) -> GuardDecision:
+        return GuardDecision(verdict=verdict, rule=rule, reason=reason, until=until, packs=rules.packs)
+
+    # Hard stops first: they never turn into a later contact by themselves.
+    if flags.distress:
+        return decide("deny", "wellbeing.distress", "distress reported: automated contact stopped")
+    if flags.paused:
+        return decide("deny", "case.paused", f"case paused: {flags.pause_reason}")
+    if flags.cease_all:
+        return decide("deny", "cease.all", "the borrower asked us to stop all contact")
+    if _CEASE_CHANNEL[action.channel] in flags.cease_channels:
+        return decide("deny", f"cease.{_CEASE_CHANNEL[action.channel]}", "the borrower refused this channel")
+    if action.phone_ref and action.phone_ref in flags.cease_numbers:
+        return decide("deny", "cease.number", "the borrower refused contact on this number")
+
+    window: Window = rules.visit_window if action.channel is Channel.VISIT else rules.contact_window
+    opens = clock.next_window_start(now, timezone, window.start, window.end)
+    if opens is not None:
+        return decide(
+            "defer", "window", f"outside {window.start:%H:%M}-{window.end:%H:%M} {timezone}", opens
+        )
+
+    if action.channel.is_voice:
+        capped = _voice_caps(action, now, timezone, attempts, rules)
+        if capped is not None:
+            rule, reason, until = capped
+            return decide("defer", rule, reason, until)
+
+    return decide("allow", "ok", "within window and caps")
+
+
+def _voice_caps(
+    action: PlannedAction, now: datetime, tz: str, attempts: list[ContactAttempt], rules: EffectiveRules
+) -> tuple[str, str, datetime] | None:
+    caps = rules.voice
+    voice = [a for a in attempts if a.channel.is_voice and a.person == action.person and a.at <= now]
+    day_start = clock.start_of_local_day(now, tz)
+    tomorrow = clock.next_local_day_at(now, tz, rules.contact_window.start)
+    today = [a for a in voice if a.at >= day_start]
+
+    if caps.max_interactions_per_day is not None:
+        answered = sum(1 for a in today if a.outcome.is_interaction)
+        if answered >= caps.max_interactions_per_day:
+            return ("voice.interactions_per_day",
+                    f"{answered} answered voice interactions today (cap {caps.max_interactions_per_day})",
+                    tomorrow)
+    if caps.max_unanswered_per_number_per_day is not None and action.phone_ref:
+        unanswered = sum(1 for a in today if a.phone_ref == action.phone_ref and a.outcome.is_failure)
+        if unanswered >= caps.max_unanswered_per_number_per_day:
+            return ("voice.unanswered_per_number_per_day",
+                    f"{unanswered} unanswered calls to this number today "
+                    f"(cap {caps.max_unanswered_per_number_per_day})",
+                    tomorrow)
+
+    local_today = clock.local(now, tz).date()
+    if caps.quiet_days_after_conversation is not None:
+        talks = [clock.local(a.at, tz).date() for a in voice if a.outcome is Outcome.CONVERSATION]
+        if talks:
+            free_from = max(talks) + timedelta(days=caps.quiet_days_after_conversation)
+            if local_today < free_from:
+                return ("voice.after_conversation",
+                        f"a telephone conversation on {max(talks)}: no call for "
+                        f"{caps.quiet_days_after_conversation} days",
+                        clock.at_local(free_from, rules.contact_window.start, tz))
+    if caps.max_attempts_per_7_days is not None:
+        first_day = local_today - timedelta(days=6)
+        recent = sorted(clock.local(a.at, tz).date() for a in voice if clock.local(a.at, tz).date() >= first_day)
+        if len(recent) >= caps.max_attempts_per_7_days:
+            # the window slides once enough of the oldest calls fall out of it
+            drop_day = recent[len(recent) - caps.max_attempts_per_7_days] + timedelta(days=7)
+            return ("voice.attempts_per_7_days",
+                    f"{len(recent)} call attempts in 7 days (cap {caps.max_attempts_per_7_days})",
+                    clock.at_local(drop_day, rules.contact_window.start, tz))
+    return None

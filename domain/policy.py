@@ -1,0 +1,263 @@
+"""Policy profiles and rule packs: the numbers are data, validated when they are loaded.
+
+A *policy profile* is the lender's own treatment: schedules, waits, thresholds (files in
+`config/policies/`). A *rule pack* is what a regulator set: windows, caps, crisis lines (files in
+`config/rulepacks/`). A case combines its country's pack with any stricter ones it names; the
+most restrictive value wins (`combine_packs`).
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from domain.enums import Channel, Segment
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- Rule packs -------------------------------------------------------------------------------
+
+
+class Window(Strict):
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _order(self) -> Window:
+        if self.start >= self.end:
+            raise ValueError("window start must be before its end (same local day)")
+        return self
+
+
+class VoiceCaps(Strict):
+    max_interactions_per_day: int | None = Field(default=None, ge=0)
+    max_unanswered_per_number_per_day: int | None = Field(default=None, ge=0)
+    max_attempts_per_7_days: int | None = Field(default=None, ge=0)
+    quiet_days_after_conversation: int | None = Field(default=None, ge=0)
+
+
+class CrisisLine(Strict):
+    name: str
+    number: str
+
+
+class RulePack(Strict):
+    name: str
+    version: str
+    countries: list[str]
+    sources: list[str]
+    secondary: list[str] = Field(default_factory=list, description="figures from secondary sources")
+    contact_window: Window
+    visit_window: Window
+    voice: VoiceCaps
+    min_visit_collectors: int = Field(ge=1)
+    unreachable_after_failures: int = Field(ge=1)
+    sms_requires_opt_out: bool
+    crisis_line: CrisisLine
+    records_retention_years: int | None = None
+
+
+class EffectiveRules(Strict):
+    """The most restrictive combination of a case's packs; `packs` names each `name@version`."""
+
+    packs: list[str]
+    contact_window: Window
+    visit_window: Window
+    voice: VoiceCaps
+    min_visit_collectors: int
+    unreachable_after_failures: int
+    sms_requires_opt_out: bool
+    crisis_line: CrisisLine
+
+
+def _min(values: list[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _max(values: list[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _narrowest(windows: list[Window]) -> Window:
+    start, end = max(w.start for w in windows), min(w.end for w in windows)
+    if start >= end:
+        raise ValueError("the packs' contact windows do not overlap")
+    return Window(start=start, end=end)
+
+
+def combine_packs(packs: list[RulePack]) -> EffectiveRules:
+    """Most restrictive wins; the first pack (the borrower's country) gives the crisis line."""
+    if not packs:
+        raise ValueError("a case needs at least one rule pack")
+    return EffectiveRules(
+        packs=[f"{p.name}@{p.version}" for p in packs],
+        contact_window=_narrowest([p.contact_window for p in packs]),
+        visit_window=_narrowest([p.visit_window for p in packs]),
+        voice=VoiceCaps(
+            max_interactions_per_day=_min([p.voice.max_interactions_per_day for p in packs]),
+            max_unanswered_per_number_per_day=_min(
+                [p.voice.max_unanswered_per_number_per_day for p in packs]
+            ),
+            max_attempts_per_7_days=_min([p.voice.max_attempts_per_7_days for p in packs]),
+            quiet_days_after_conversation=_max(
+                [p.voice.quiet_days_after_conversation for p in packs]
+            ),
+        ),
+        min_visit_collectors=max(p.min_visit_collectors for p in packs),
+        unreachable_after_failures=min(p.unreachable_after_failures for p in packs),
+        sms_requires_opt_out=any(p.sms_requires_opt_out for p in packs),
+        crisis_line=packs[0].crisis_line,
+    )
+
+
+# --- Policy profiles --------------------------------------------------------------------------
+
+
+class ContactStep(Strict):
+    channel: Literal[Channel.SMS, Channel.ROBOT_CALL, Channel.AGENT_CALL]
+    after: timedelta = Field(description="wait after the previous step (or the assessment)")
+    template: str
+
+
+class SegmentTreatment(Strict):
+    schedule: list[ContactStep] = Field(min_length=1)
+    field_visit: bool
+    escalate_at_end: bool = Field(description="hand off to recovery when the path is exhausted")
+
+
+class Sender(Strict):
+    name: str = Field(min_length=1)
+    contact_number: str = Field(min_length=3)
+
+
+class VerificationPolicy(Strict):
+    update_wait: timedelta
+
+
+class VisitPolicy(Strict):
+    min_balance: Decimal = Field(ge=0)
+    outcome_deadline: timedelta
+    earliest_after_approval: timedelta = timedelta(0)
+
+
+class PromisePolicy(Strict):
+    grace: timedelta
+    max_days_ahead: int = Field(ge=1)
+    max_broken: int = Field(ge=0, description="broken promises before the path ends")
+
+
+class HardshipPolicy(Strict):
+    default_instalments: int = Field(ge=2)
+    instalment_interval: timedelta
+    grace: timedelta
+    approval_above_instalments: int = Field(ge=1)
+    approval_above_waiver: Decimal = Field(ge=0)
+
+
+class RelationshipPolicy(Strict):
+    reminder_interval: timedelta
+    duration: timedelta
+    template: str
+
+
+class WellbeingPolicy(Strict):
+    review_within: timedelta
+
+
+class ScorecardPolicy(Strict):
+    """Segment thresholds on the 0-100 scores of `domain.scorecard`."""
+
+    hardship_below_ability: int = Field(ge=0, le=100)
+    high_risk_below_willingness: int = Field(ge=0, le=100)
+
+
+class PolicyProfile(Strict):
+    name: str
+    version: str
+    description: str = ""
+    sender: Sender
+    scorecard: ScorecardPolicy
+    verification: VerificationPolicy
+    segments: dict[Segment, SegmentTreatment]
+    visit: VisitPolicy
+    promise: PromisePolicy
+    hardship: HardshipPolicy
+    relationship: RelationshipPolicy
+    wellbeing: WellbeingPolicy
+    activity_timeout: timedelta = timedelta(seconds=30)
+    history_event_budget: int | None = Field(
+        default=None, ge=100, description="continue-as-new past this many events (else server's hint)"
+    )
+
+    @model_validator(mode="after")
+    def _all_segments(self) -> PolicyProfile:
+        missing = [s.value for s in Segment if s not in self.segments]
+        if missing:
+            raise ValueError(f"segments missing a treatment: {', '.join(missing)}")
+        return self
+
+
+class CaseConfig(Strict):
+    """What a case fixes at its start, so replays decide exactly as the first run did."""
+
+    policy: PolicyProfile
+    rules: EffectiveRules
+
+
+class ConfigError(ValueError):
+    """A policy profile or rule pack that is missing or invalid; the message names file and field."""
+
+
+def _load(kind: str, name: str, model: type[Strict], base: Path) -> Strict:
+    path = base / kind / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (base / kind).glob("*.yaml"))
+        raise ConfigError(f"no {kind[:-1]} named {name!r} (known: {', '.join(known)})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return model.model_validate(data)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{kind}/{name}.yaml is not valid YAML: {e}") from e
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"{kind}/{name}.yaml is invalid: {problems}") from e
+
+
+def load_policy(name: str, base: Path = CONFIG_DIR) -> PolicyProfile:
+    return _load("policies", name, PolicyProfile, base)  # type: ignore[return-value]
+
+
+def load_rule_pack(name: str, base: Path = CONFIG_DIR) -> RulePack:
+    return _load("rulepacks", name, RulePack, base)  # type: ignore[return-value]
+
+
+def packs_for_country(country: str, base: Path = CONFIG_DIR) -> list[str]:
+    """The pack(s) whose `countries` list the borrower's country; `cn` where none does."""
+    names = []
+    for path in sorted((base / "rulepacks").glob("*.yaml")):
+        pack = load_rule_pack(path.stem, base)
+        if country in pack.countries:
+            names.append(pack.name)
+    return names or ["cn"]
+
+
+def load_case_config(policy: str, country: str, extra_packs: list[str], base: Path = CONFIG_DIR) -> CaseConfig:
+    names = packs_for_country(country, base)
+    names += [n for n in extra_packs if n not in names]
+    return CaseConfig(
+        policy=load_policy(policy, base), rules=combine_packs([load_rule_pack(n, base) for n in names])
+    )

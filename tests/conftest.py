@@ -1,0 +1,107 @@
+"""Shared fixtures: a real Postgres (embedded, migrated by Alembic), the time-skipping Temporal test
+server, and a real worker with the real activities per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.db import make_engine
+from adapters.providers.sandbox import SandboxProvider
+from devstack import binaries, postgres
+from domain.models import CaseStatus, Stage
+from worker import build_worker
+from workflows.overdue_case import OverdueCase
+
+from tests import factories
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """DATABASE_URL when given (a throwaway database is made on it), else embedded Postgres."""
+    base = os.environ.get("TEST_DATABASE_URL") or postgres.start_embedded(tmp_path_factory.mktemp("pg"))
+    url = postgres.create_database(base, f"test_{uuid.uuid4().hex[:8]}")
+    postgres.migrate(url)
+    return url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(database_url: str):
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(binaries.test_server()),
+    ) as env:
+        yield env
+
+
+@pytest_asyncio.fixture
+async def worker(env: WorkflowEnvironment, engine):
+    """A worker on a queue of its own, with the sandbox provider on the real Postgres."""
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    w = build_worker(env.client, engine, SandboxProvider(engine), queue)
+    async with w:
+        yield queue
+
+
+class Cases:
+    """Start cases and move the time-skipping clock until they reach what a test waits for."""
+
+    def __init__(self, env: WorkflowEnvironment, queue: str, engine):
+        self.env, self.queue, self.engine = env, queue, engine
+        self.client: Client = env.client
+
+    async def start(self, **overrides) -> WorkflowHandle:
+        case = factories.case(**overrides)
+        return await self.client.start_workflow(OverdueCase.run, case, id=case.workflow_id, task_queue=self.queue)
+
+    async def status(self, handle: WorkflowHandle) -> CaseStatus:
+        return await handle.query(OverdueCase.status)
+
+    async def until(self, handle: WorkflowHandle, predicate, *, max_steps: int = 400,
+                    what: str = "condition") -> CaseStatus:
+        """Skip time in steps (to the case's next planned action, or an hour) until predicate(status)."""
+        for _ in range(max_steps):
+            status = await self.status(handle)
+            if predicate(status):
+                return status
+            if status.stage.terminal:
+                break
+            step = timedelta(hours=1)
+            if status.next_action and status.next_action.at:
+                now = await self.env.get_current_time()
+                step = max(timedelta(seconds=1), min(step, status.next_action.at - now + timedelta(seconds=1)))
+            await self.env.sleep(step)
+        raise AssertionError(f"{what} not reached; last status: {status.model_dump_json(indent=1)}")
+
+    async def stage(self, handle: WorkflowHandle, stage: Stage, **kw) -> CaseStatus:
+        return await self.until(handle, lambda s: s.stage is stage, what=f"stage {stage.value}", **kw)
+
+    async def rows(self, sql: str, **params) -> list[dict]:
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(text(sql), params)).mappings()]
+
+
+@pytest_asyncio.fixture
+async def cases(env, worker, engine) -> Cases:
+    return Cases(env, worker, engine)
+
+
+def pytest_configure(config):
+    Path(config.rootpath, ".data").mkdir(exist_ok=True)

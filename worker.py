@@ -1,0 +1,70 @@
+"""The worker: runs `OverdueCase` and its activities against Temporal and the Postgres ledger.
+
+    python worker.py            # TEMPORAL_ADDRESS, DATABASE_URL, CHANNEL_PROVIDER from the environment
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.case_data import CaseDataActivities
+from activities.contact import ContactActivities
+from activities.ledger import LedgerActivities
+from adapters.db import make_engine
+from adapters.ledger import Ledger
+from adapters.providers import ChannelProvider
+from adapters.providers.http import HttpProvider
+from adapters.providers.sandbox import SandboxProvider
+from adapters.templates import TemplateLibrary
+from domain.models import Channel
+from settings import Settings, connect
+from workflows.overdue_case import OverdueCase
+
+log = logging.getLogger("duecourse.worker")
+
+
+def build_provider(settings: Settings, engine) -> ChannelProvider:
+    if settings.provider == "sandbox":
+        return SandboxProvider(engine)
+    if settings.provider == "http":
+        if not settings.gateway_url:
+            raise SystemExit("CHANNEL_PROVIDER=http needs GATEWAY_URL")
+        return HttpProvider(settings.gateway_url, settings.gateway_token)
+    raise SystemExit(f"CHANNEL_PROVIDER must be 'sandbox' or 'http', not {settings.provider!r}")
+
+
+def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: str, **options) -> Worker:
+    """One place that wires the workflow to its activities (tests use it too)."""
+    ledger = Ledger(engine)
+    contact = ContactActivities({channel: provider for channel in Channel}, ledger, TemplateLibrary())
+    return Worker(
+        client, task_queue=task_queue, workflows=[OverdueCase],
+        activities=[*LedgerActivities(ledger).all(), *contact.all(),
+                    CaseDataActivities().load_case_config, CaseDataActivities().verify_contact_data],
+        **options,
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    engine = make_engine()
+    client = await connect(settings)
+    worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %s at %s", settings.task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -102,7 +102,7 @@ class PromiseRecord(Contract):
     case_id: str
     promise_id: str
     amount: Decimal
-    due_date: Any
+    due_date: date
     deadline: datetime
     taken_by: str
     status: str

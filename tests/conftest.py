@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -66,17 +66,26 @@ class Cases:
     def __init__(self, env: WorkflowEnvironment, queue: str, engine):
         self.env, self.queue, self.engine = env, queue, engine
         self.client: Client = env.client
+        self.started: list[WorkflowHandle] = []
 
     async def start(self, **overrides) -> WorkflowHandle:
         case = factories.case(**overrides)
-        return await self.client.start_workflow(OverdueCase.run, case, id=case.workflow_id, task_queue=self.queue)
+        handle = await self.client.start_workflow(OverdueCase.run, case, id=case.workflow_id, task_queue=self.queue)
+        self.started.append(handle)
+        return handle
+
+    async def close(self) -> None:
+        """Terminate what a test left running: a case without its worker stalls the shared clock."""
+        for handle in self.started:
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
 
     async def status(self, handle: WorkflowHandle) -> CaseStatus:
         return await handle.query(OverdueCase.status)
 
     async def until(self, handle: WorkflowHandle, predicate, *, max_steps: int = 400,
                     what: str = "condition") -> CaseStatus:
-        """Skip time in steps (to the case's next planned action, or an hour) until predicate(status)."""
+        """Skip time to the case's next planned action (or an hour) until predicate(status) holds."""
         for _ in range(max_steps):
             status = await self.status(handle)
             if predicate(status):
@@ -86,7 +95,7 @@ class Cases:
             step = timedelta(hours=1)
             if status.next_action and status.next_action.at:
                 now = await self.env.get_current_time()
-                step = max(timedelta(seconds=1), min(step, status.next_action.at - now + timedelta(seconds=1)))
+                step = max(timedelta(seconds=1), status.next_action.at - now + timedelta(seconds=1))
             await self.env.sleep(step)
         raise AssertionError(f"{what} not reached; last status: {status.model_dump_json(indent=1)}")
 
@@ -99,8 +108,10 @@ class Cases:
 
 
 @pytest_asyncio.fixture
-async def cases(env, worker, engine) -> Cases:
-    return Cases(env, worker, engine)
+async def cases(env, worker, engine) -> AsyncIterator[Cases]:
+    cases = Cases(env, worker, engine)
+    yield cases
+    await cases.close()
 
 
 def pytest_configure(config):

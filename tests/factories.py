@@ -6,6 +6,9 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
 from domain.models import CaseInput
 
 # Sandbox numbers choose outcomes by their last two digits (adapters/providers/sandbox.py).
@@ -48,3 +51,12 @@ def case(*, case_id: str | None = None, mobile: str | list[str] = ANSWERS, balan
 
 def money(text: str) -> Decimal:
     return Decimal(text)
+
+
+async def rejected(update, reason: str) -> str:
+    """Await an update that the workflow's validator must reject; return the reason it gave."""
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await update
+    message = str(failure.value.cause)
+    assert reason in message, f"rejected for another reason: {message}"
+    return message

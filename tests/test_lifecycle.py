@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from domain.models import Stage
+from domain.models import (
+    ApprovalDecision, ApprovalKind, ContactInfoUpdate, HardshipReason, HardshipReport, Payment, PromiseRequest,
+    Stage, VisitOutcome, VisitResult,
+)
 from domain.policy import load_policy
 from tests import factories
 from workflows.overdue_case import OverdueCase
-from domain.models import Payment
 
 
 def pay(amount: str, ref: str) -> Payment:
@@ -34,3 +36,163 @@ async def test_paid_in_full_goes_through_relationship_to_settled(cases):
     assert reminders[0]["n"] == -(-rel.duration // rel.reminder_interval) - 1
     [row] = await cases.rows("SELECT stage, balance, closed_at FROM cases WHERE case_id = :c", c=case_id)
     assert row["stage"] == "settled" and row["balance"] == 0 and row["closed_at"] is not None
+
+
+async def decide(handle, approve: bool = True, by: str = "supervisor-1"):
+    status = await handle.query(OverdueCase.status)
+    assert status.pending_approval is not None, "nothing pending"
+    return await handle.execute_update(OverdueCase.approve, ApprovalDecision(
+        approval_id=status.pending_approval.approval_id, approve=approve, decided_by=by))
+
+
+async def test_wilful_default_goes_to_visit_then_legal_hand_off(cases):
+    handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE)
+    status = await cases.stage(handle, Stage.FIELD_VISIT)
+    assert status.segment.value == "high_risk"
+    assert status.pending_approval.kind is ApprovalKind.VISIT
+    schedule = load_policy("standard").segments["high_risk"].schedule
+    assert sum(status.contact_counts.get(c, 0) for c in ("sms", "robot_call", "agent_call")) == len(schedule)
+
+    await decide(handle)
+    status = await cases.until(handle, lambda s: s.visit.status == "dispatched", what="visit dispatched")
+    visit_id = status.visit.visit_id
+    await factories.rejected(handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
+        visit_id=visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a"])), "at least 2 collectors")
+    await handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
+        visit_id=visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a", "collector-b"]))
+
+    outcome = await handle.result()
+    assert outcome.stage is Stage.ESCALATED
+    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c", c=outcome.case_id)
+    assert [r["kind"] for r in rows] == ["legal_recovery"]
+    [visit] = await cases.rows("SELECT status, result, collectors FROM visits WHERE case_id = :c", c=outcome.case_id)
+    assert visit == {"status": "reported", "result": "not_home", "collectors": ["collector-a", "collector-b"]}
+    [dispatch] = await cases.rows(
+        "SELECT outcome, guard_rule FROM contact_attempts WHERE case_id = :c AND channel = 'visit'", c=outcome.case_id)
+    assert dispatch == {"outcome": "task_created", "guard_rule": "ok"}
+
+
+async def test_overdue_visit_report_alerts_a_supervisor_and_a_met_visit_can_take_a_promise(cases):
+    handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE)
+    await cases.stage(handle, Stage.FIELD_VISIT)
+    await decide(handle)
+    status = await cases.until(handle, lambda s: s.visit.status == "overdue", what="visit overdue")
+    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c", c=status.case_id)
+    assert [r["kind"] for r in rows] == ["supervisor"]
+
+    now = await cases.env.get_current_time()
+    due = (now + timedelta(days=3)).date()
+    result = await handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
+        visit_id=status.visit.visit_id, result=VisitResult.MET, collectors=["a", "b"],
+        promise=PromiseRequest(amount=Decimal("500.00"), due_date=due)))
+    assert result.stage is Stage.PROMISE
+    status = await cases.status(handle)
+    assert status.pending_promise.amount == Decimal("500.00") and status.pending_promise.due_date == due
+
+
+async def test_kept_promise_returns_to_monitoring_and_broken_one_resumes_at_next_step(cases):
+    handle = await cases.start()
+    before = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    now = await cases.env.get_current_time()
+    await handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+        amount=Decimal("1000.00"), due_date=(now + timedelta(days=3)).date()))
+    assert (await cases.status(handle)).stage is Stage.PROMISE
+    await handle.execute_update(OverdueCase.record_payment, pay("1000.00", "P-1"))
+    kept = await cases.stage(handle, Stage.REMOTE_CONTACT)
+    assert kept.balance == Decimal("2000.00") and kept.pending_promise is None
+
+    now = await cases.env.get_current_time()
+    await handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+        amount=Decimal("500.00"), due_date=(now + timedelta(days=2)).date()))
+    counts_at_promise = dict((await cases.status(handle)).contact_counts)
+    broken = await cases.stage(handle, Stage.REMOTE_CONTACT)
+    assert broken.contact_counts == counts_at_promise, "no contact while a promise is open"
+    rows = await cases.rows("SELECT status FROM promises WHERE case_id = :c ORDER BY id", c=kept.case_id)
+    assert [r["status"] for r in rows] == ["kept", "broken"]
+    assert before.stage is Stage.REMOTE_CONTACT
+
+
+async def test_hardship_plan_above_threshold_needs_approval_and_instalments_settle_the_case(cases):
+    handle = await cases.start(profile="hardship", balance="1200.00")
+    status = await cases.stage(handle, Stage.REMOTE_CONTACT)
+    assert status.segment.value == "hardship"
+    result = await handle.execute_update(OverdueCase.report_hardship, HardshipReport(
+        reason=HardshipReason.JOB_LOSS, requested_instalments=8, waive_penalty=True))
+    assert "awaits approval" in result.message
+    status = await cases.status(handle)
+    assert status.stage is Stage.HARDSHIP_PLAN and status.pending_approval.kind is ApprovalKind.HARDSHIP_PLAN
+    await decide(handle)
+    status = await cases.status(handle)
+    plan = status.plan
+    assert plan.status == "active" and plan.penalty_waived == Decimal("150.00")
+    assert status.balance == Decimal("1050.00") == sum(i.amount for i in plan.instalments)
+
+    for n, instalment in enumerate(plan.instalments, start=1):
+        await cases.until(handle, lambda s, n=n: s.next_action and f"Instalment {n} " in s.next_action.what,
+                          what=f"instalment {n} due")
+        await handle.execute_update(OverdueCase.record_payment, pay(str(instalment.amount), f"INST-{n}"))
+    outcome = await handle.result()
+    assert outcome.stage is Stage.SETTLED
+    [row] = await cases.rows("SELECT status, decided_by FROM plans WHERE case_id = :c", c=outcome.case_id)
+    assert row == {"status": "completed", "decided_by": "supervisor-1"}
+
+
+async def test_missed_instalment_breaks_the_plan_and_treatment_resumes(cases):
+    handle = await cases.start(profile="hardship")
+    await cases.stage(handle, Stage.REMOTE_CONTACT)
+    result = await handle.execute_update(OverdueCase.report_hardship, HardshipReport(reason=HardshipReason.ILLNESS))
+    assert "is active" in result.message
+    status = await cases.stage(handle, Stage.REMOTE_CONTACT)
+    assert status.plan is None
+    [row] = await cases.rows("SELECT status FROM plans WHERE case_id = :c", c=status.case_id)
+    assert row["status"] == "broken"
+
+
+async def test_distress_on_a_call_stops_contact_and_waits_for_a_person(cases):
+    handle = await cases.start(mobile=factories.DISTRESSED)
+    status = await cases.stage(handle, Stage.WELLBEING_HOLD)
+    assert "distress" in status.flags
+    assert status.pending_approval.kind is ApprovalKind.WELLBEING_REVIEW
+    attempts_then = sum(status.contact_counts.get(c, 0) for c in ("sms", "robot_call", "agent_call"))
+    [referral] = await cases.rows(
+        "SELECT data FROM case_events WHERE case_id = :c AND kind = 'wellbeing_referral'", c=status.case_id)
+    assert referral["data"]["crisis_line"]["number"] == "12356"
+
+    await cases.env.sleep(timedelta(days=5))  # automated contact stays stopped; the review is overdue
+    status = await cases.status(handle)
+    assert sum(status.contact_counts.get(c, 0) for c in ("sms", "robot_call", "agent_call")) == attempts_then
+    await decide(handle, approve=False)
+    outcome = await handle.result()
+    assert outcome.stage is Stage.REFERRED
+    kinds = {r["kind"] for r in await cases.rows("SELECT kind FROM escalations WHERE case_id = :c", c=status.case_id)}
+    assert kinds == {"supervisor", "wellbeing_team"}
+
+
+async def test_invalid_contact_data_asks_for_an_update_and_continues_when_it_arrives(cases):
+    handle = await cases.start(mobile="12345", emergency=False)
+    status = await cases.until(handle, lambda s: s.verification_missing, what="verification result")
+    assert status.stage is Stage.VERIFICATION
+    assert set(status.verification_missing) == {"a valid mobile number", "an emergency contact"}
+    [task] = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'contact_data_task'",
+                              c=status.case_id)
+    assert "a valid mobile number" in task["data"]["missing"]
+
+    await handle.execute_update(OverdueCase.update_contact_info, ContactInfoUpdate(
+        mobile_numbers=[factories.ANSWERS],
+        emergency_contacts=[{"name": "New Contact", "relation": "friend", "phone": factories.EMERGENCY}]))
+    status = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first reminder")
+    assert status.stage is Stage.REMOTE_CONTACT and status.verification_missing == []
+
+
+async def test_without_an_update_verification_times_out_and_proceeds_with_what_is_usable(cases):
+    handle = await cases.start(address=False)
+    status = await cases.until(handle, lambda s: s.stage is not Stage.VERIFICATION, what="leaving verification")
+    assert status.stage is Stage.REMOTE_CONTACT
+    [asked] = await cases.rows(
+        "SELECT template, outcome FROM contact_attempts WHERE case_id = :c AND step IS NULL", c=status.case_id)
+    assert asked == {"template": "verify_update", "outcome": "delivered"}
+    policy_wait = load_policy("standard").verification.update_wait
+    [opened] = await cases.rows("SELECT opened_at FROM cases WHERE case_id = :c", c=status.case_id)
+    [moved] = await cases.rows("SELECT at FROM case_events WHERE case_id = :c AND kind = 'stage_changed' "
+                               "AND data->>'to' = 'assessment'", c=status.case_id)
+    assert moved["at"] - opened["opened_at"] >= policy_wait

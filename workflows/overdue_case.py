@@ -59,6 +59,8 @@ class OverdueCase:
         self.case = case.model_copy(update={"state": None})
         self.s: CaseState = case.state or CaseState(balance=case.loan.outstanding_balance)
         self._wake = False
+        # Handlers and the loop take turns, so a handler's changes land whole before the loop acts.
+        self._lock = asyncio.Lock()
 
     # --- the process ------------------------------------------------------------------------
 
@@ -70,7 +72,8 @@ class OverdueCase:
             self.s.runs += 1
         while not self.s.stage.terminal:
             self._wake = False
-            wake_at = await self._advance()
+            async with self._lock:
+                wake_at = await self._advance()
             if self.s.stage.terminal:
                 break
             if self._history_is_long():
@@ -388,22 +391,23 @@ class OverdueCase:
 
     @workflow.update
     async def record_payment(self, payment: Payment) -> UpdateResult:
-        s = self.s
-        if payment.reference in s.payment_refs:
-            return self._result(f"payment {payment.reference} was already applied", payment.reference)
-        s.payment_refs.append(payment.reference)
-        s.total_paid += payment.amount
-        overpaid = max(Decimal("0"), payment.amount - s.balance)
-        s.balance = max(Decimal("0"), s.balance - payment.amount)
-        self._wake = True
-        await self._act(LedgerActivities.record_payment, PaymentRecord(
-            case_id=self.case.case_id, reference=payment.reference, amount=payment.amount,
-            currency=self.case.loan.currency, paid_at=payment.paid_at, balance_after=s.balance,
-        ), f"Record payment {payment.amount} {self.case.loan.currency}")
-        if overpaid:
-            await self._event("overpayment", {"reference": payment.reference, "amount": str(overpaid),
-                                              "action": "refund due to the borrower"})
-        return self._result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
+        async with self._lock:
+            s = self.s
+            if payment.reference in s.payment_refs:
+                return self._result(f"payment {payment.reference} was already applied", payment.reference)
+            s.payment_refs.append(payment.reference)
+            s.total_paid += payment.amount
+            overpaid = max(Decimal("0"), payment.amount - s.balance)
+            s.balance = max(Decimal("0"), s.balance - payment.amount)
+            self._wake = True
+            await self._act(LedgerActivities.record_payment, PaymentRecord(
+                case_id=self.case.case_id, reference=payment.reference, amount=payment.amount,
+                currency=self.case.loan.currency, paid_at=payment.paid_at, balance_after=s.balance,
+            ), f"Record payment {payment.amount} {self.case.loan.currency}")
+            if overpaid:
+                await self._event("overpayment", {"reference": payment.reference, "amount": str(overpaid),
+                                                  "action": "refund due to the borrower"})
+            return self._result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
 
     @record_payment.validator
     def _check_payment(self, payment: Payment) -> None:
@@ -416,10 +420,11 @@ class OverdueCase:
     @workflow.update
     async def promise_to_pay(self, request: PromiseRequest) -> UpdateResult:
         await workflow.wait_condition(lambda: self.s.config is not None)
-        problem = self._promise_problem(request)
-        if problem:
-            raise ApplicationError(problem, type="InvalidPromise", non_retryable=True)
-        return self._result(*await self._take_promise(request))
+        async with self._lock:
+            problem = self._promise_problem(request)
+            if problem:
+                raise ApplicationError(problem, type="InvalidPromise", non_retryable=True)
+            return self._result(*await self._take_promise(request))
 
     @promise_to_pay.validator
     def _check_promise(self, request: PromiseRequest) -> None:
@@ -435,7 +440,8 @@ class OverdueCase:
     @workflow.update
     async def report_hardship(self, report: HardshipReport) -> UpdateResult:
         await workflow.wait_condition(lambda: self.s.config is not None)
-        return self._result(*await self._propose_plan(report))
+        async with self._lock:
+            return self._result(*await self._propose_plan(report))
 
     @report_hardship.validator
     def _check_hardship(self, report: HardshipReport) -> None:
@@ -447,22 +453,23 @@ class OverdueCase:
 
     @workflow.update
     async def record_visit_outcome(self, outcome: VisitOutcome) -> UpdateResult:
-        s = self.s
-        visit = s.visit
-        assert visit is not None
-        visit.status, visit.result = "reported", outcome.result
-        await self._act(LedgerActivities.record_visit, VisitRecord(
-            case_id=self.case.case_id, visit_id=visit.visit_id, status="reported", result=outcome.result.value,
-            collectors=outcome.collectors, distress=outcome.distress), "Record visit outcome")
-        self._wake = True
-        if outcome.distress:
-            s.flags.distress = True
-            return self._result("distress recorded: automated contact stopped, review requested")
-        if outcome.promise is not None:
-            return self._result(*await self._take_promise(outcome.promise))
-        if outcome.hardship is not None:
-            return self._result(*await self._propose_plan(outcome.hardship))
-        return self._result(f"visit outcome {outcome.result.value} recorded")
+        async with self._lock:
+            s = self.s
+            visit = s.visit
+            assert visit is not None
+            visit.status, visit.result = "reported", outcome.result
+            await self._act(LedgerActivities.record_visit, VisitRecord(
+                case_id=self.case.case_id, visit_id=visit.visit_id, status="reported", result=outcome.result.value,
+                collectors=outcome.collectors, distress=outcome.distress), "Record visit outcome")
+            self._wake = True
+            if outcome.distress:
+                s.flags.distress = True
+                return self._result("distress recorded: automated contact stopped, review requested")
+            if outcome.promise is not None:
+                return self._result(*await self._take_promise(outcome.promise))
+            if outcome.hardship is not None:
+                return self._result(*await self._propose_plan(outcome.hardship))
+            return self._result(f"visit outcome {outcome.result.value} recorded")
 
     @record_visit_outcome.validator
     def _check_visit_outcome(self, outcome: VisitOutcome) -> None:
@@ -484,18 +491,19 @@ class OverdueCase:
 
     @workflow.update
     async def update_contact_info(self, update: ContactInfoUpdate) -> UpdateResult:
-        changed = update.model_dump(exclude_none=True)
-        borrower = self.case.borrower
-        if update.mobile_numbers is not None:
-            borrower.mobile_numbers = update.mobile_numbers
-        if update.address is not None:
-            borrower.address = update.address
-        if update.emergency_contacts is not None:
-            self.case.emergency_contacts = update.emergency_contacts
-        self.s.contact_info_version += 1
-        self._wake = True
-        await self._event("contact_data_updated", {"fields": sorted(changed)})
-        return self._result(f"updated {', '.join(sorted(changed))}; verification runs again")
+        async with self._lock:
+            changed = update.model_dump(exclude_none=True)
+            borrower = self.case.borrower
+            if update.mobile_numbers is not None:
+                borrower.mobile_numbers = update.mobile_numbers
+            if update.address is not None:
+                borrower.address = update.address
+            if update.emergency_contacts is not None:
+                self.case.emergency_contacts = update.emergency_contacts
+            self.s.contact_info_version += 1
+            self._wake = True
+            await self._event("contact_data_updated", {"fields": sorted(changed)})
+            return self._result(f"updated {', '.join(sorted(changed))}; verification runs again")
 
     @update_contact_info.validator
     def _check_contact_info(self, update: ContactInfoUpdate) -> None:
@@ -503,39 +511,40 @@ class OverdueCase:
 
     @workflow.update
     async def approve(self, decision: ApprovalDecision) -> UpdateResult:
-        s = self.s
-        pending = s.pending_approval
-        assert pending is not None
-        s.pending_approval = None
-        self._wake = True
-        verdict = "approved" if decision.approve else "rejected"
-        await self._event("approval_decided", {"approval_id": pending.approval_id, "kind": pending.kind.value,
-                                               "verdict": verdict, "by": decision.decided_by, "note": decision.note})
-        match pending.kind:
-            case ApprovalKind.VISIT:
-                assert s.visit is not None
-                s.visit.status = "approved" if decision.approve else "rejected"
-                s.next_step_at = self.now + self.config.policy.visit.earliest_after_approval
-                await self._act(LedgerActivities.record_visit, VisitRecord(
-                    case_id=self.case.case_id, visit_id=s.visit.visit_id, status=s.visit.status,
-                    decided_by=decision.decided_by), f"Visit {verdict}")
-            case ApprovalKind.HARDSHIP_PLAN:
-                assert s.plan is not None
-                if decision.approve:
-                    await self._activate_plan()
-                else:
-                    s.plan.status = "rejected"
-                await self._record_plan(decided_by=decision.decided_by)
-            case ApprovalKind.WELLBEING_REVIEW:
-                s.flags.distress = False
-                if decision.approve and s.assessment is None:
-                    await self._to_stage(Stage.ASSESSMENT, "wellbeing review: resume")
-                elif decision.approve:
-                    s.flags.hardship = True
-                    await self._start_treatment(Segment.HARDSHIP, "wellbeing review: resume gently")
-                else:
-                    await self._finish(Stage.REFERRED, "wellbeing_team", "wellbeing review: handed to specialists")
-        return self._result(f"{pending.kind.value} {verdict}", pending.approval_id)
+        async with self._lock:
+            s = self.s
+            pending = s.pending_approval
+            assert pending is not None
+            s.pending_approval = None
+            self._wake = True
+            verdict = "approved" if decision.approve else "rejected"
+            await self._event("approval_decided", {"approval_id": pending.approval_id, "kind": pending.kind.value,
+                                                   "verdict": verdict, "by": decision.decided_by, "note": decision.note})
+            match pending.kind:
+                case ApprovalKind.VISIT:
+                    assert s.visit is not None
+                    s.visit.status = "approved" if decision.approve else "rejected"
+                    s.next_step_at = self.now + self.config.policy.visit.earliest_after_approval
+                    await self._act(LedgerActivities.record_visit, VisitRecord(
+                        case_id=self.case.case_id, visit_id=s.visit.visit_id, status=s.visit.status,
+                        decided_by=decision.decided_by), f"Visit {verdict}")
+                case ApprovalKind.HARDSHIP_PLAN:
+                    assert s.plan is not None
+                    if decision.approve:
+                        await self._activate_plan()
+                    else:
+                        s.plan.status = "rejected"
+                    await self._record_plan(decided_by=decision.decided_by)
+                case ApprovalKind.WELLBEING_REVIEW:
+                    s.flags.distress = False
+                    if decision.approve and s.assessment is None:
+                        await self._to_stage(Stage.ASSESSMENT, "wellbeing review: resume")
+                    elif decision.approve:
+                        s.flags.hardship = True
+                        await self._start_treatment(Segment.HARDSHIP, "wellbeing review: resume gently")
+                    else:
+                        await self._finish(Stage.REFERRED, "wellbeing_team", "wellbeing review: handed to specialists")
+            return self._result(f"{pending.kind.value} {verdict}", pending.approval_id)
 
     @approve.validator
     def _check_approve(self, decision: ApprovalDecision) -> None:
@@ -550,41 +559,45 @@ class OverdueCase:
 
     @workflow.signal
     async def delivery_receipt(self, receipt: DeliveryReceipt) -> None:
-        attempt = next((a for a in self.s.attempts if a.key == receipt.attempt_key), None)
-        if attempt is None:
-            workflow.logger.warning("receipt for an unknown attempt", extra={"attempt_key": receipt.attempt_key})
-            return
-        self._apply_outcome(attempt, receipt.outcome, receipt.distress)
-        await self._act(LedgerActivities.record_receipt, ReceiptRecord(
-            key=receipt.attempt_key, outcome=receipt.outcome, distress=receipt.distress), "Record delivery receipt")
+        async with self._lock:
+            attempt = next((a for a in self.s.attempts if a.key == receipt.attempt_key), None)
+            if attempt is None:
+                workflow.logger.warning("receipt for an unknown attempt", extra={"attempt_key": receipt.attempt_key})
+                return
+            self._apply_outcome(attempt, receipt.outcome, receipt.distress)
+            await self._act(LedgerActivities.record_receipt, ReceiptRecord(
+                key=receipt.attempt_key, outcome=receipt.outcome, distress=receipt.distress), "Record delivery receipt")
 
     @workflow.signal
     async def cease_contact(self, request: CeaseContact) -> None:
-        flags = self.s.flags
-        if request.scope is CeaseScope.ALL:
-            flags.cease_all = True
-        elif request.scope is CeaseScope.CHANNEL and request.channel not in flags.cease_channels:
-            flags.cease_channels.append(request.channel)
-        elif request.scope is CeaseScope.NUMBER:
-            flags.cease_numbers.append(contacts.phone_ref(self.case.case_id, request.number, self.case.borrower.country))
-        if self.s.stage is Stage.RELATIONSHIP:
-            flags.relationship_opt_out = True
-        self._wake = True
-        await self._event("cease_contact", {"scope": request.scope.value, "channel": request.channel,
-                                            "number_ref": flags.cease_numbers[-1] if request.number else None,
-                                            "reason": request.reason})
+        async with self._lock:
+            flags = self.s.flags
+            if request.scope is CeaseScope.ALL:
+                flags.cease_all = True
+            elif request.scope is CeaseScope.CHANNEL and request.channel not in flags.cease_channels:
+                flags.cease_channels.append(request.channel)
+            elif request.scope is CeaseScope.NUMBER:
+                flags.cease_numbers.append(contacts.phone_ref(self.case.case_id, request.number, self.case.borrower.country))
+            if self.s.stage is Stage.RELATIONSHIP:
+                flags.relationship_opt_out = True
+            self._wake = True
+            await self._event("cease_contact", {"scope": request.scope.value, "channel": request.channel,
+                                                "number_ref": flags.cease_numbers[-1] if request.number else None,
+                                                "reason": request.reason})
 
     @workflow.signal
     async def pause(self, request: PauseRequest) -> None:
-        self.s.flags.paused, self.s.flags.pause_reason = True, request.reason
-        self._wake = True
-        await self._event("paused", request.model_dump())
+        async with self._lock:
+            self.s.flags.paused, self.s.flags.pause_reason = True, request.reason
+            self._wake = True
+            await self._event("paused", request.model_dump())
 
     @workflow.signal
     async def resume(self, request: PauseRequest) -> None:
-        self.s.flags.paused, self.s.flags.pause_reason = False, ""
-        self._wake = True
-        await self._event("resumed", request.model_dump())
+        async with self._lock:
+            self.s.flags.paused, self.s.flags.pause_reason = False, ""
+            self._wake = True
+            await self._event("resumed", request.model_dump())
 
     @workflow.query
     def status(self) -> CaseStatus:

@@ -19,8 +19,9 @@ class Settings:
 async def connect(settings: Settings | None = None):
     """A Temporal client with the project's data converter (the only way code here connects)."""
     from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from adapters.converter import data_converter
 
     settings = settings or Settings()
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                data_converter=pydantic_data_converter)
+                                data_converter=data_converter)

@@ -32,6 +32,7 @@ from domain.models import (
     ApprovalDecision, CaseInput, CeaseContact, ContactInfoUpdate, DeliveryReceipt, HardshipReport,
     PauseRequest, Payment, PromiseRequest, UpdateResult, VisitOutcome, workflow_id_for,
 )
+from domain.errors import explain
 from settings import Settings, connect
 from workflows.overdue_case import OverdueCase
 
@@ -41,10 +42,7 @@ class StartReport:
     case_id: str
     status: Literal["started", "already_running", "already_closed", "rejected"]
     detail: str = ""
-
-
-def describe_errors(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(case)'}: {e['msg']}" for e in error.errors())
+    run_id: str | None = None
 
 
 def parse_cases(data: Any) -> list[CaseInput | StartReport]:
@@ -59,23 +57,23 @@ def parse_cases(data: Any) -> list[CaseInput | StartReport]:
         try:
             out.append(CaseInput.model_validate(item))
         except ValidationError as e:
-            out.append(StartReport(str(label), "rejected", describe_errors(e)))
+            out.append(StartReport(str(label), "rejected", explain(e)))
     return out
 
 
 async def start_case(client: Client, case: CaseInput, task_queue: str) -> StartReport:
     """Start the case once. An existing case (running or closed) is reported, never duplicated."""
     try:
-        await client.start_workflow(
+        handle = await client.start_workflow(
             OverdueCase.run, case, id=case.workflow_id, task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-        return StartReport(case.case_id, "started")
+        return StartReport(case.case_id, "started", run_id=handle.result_run_id)
     except WorkflowAlreadyStartedError:
         described = await client.get_workflow_handle(case.workflow_id).describe()
         if described.status == WorkflowExecutionStatus.RUNNING:
-            return StartReport(case.case_id, "already_running", f"run {described.run_id}")
-        return StartReport(case.case_id, "already_closed", described.status.name.lower())
+            return StartReport(case.case_id, "already_running", run_id=described.run_id)
+        return StartReport(case.case_id, "already_closed", described.status.name.lower(), described.run_id)
 
 
 async def start_cases(client: Client, data: Any, task_queue: str) -> list[StartReport]:
@@ -197,7 +195,7 @@ async def run(argv: list[str]) -> int:
         elif args.verb != "status":
             kind, name, payload = _payload(args)
     except (ValidationError, json.JSONDecodeError, OSError) as e:
-        msg = describe_errors(e) if isinstance(e, ValidationError) else str(e)
+        msg = explain(e) if isinstance(e, ValidationError) else str(e)
         print(f"error: {msg}", file=sys.stderr)
         return 2
     client = await connect(settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -22,6 +23,7 @@ from adapters.providers.http import HttpProvider
 from adapters.providers.sandbox import SandboxProvider
 from adapters.templates import TemplateLibrary
 from domain.models import Channel
+from domain.policy import CONFIG_DIR
 from settings import Settings, connect
 from workflows.overdue_case import OverdueCase
 
@@ -38,14 +40,16 @@ def build_provider(settings: Settings, engine) -> ChannelProvider:
     raise SystemExit(f"CHANNEL_PROVIDER must be 'sandbox' or 'http', not {settings.provider!r}")
 
 
-def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: str, **options) -> Worker:
+def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: str,
+                 config_dir: Path = CONFIG_DIR, **options) -> Worker:
     """One place that wires the workflow to its activities (tests use it too)."""
     ledger = Ledger(engine)
-    contact = ContactActivities({channel: provider for channel in Channel}, ledger, TemplateLibrary())
+    contact = ContactActivities({channel: provider for channel in Channel}, ledger,
+                                TemplateLibrary(config_dir / "templates"))
+    case_data = CaseDataActivities(config_dir)
     return Worker(
         client, task_queue=task_queue, workflows=[OverdueCase],
-        activities=[*LedgerActivities(ledger).all(), *contact.all(),
-                    CaseDataActivities().load_case_config, CaseDataActivities().verify_contact_data],
+        activities=[*LedgerActivities(ledger).all(), *contact.all(), *case_data.all()],
         **options,
     )
 

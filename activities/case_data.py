@@ -27,3 +27,6 @@ class CaseDataActivities:
     async def verify_contact_data(self, request: VerifyRequest) -> VerificationReport:
         """Validity and line type of every number (`phonenumbers`), completeness of the address."""
         return contacts.verify(request.case_id, request.borrower, request.emergency_contacts)
+
+    def all(self) -> list:
+        return [self.load_case_config, self.verify_contact_data]

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.enums import Channel, Segment
+from domain.errors import explain
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -198,7 +199,7 @@ class PolicyProfile(Strict):
     wellbeing: WellbeingPolicy
     activity_timeout: timedelta = timedelta(seconds=30)
     history_event_budget: int | None = Field(
-        default=None, ge=100, description="continue-as-new past this many events (else server's hint)"
+        default=None, ge=50, description="continue-as-new past this many events (else the server's hint)"
     )
 
     @model_validator(mode="after")
@@ -231,10 +232,7 @@ def _load(kind: str, name: str, model: type[Strict], base: Path) -> Strict:
     except yaml.YAMLError as e:
         raise ConfigError(f"{kind}/{name}.yaml is not valid YAML: {e}") from e
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()
-        )
-        raise ConfigError(f"{kind}/{name}.yaml is invalid: {problems}") from e
+        raise ConfigError(f"{kind}/{name}.yaml is invalid: {explain(e)}") from e
 
 
 def load_policy(name: str, base: Path = CONFIG_DIR) -> PolicyProfile:

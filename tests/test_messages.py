@@ -1,0 +1,174 @@
+"""Operators' and backends' messages: bad input refused without a trace, duplicates applied once,
+signals that stop or pause contact, provider receipts, and continue-as-new losing nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
+
+import starter
+from domain.models import (
+    ApprovalDecision, CeaseContact, DeliveryReceipt, Outcome, PauseRequest, Payment, PromiseRequest, Stage,
+)
+from tests import factories
+from workflows.overdue_case import OverdueCase
+
+
+UPDATE_EVENTS = {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED,
+                 EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+                 EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
+                 EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED}
+
+
+async def update_events(handle) -> list:
+    return [e.event_type async for e in handle.fetch_history_events() if e.event_type in UPDATE_EVENTS]
+
+
+async def test_an_invalid_case_is_refused_with_reasons_and_starts_nothing(cases):
+    good = json.loads(factories.case().model_dump_json(exclude={"state"}))
+    bad = json.loads(factories.case().model_dump_json(exclude={"state"}))
+    bad["loan"]["outstanding_balance"] = "-5"
+    bad["borrower"]["timezone"] = "Mars/Olympus"
+    reports = await starter.start_cases(cases.client, [good, bad], cases.queue)
+    assert [r.status for r in reports] == ["started", "rejected"]
+    assert "loan.outstanding_balance" in reports[1].detail and "Mars/Olympus" in reports[1].detail
+    with pytest.raises(Exception, match="not found"):
+        await cases.client.get_workflow_handle(f"case-{bad['case_id']}").describe()
+    cases.started.append(cases.client.get_workflow_handle(f"case-{good['case_id']}"))
+
+
+async def test_starting_a_running_case_again_returns_it_and_starts_no_second(cases):
+    case = factories.case()
+    first = await starter.start_case(cases.client, case, cases.queue)
+    handle = cases.client.get_workflow_handle(case.workflow_id)
+    cases.started.append(handle)
+    second = await starter.start_case(cases.client, case, cases.queue)
+    assert (first.status, second.status) == ("started", "already_running")
+    assert first.run_id == second.run_id == (await handle.describe()).run_id
+
+
+async def test_invalid_updates_are_rejected_and_leave_history_untouched(cases):
+    handle = await cases.start()
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    now = await cases.env.get_current_time()
+
+    await factories.rejected(handle.execute_update(OverdueCase.record_payment, {
+        "amount": "0", "paid_at": now.isoformat(), "reference": "R-0"}), "greater than 0")
+    await factories.rejected(handle.execute_update(OverdueCase.record_payment, Payment(
+        amount=Decimal("10"), paid_at=now + timedelta(days=2), reference="R-F")), "in the future")
+    await factories.rejected(handle.execute_update(OverdueCase.record_payment, Payment(
+        amount=Decimal("10"), paid_at=now, reference="R-C", currency="USD")), "does not match")
+    await factories.rejected(handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+        amount=Decimal("100"), due_date=(now - timedelta(days=3)).date())), "in the past")
+    await factories.rejected(handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+        amount=Decimal("99999"), due_date=(now + timedelta(days=3)).date())), "more than the balance")
+    await factories.rejected(handle.execute_update(OverdueCase.approve, ApprovalDecision(
+        approval_id="nothing", approve=True, decided_by="x")), "nothing on this case is awaiting approval")
+    await factories.rejected(handle.execute_update(OverdueCase.record_visit_outcome, {
+        "visit_id": "v-1", "result": "met", "collectors": ["a", "b"]}), "no visit")
+
+    assert await update_events(handle) == []
+    status = await cases.status(handle)
+    assert status.balance == Decimal("3000.00") and status.pending_promise is None
+    await handle.execute_update(OverdueCase.record_payment, Payment(amount=Decimal("10"), paid_at=now, reference="OK"))
+    assert await update_events(handle) == [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+                                           EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED]
+
+
+async def test_the_same_payment_reference_twice_is_applied_once(cases):
+    handle = await cases.start()
+    await cases.stage(handle, Stage.REMOTE_CONTACT)
+    payment = Payment(amount=Decimal("400.00"), paid_at=datetime.now(UTC), reference="BANK-42")
+    first = await handle.execute_update(OverdueCase.record_payment, payment)
+    again = await handle.execute_update(OverdueCase.record_payment, payment)
+    assert first.balance == again.balance == Decimal("2600.00")
+    assert "already applied" in again.message
+    rows = await cases.rows("SELECT amount FROM payments WHERE case_id = :c", c=(await cases.status(handle)).case_id)
+    assert [r["amount"] for r in rows] == [Decimal("400.00")]
+
+
+async def test_cease_all_contact_stops_every_outbound_action(cases):
+    handle = await cases.start(profile="high_risk")
+    status = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await handle.signal(OverdueCase.cease_contact, CeaseContact(scope="all", reason="borrower asked in writing"))
+    outcome = await handle.result()
+    assert outcome.stage is Stage.ESCALATED  # no visit either: cease covers it
+    rows = await cases.rows("SELECT channel FROM contact_attempts WHERE case_id = :c", c=status.case_id)
+    assert len(rows) == sum(status.contact_counts.values())
+    denials = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'guard_decision'",
+                               c=status.case_id)
+    assert denials and {d["data"]["rule"] for d in denials} == {"cease.all"}
+
+
+async def test_cease_one_number_moves_contact_to_the_next(cases):
+    handle = await cases.start(mobile=[factories.ANSWERS, factories.TALKS])
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await handle.signal(OverdueCase.cease_contact, CeaseContact(scope="number", number="13800138050"))
+    status = await cases.until(handle, lambda s: s.contact_counts.get("robot_call", 0) >= 1, what="robot call")
+    [first, second] = status.last_contacts[-2:]
+    assert first.phone_ref != second.phone_ref and second.outcome is Outcome.CONVERSATION
+
+
+async def test_pause_holds_every_action_until_resume(cases):
+    handle = await cases.start()
+    status = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await handle.signal(OverdueCase.pause, PauseRequest(reason="complaint call", by="ops"))
+    await cases.env.sleep(timedelta(days=20))
+    paused = await cases.status(handle)
+    assert paused.contact_counts == status.contact_counts and "paused" in paused.flags
+    await handle.signal(OverdueCase.resume, PauseRequest(reason="resolved", by="ops"))
+    resumed = await cases.until(handle, lambda s: s.contact_counts.get("robot_call", 0) >= 1, what="next step")
+    assert "paused" not in resumed.flags
+
+
+async def test_delivery_receipts_update_the_attempt_in_state_and_ledger(env, engine, config_dir):
+    """A gateway that answers 'sent' and reports delivery later, as a signal."""
+    from adapters.providers.base import ProviderResponse
+    from tests.conftest import Cases
+    from worker import build_worker
+
+    class LateReceipts:
+        name = "late"
+
+        async def deliver(self, request):
+            return ProviderResponse(provider=self.name, message_id=f"m-{request.idempotency_key}",
+                                    outcome=Outcome.SENT)
+
+    async with build_worker(env.client, engine, LateReceipts(), "late-receipts", config_dir):
+        cases = Cases(env, "late-receipts", engine)
+        handle = await cases.start()
+        status = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+        attempt = status.last_contacts[-1]
+        assert attempt.outcome is Outcome.SENT
+        await handle.signal(OverdueCase.delivery_receipt, DeliveryReceipt(attempt_key=attempt.key,
+                                                                          outcome=Outcome.FAILED))
+        status = await cases.until(handle, lambda s: s.last_contacts[-1].outcome is Outcome.FAILED, what="receipt")
+        [row] = await cases.rows("SELECT outcome FROM contact_attempts WHERE idempotency_key = :k", k=attempt.key)
+        assert row["outcome"] == "failed"
+        await cases.close()
+
+
+async def test_continue_as_new_carries_the_whole_state_and_loses_no_update(cases):
+    handle = await cases.start(policy="tiny-history")
+    await cases.until(handle, lambda s: s.run >= 2, what="a continue-as-new")
+    now = await cases.env.get_current_time()
+    await handle.execute_update(OverdueCase.record_payment, Payment(amount=Decimal("100"), paid_at=now,
+                                                                    reference="CAN-1"))
+    await handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+        amount=Decimal("200"), due_date=(now + timedelta(days=2)).date()))
+    status = await cases.until(handle, lambda s: s.run >= 3, what="another continue-as-new")
+    assert status.balance == Decimal("2900.00") and status.total_paid == Decimal("100")
+    again = await handle.execute_update(OverdueCase.record_payment, Payment(
+        amount=Decimal("100"), paid_at=now, reference="CAN-1"))
+    assert "already applied" in again.message and again.balance == Decimal("2900.00")
+    assert status.contact_counts.get("sms", 0) >= 1
+    history = [e async for e in handle.fetch_history_events()]
+    assert history[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+    assert len(history) < 400
+    promise_rows = await cases.rows("SELECT status FROM promises WHERE case_id = :c", c=status.case_id)
+    assert len(promise_rows) == 1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from domain.policy import CONFIG_DIR
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,7 @@ class Settings:
     provider: str = field(default_factory=lambda: os.environ.get("CHANNEL_PROVIDER", "sandbox"))
     gateway_url: str | None = field(default_factory=lambda: os.environ.get("GATEWAY_URL"))
     gateway_token: str | None = field(default_factory=lambda: os.environ.get("GATEWAY_TOKEN"))
+    config_dir: Path = field(default_factory=lambda: Path(os.environ.get("CONFIG_DIR", CONFIG_DIR)))
 
 
 async def connect(settings: Settings | None = None):

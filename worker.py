@@ -59,7 +59,8 @@ async def main() -> None:
     settings = Settings()
     engine = make_engine()
     client = await connect(settings)
-    worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue)
+    worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue,
+                          settings.config_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -38,3 +38,18 @@ def next_window_start(now: datetime, tz: str, start: time, end: time) -> datetim
 
 def next_local_day_at(now: datetime, tz: str, clock: time) -> datetime:
     return at_local(local(now, tz).date() + timedelta(days=1), clock, tz)
+
+
+DAYTIME_ZONES = ["Asia/Shanghai", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
+                 "Europe/Berlin", "Asia/Kolkata", "Pacific/Auckland", "America/Sao_Paulo", "Asia/Dubai"]
+
+
+def zone_inside_window(now: datetime, start: time, end: time, zones: list[str] = DAYTIME_ZONES,
+                       margin: timedelta = timedelta(hours=1)) -> str:
+    """A zone where `now` is inside the window with `margin` to spare (for demos and live tests,
+    which run on the real clock but must not wait for a borrower's morning)."""
+    for tz in zones:
+        here = local(now, tz)
+        if at_local(here.date(), start, tz) <= now and now + margin < at_local(here.date(), end, tz):
+            return tz
+    raise LookupError("no listed zone is inside the window now")

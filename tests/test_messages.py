@@ -13,8 +13,9 @@ from temporalio.client import WorkflowUpdateFailedError
 
 import starter
 from domain.models import (
-    ApprovalDecision, CeaseContact, DeliveryReceipt, Outcome, PauseRequest, Payment, PromiseRequest, Stage,
+    ApprovalDecision, CeaseContact, Channel, DeliveryReceipt, Outcome, PauseRequest, Payment, PromiseRequest, Stage,
 )
+from adapters.providers.sandbox import SandboxProvider
 from tests import factories
 from workflows.overdue_case import OverdueCase
 
@@ -172,3 +173,25 @@ async def test_continue_as_new_carries_the_whole_state_and_loses_no_update(cases
     assert len(history) < 400
     promise_rows = await cases.rows("SELECT status FROM promises WHERE case_id = :c", c=status.case_id)
     assert len(promise_rows) == 1
+
+
+async def test_a_gateway_refusing_a_message_fails_that_attempt_not_the_case(env, engine, config_dir):
+    from adapters.providers import ProviderError
+    from tests.conftest import Cases
+    from worker import build_worker
+
+    class RefusesSms:
+        name = "refuses-sms"
+
+        async def deliver(self, request):
+            if request.channel is Channel.SMS:
+                raise ProviderError("number blocked by the carrier")
+            return await SandboxProvider(engine).deliver(request)
+
+    async with build_worker(env.client, engine, RefusesSms(), "refusing", config_dir):
+        cases = Cases(env, "refusing", engine)
+        handle = await cases.start()
+        status = await cases.until(handle, lambda s: s.contact_counts.get("robot_call", 0) >= 1, what="next step")
+        assert status.stage is Stage.REMOTE_CONTACT
+        assert status.last_contacts[0].outcome is Outcome.FAILED and status.last_contacts[1].outcome is Outcome.ANSWERED
+        await cases.close()

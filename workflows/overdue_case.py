@@ -17,7 +17,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_data import CaseDataActivities
@@ -747,14 +747,19 @@ class OverdueCase:
                     decision: GuardDecision, summary: str) -> ContactResult:
         sender, loan = self.config.policy.sender, self.case.loan
         key = self._key(channel.value)
-        result: ContactResult = await self._act(CONTACT_ACTIVITY[channel], ContactRequest(
+        request = ContactRequest(
             case_id=self.case.case_id, key=key, channel=channel, phone_ref=ref, to=to, template=template,
             locale=self.case.borrower.locale,
             variables={"sender_name": sender.name, "sender_number": sender.contact_number,
                        "amount": str(self.s.balance), "currency": loan.currency, "due_date": loan.due_date.isoformat()},
             with_opt_out=self.config.rules.sms_requires_opt_out and channel is Channel.SMS,
             step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=self.now,
-        ), summary)
+        )
+        try:
+            result: ContactResult = await self._act(CONTACT_ACTIVITY[channel], request, summary)
+        except ActivityError as e:  # refused for good (bad number, bad template): a failed attempt
+            workflow.logger.warning("contact refused", extra={"key": key, "reason": str(e.cause)})
+            result = ContactResult(key=key, outcome=Outcome.FAILED, distress=False, provider="", message_id="")
         attempt = ContactAttempt(key=key, channel=channel, phone_ref=ref, template=template, at=self.now,
                                  outcome=Outcome.SENT, robot=channel is Channel.ROBOT_CALL, step=step)
         self.s.attempts.append(attempt)

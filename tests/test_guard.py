@@ -1,0 +1,125 @@
+"""The guard: windows in the borrower's local time (DST, midnight), caps from the ledger, stops."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.guard import PlannedAction, evaluate
+from domain.models import Channel, ContactAttempt, Flags, Outcome
+from domain.policy import combine_packs, load_rule_pack
+
+CN = combine_packs([load_rule_pack("cn")])
+US = combine_packs([load_rule_pack("us-regf")])
+SMS = PlannedAction(channel=Channel.SMS, phone_ref="n1")
+ROBOT = PlannedAction(channel=Channel.ROBOT_CALL, phone_ref="n1")
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def calls(*specs: tuple[datetime, Outcome, str]) -> list[ContactAttempt]:
+    return [ContactAttempt(key=f"k{i}", channel=Channel.ROBOT_CALL, phone_ref=ref, at=at, outcome=outcome)
+            for i, (at, outcome, ref) in enumerate(specs)]
+
+
+def decide(action=SMS, *, now, tz="Asia/Shanghai", flags=None, attempts=(), rules=CN):
+    return evaluate(action, now=now, timezone=tz, flags=flags or Flags(), attempts=list(attempts), rules=rules)
+
+
+@pytest.mark.parametrize("local_hour, local_minute, verdict, opens_utc", [
+    (7, 59, "defer", utc(2026, 12, 1, 0, 0)),     # 08:00 Shanghai = 00:00 UTC the same day
+    (8, 0, "allow", None),
+    (21, 59, "allow", None),
+    (22, 0, "defer", utc(2026, 12, 2, 0, 0)),     # after the window: next morning
+    (23, 30, "defer", utc(2026, 12, 2, 0, 0)),
+    (0, 15, "defer", utc(2026, 12, 1, 0, 0)),     # just after midnight: this morning
+])
+def test_contact_window_in_the_borrowers_local_time(local_hour, local_minute, verdict, opens_utc):
+    now = utc(2026, 12, 1, 0, 0) + timedelta(hours=local_hour - 8, minutes=local_minute)
+    decision = decide(now=now)
+    assert decision.verdict == verdict
+    assert decision.until == opens_utc
+    assert decision.packs == ["cn@2026.1"]
+
+
+def test_window_opens_at_local_eight_across_the_spring_dst_change():
+    # New York, 2026-03-08: clocks jump 02:00 -> 03:00; 08:00 EDT is 12:00 UTC (13:00 the day before)
+    decision = decide(now=utc(2026, 3, 8, 6, 30), tz="America/New_York", rules=US)
+    assert decision.verdict == "defer" and decision.until == utc(2026, 3, 8, 12, 0)
+    decision = decide(now=utc(2026, 3, 7, 3, 0), tz="America/New_York", rules=US)
+    assert decision.until == utc(2026, 3, 7, 13, 0)
+
+
+def test_window_closes_at_local_nine_after_the_autumn_dst_change():
+    # 2026-11-01 New York falls back: 21:00 EST is 02:00 UTC the next day
+    assert decide(now=utc(2026, 11, 2, 1, 59), tz="America/New_York", rules=US).allowed
+    late = decide(now=utc(2026, 11, 2, 2, 0), tz="America/New_York", rules=US)
+    assert late.verdict == "defer" and late.until == utc(2026, 11, 2, 13, 0)
+
+
+def test_cn_caps_answered_voice_interactions_per_day_across_numbers():
+    now = utc(2026, 12, 1, 6, 0)  # 14:00 Shanghai
+    two = calls((now - timedelta(hours=3), Outcome.ANSWERED, "n1"), (now - timedelta(hours=2), Outcome.CONVERSATION, "n2"))
+    assert decide(ROBOT, now=now, attempts=two).allowed
+    three = two + calls((now - timedelta(hours=1), Outcome.ANSWERED, "n2"))
+    decision = decide(ROBOT, now=now, attempts=three)
+    assert decision.verdict == "defer" and decision.rule == "voice.interactions_per_day"
+    assert decision.until == utc(2026, 12, 2, 0, 0)
+    yesterday = calls(*[(now - timedelta(days=1, hours=h), Outcome.ANSWERED, "n1") for h in range(3)])
+    assert decide(ROBOT, now=now, attempts=yesterday).allowed
+    assert decide(SMS, now=now, attempts=three).allowed  # SMS is not a voice interaction
+
+
+def test_cn_caps_unanswered_dials_per_number_per_day():
+    now = utc(2026, 12, 1, 10, 0)
+    six = calls(*[(now - timedelta(minutes=10 * (i + 1)), Outcome.NO_ANSWER, "n1") for i in range(6)])
+    decision = decide(ROBOT, now=now, attempts=six)
+    assert decision.verdict == "defer" and decision.rule == "voice.unanswered_per_number_per_day"
+    assert decide(PlannedAction(channel=Channel.ROBOT_CALL, phone_ref="n2"), now=now, attempts=six).allowed
+    assert decide(ROBOT, now=now, attempts=six[:5]).allowed
+
+
+def test_us_seven_calls_in_seven_days_defers_until_the_oldest_leaves_the_window():
+    now = utc(2026, 12, 8, 16, 0)  # 11:00 New York
+    week = calls(*[(utc(2026, 12, d, 15, 0), Outcome.NO_ANSWER, "n1") for d in range(2, 9)])
+    decision = decide(ROBOT, now=now, tz="America/New_York", attempts=week, rules=US)
+    assert decision.verdict == "defer" and decision.rule == "voice.attempts_per_7_days"
+    assert decision.until == utc(2026, 12, 9, 13, 0)  # Dec 2 leaves the 7 days on Dec 9, 08:00 EST
+    assert decide(ROBOT, now=now, tz="America/New_York", attempts=week[1:], rules=US).allowed
+
+
+def test_us_no_call_within_seven_days_after_a_conversation():
+    talk = calls((utc(2026, 12, 1, 15, 0), Outcome.CONVERSATION, "n1"))
+    decision = decide(ROBOT, now=utc(2026, 12, 7, 20, 0), tz="America/New_York", attempts=talk, rules=US)
+    assert decision.verdict == "defer" and decision.rule == "voice.after_conversation"
+    assert decision.until == utc(2026, 12, 8, 13, 0)  # day 1 is Dec 1: calls again from Dec 8
+    assert decide(SMS, now=utc(2026, 12, 7, 20, 0), tz="America/New_York", attempts=talk, rules=US).allowed
+
+
+def test_combined_packs_take_the_most_restrictive_value():
+    both = combine_packs([load_rule_pack("cn"), load_rule_pack("us-regf")])
+    assert both.packs == ["cn@2026.1", "us-regf@2026.1"]
+    assert (both.contact_window.start.hour, both.contact_window.end.hour) == (8, 21)
+    assert both.voice.max_interactions_per_day == 3 and both.voice.max_attempts_per_7_days == 7
+    assert both.min_visit_collectors == 2 and both.crisis_line.number == "12356"
+
+
+@pytest.mark.parametrize("flags, action, rule", [
+    (Flags(distress=True), SMS, "wellbeing.distress"),
+    (Flags(paused=True, pause_reason="complaint"), SMS, "case.paused"),
+    (Flags(cease_all=True), SMS, "cease.all"),
+    (Flags(cease_channels=["voice"]), ROBOT, "cease.voice"),
+    (Flags(cease_channels=["sms"]), SMS, "cease.sms"),
+    (Flags(cease_numbers=["n1"]), ROBOT, "cease.number"),
+])
+def test_stops_deny_even_inside_the_window(flags, action, rule):
+    decision = decide(action, now=utc(2026, 12, 1, 4, 0), flags=flags)
+    assert decision.verdict == "deny" and decision.rule == rule
+
+
+def test_a_refused_channel_leaves_the_others_open():
+    flags = Flags(cease_channels=["voice"])
+    assert decide(SMS, now=utc(2026, 12, 1, 4, 0), flags=flags).allowed

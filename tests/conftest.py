@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.converter import data_converter
@@ -24,6 +26,7 @@ from devstack import binaries, postgres
 from domain.models import CaseStatus, Stage
 from domain.policy import CONFIG_DIR
 from worker import build_worker
+from workflows import search
 from workflows.overdue_case import OverdueCase
 
 from tests import factories
@@ -51,6 +54,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter, test_server_existing_path=str(binaries.test_server()),
     ) as env:
+        await register_search_attributes(env.client)
         yield env
 
 
@@ -62,6 +66,14 @@ def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for policy in (Path(__file__).parent / "policies").glob("*.yaml"):
         shutil.copy(policy, folder / "policies" / policy.name)
     return folder
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The time-skipping server knows no custom attribute until told (else the workflow task hangs)."""
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=client.namespace,
+        search_attributes={key.name: key.indexed_value_type for key in search.ALL},
+    ))
 
 
 @pytest_asyncio.fixture
@@ -90,8 +102,11 @@ class Cases:
     async def close(self) -> None:
         """Terminate what a test left running, so nothing outlives its worker."""
         for handle in self.started:
-            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            try:
                 await handle.terminate("test finished")
+            except RPCError as e:
+                if e.status is not RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it had already finished
+                    raise
 
     async def status(self, handle: WorkflowHandle) -> CaseStatus:
         return await handle.query(OverdueCase.status)

@@ -23,6 +23,7 @@ from domain.models import Payment, Stage
 from domain.policy import load_policy, load_rule_pack
 from starter import start_case
 from tests import factories
+from workflows import search
 from workflows.overdue_case import OverdueCase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 async def dev_server():
     async with await WorkflowEnvironment.start_local(
         data_converter=data_converter, dev_server_existing_path=str(binaries.temporal_cli()),
-        dev_server_log_level="error",
+        dev_server_log_level="error", search_attributes=search.ALL,
     ) as env:
         yield env
 

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from domain.models import (
-    ApprovalDecision, ApprovalKind, ContactInfoUpdate, HardshipReason, HardshipReport, Payment, PromiseRequest,
+    ApprovalDecision, ApprovalKind, ContactInfoUpdate, HardshipReason, HardshipReport, PauseRequest, Payment,
+    PromiseRequest,
     Stage, VisitOutcome, VisitResult,
 )
 from domain.policy import load_policy
 from tests import factories
+from workflows import search
 from workflows.overdue_case import OverdueCase
 
 
@@ -196,3 +198,27 @@ async def test_without_an_update_verification_times_out_and_proceeds_with_what_i
     [moved] = await cases.rows("SELECT at FROM case_events WHERE case_id = :c AND kind = 'stage_changed' "
                                "AND data->>'to' = 'assessment'", c=status.case_id)
     assert moved["at"] - opened["opened_at"] >= policy_wait
+
+
+async def test_operators_find_cases_by_stage_segment_and_flags(cases):
+    handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE)
+    status = await cases.until(handle, lambda s: s.contact_counts.get("robot_call", 0) >= 1, what="a call")
+    await handle.signal(OverdueCase.pause, PauseRequest(reason="checking", by="ops"))
+    await cases.until(handle, lambda s: "paused" in s.flags, what="paused")
+    await handle.signal(OverdueCase.resume, PauseRequest(reason="checked", by="ops"))
+    status = await cases.until(handle, lambda s: "paused" not in s.flags and s.next_action.at, what="resumed")
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(search.CASE_STAGE) == "remote_contact"
+    assert attributes.get(search.RISK_SEGMENT) == "high_risk"
+    assert attributes.get(search.ASSIGNED_TEAM) == "collections"
+    assert attributes.get(search.AMOUNT_DUE) == 3000.0
+    assert attributes.get(search.DAYS_PAST_DUE) == status.days_past_due >= 10
+    assert attributes.get(search.NEXT_ACTION_AT) == status.next_action.at
+    assert attributes.get(search.CASE_FLAGS) == []
+    history = [e async for e in handle.fetch_history_events()]
+    flag_sets = [e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields["CaseFlags"]
+                 .data for e in history if e.HasField("upsert_workflow_search_attributes_event_attributes")
+                 and "CaseFlags" in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields]
+    assert b'["paused"]' in flag_sets, "pausing shows in CaseFlags"
+    values = {str(v) for pair in attributes for v in ([pair.value] if not isinstance(pair.value, list) else pair.value)}
+    assert not any("Test Borrower" in v or "138" in v or "Test Road" in v for v in values), "personal data in SAs"

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         Segment, Stage, UpdateResult, Visit, VisitOutcome, VisitResult,
     )
     from domain.policy import CaseConfig, SegmentTreatment
+    from workflows import search
 
 TASK_QUEUE = "overdue-cases"
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -59,6 +60,7 @@ class OverdueCase:
         self.case = case.model_copy(update={"state": None})
         self.s: CaseState = case.state or CaseState(balance=case.loan.outstanding_balance)
         self._wake = False
+        self._published: dict[str, object] = {}
         # Handlers and the loop take turns, so a handler's changes land whole before the loop acts.
         self._lock = asyncio.Lock()
 
@@ -74,6 +76,7 @@ class OverdueCase:
             self._wake = False
             async with self._lock:
                 wake_at = await self._advance()
+            self._publish()
             if self.s.stage.terminal:
                 break
             if self._history_is_long():
@@ -655,6 +658,20 @@ class OverdueCase:
         kept = [a for a in self.s.attempts if a.at >= keep_after]
         self.s.attempts_pruned += len(self.s.attempts) - len(kept)
         self.s.attempts = kept
+
+    def _publish(self) -> None:
+        """Search attributes for operators' lists: upserted when they change."""
+        s = self.s
+        values = search.case_attributes(
+            s.stage, s.assessment.segment.value if s.assessment else None, self.case.borrower.country,
+            self.days_past_due, float(s.balance), s.flags.active() + (["promise"] if s.promise else [])
+            + ([f"awaiting_{s.pending_approval.kind.value}"] if s.pending_approval else []),
+            s.next_action.at if s.next_action and not s.stage.terminal else None,
+        )
+        changes = search.updates(values, self._published)
+        if changes:
+            workflow.upsert_search_attributes(changes)
+            self._published = values
 
     def _plan_next(self, what: str, at: datetime | None) -> datetime | None:
         self.s.next_action = NextAction(what=what, at=at)

@@ -1,0 +1,57 @@
+"""Search attributes: how operators find cases in the Web UI. Never personal data: these are not
+encrypted. Within the SQL visibility budget (at most 10 Keyword and 3 of each other type)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+from domain.models import Stage
+
+CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
+RISK_SEGMENT = SearchAttributeKey.for_keyword("RiskSegment")
+COUNTRY = SearchAttributeKey.for_keyword("Country")
+ASSIGNED_TEAM = SearchAttributeKey.for_keyword("AssignedTeam")
+DAYS_PAST_DUE = SearchAttributeKey.for_int("DaysPastDue")
+AMOUNT_DUE = SearchAttributeKey.for_float("AmountDue")
+CASE_FLAGS = SearchAttributeKey.for_keyword_list("CaseFlags")
+NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
+
+ALL = [CASE_STAGE, RISK_SEGMENT, COUNTRY, ASSIGNED_TEAM, DAYS_PAST_DUE, AMOUNT_DUE, CASE_FLAGS, NEXT_ACTION_AT]
+
+# Which team's queue a case sits in, by stage: what an operator filters on to find their work.
+TEAM_BY_STAGE = {
+    Stage.VERIFICATION: "collections", Stage.ASSESSMENT: "collections", Stage.REMOTE_CONTACT: "collections",
+    Stage.PROMISE: "collections", Stage.FIELD_VISIT: "field", Stage.HARDSHIP_PLAN: "care",
+    Stage.WELLBEING_HOLD: "care", Stage.RELATIONSHIP: "customer", Stage.SETTLED: "customer",
+    Stage.ESCALATED: "legal", Stage.REFERRED: "care",
+}
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
+    kinds = {"KEYWORD": "Keyword", "INT": "Int", "DOUBLE": "Double", "KEYWORD_LIST": "KeywordList",
+             "DATETIME": "Datetime"}
+    return [f for key in ALL for f in ("--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name]}")]
+
+
+def case_attributes(stage: Stage, segment: str | None, country: str, days_past_due: int, amount_due: float,
+                    flags: list[str], next_action_at: datetime | None) -> dict[str, object]:
+    """The values a case shows; `updates` turns them into an upsert."""
+    return {
+        CASE_STAGE.name: stage.value, RISK_SEGMENT.name: segment, COUNTRY.name: country,
+        ASSIGNED_TEAM.name: TEAM_BY_STAGE[stage], DAYS_PAST_DUE.name: days_past_due, AMOUNT_DUE.name: amount_due,
+        CASE_FLAGS.name: sorted(set(flags)), NEXT_ACTION_AT.name: next_action_at,
+    }
+
+
+def updates(values: dict[str, object], previous: dict[str, object]) -> list[SearchAttributeUpdate]:
+    """Only what changed, so a case's history is not filled with identical upserts."""
+    out = []
+    for key in ALL:
+        value = values[key.name]
+        if value == previous.get(key.name):  # unchanged, or None and never set
+            continue
+        out.append(key.value_unset() if value is None else key.value_set(value))
+    return out

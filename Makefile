@@ -1,0 +1,32 @@
+# The two commands a newcomer needs:
+#   make run    set up and run the engine on embedded defaults (Postgres, Temporal dev server, worker, demo)
+#   make test   run the whole test suite (what CI runs)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: run test install lock clean
+
+run: install
+	$(PY) -m devstack
+
+test: install
+	$(PY) -m pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DueCourse needs Python 3.11 or newer (PYTHON=...)")'
+	@echo "Setting up $(VENV) with the pinned dependencies (requirements.lock)..."
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $@
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet '.[test]'
+	{ head -2 requirements.lock; .lock-venv/bin/pip freeze --exclude duecourse; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv build *.egg-info
+
+clean:
+	rm -rf .data

@@ -1,0 +1,145 @@
+"""Run everything on this machine: `python -m devstack` (what `make run` does).
+
+PostgreSQL (embedded, or DATABASE_URL), migrated by Alembic; the Temporal dev server with the Web UI,
+its state in `.data/temporal.db` so a restart keeps running cases, the search attributes
+registered; the worker; and the demo cases with their scripted operators. Ctrl-C stops it all.
+Running it again starts nothing twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devstack import binaries, demo, postgres
+from settings import Settings, connect
+from workflows import search
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def say(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')}  {message}", flush=True)
+
+
+def start_temporal(data: Path, port: int, ui_port: int) -> subprocess.Popen:
+    log = open(data / "temporal.log", "ab")
+    return subprocess.Popen(
+        [str(binaries.temporal_cli()), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
+         "--ui-port", str(ui_port), "--db-filename", str(data / "temporal.db"), "--ui-disable-news-fetch",
+         "--log-level", "warn", "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=NORMAL",
+         *search.dev_server_flags()],
+        stdout=log, stderr=log, start_new_session=True,
+    )
+
+
+async def wait_for_temporal(settings: Settings, server: subprocess.Popen, data: Path, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while True:
+        if server.poll() is not None:
+            tail = (data / "temporal.log").read_text(errors="replace")[-2000:]
+            raise SystemExit(f"the Temporal dev server exited (port in use?). Its log:\n{tail}")
+        try:
+            return await connect(settings)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the Temporal dev server did not answer within {seconds:.0f} s") from None
+            await asyncio.sleep(0.5)
+
+
+def stop(process: subprocess.Popen | None, name: str) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        say(f"{name} did not stop in 20 s: killing it")
+        process.kill()
+
+
+def prepare_database(data: Path) -> str:
+    say("[1/4] PostgreSQL: " + ("DATABASE_URL" if os.environ.get("DATABASE_URL") else f"embedded, in {data / 'postgres'}"))
+    url = os.environ.get("DATABASE_URL") or postgres.create_database(
+        postgres.start_embedded(data / "postgres"), "duecourse")
+    postgres.migrate(url)
+    say("      migrated to the latest schema (alembic upgrade head)")
+    return url
+
+
+async def run(args: argparse.Namespace, data: Path, url: str) -> None:
+    settings = Settings(temporal_address=f"127.0.0.1:{args.port}")
+    server = worker = None
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop_event.set)
+    try:
+        say(f"[2/4] Temporal dev server on 127.0.0.1:{args.port}, state in {data / 'temporal.db'}")
+        server = start_temporal(data, args.port, args.ui_port)
+        client = await wait_for_temporal(settings, server, data)
+        say(f"      ready; search attributes: {', '.join(k.name for k in search.ALL)}")
+
+        say(f"[3/4] Worker on task queue {settings.task_queue} (log: {data / 'worker.log'})")
+        worker = subprocess.Popen(
+            [sys.executable, "worker.py"], cwd=ROOT, stdout=open(data / "worker.log", "ab"), stderr=subprocess.STDOUT,
+            env=os.environ | {"DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address},
+            start_new_session=True,
+        )
+
+        ui = f"http://127.0.0.1:{args.ui_port}/namespaces/default/workflows"
+        if args.no_demo:
+            say("[4/4] Demo skipped (--no-demo)")
+        else:
+            say(f"[4/4] Demo cases on the 'demo' policy (days compressed into seconds, rules unchanged)")
+            for report in await demo.start_demo(client, settings.task_queue):
+                say(f"      {report.case_id}: {report.status.replace('_', ' ')}")
+        print(f"""
+  Web UI        {ui}
+  Find a stage  {ui}?query=CaseStage%3D%22field_visit%22
+  A case        python starter.py status demo-low-risk-pays
+  Stop          Ctrl-C (state is kept in {data}; `make clean` wipes it)
+""", flush=True)
+        operators = None if args.no_demo else asyncio.create_task(demo.run_operators(client, say, stop_event))
+        while not stop_event.is_set():
+            if worker.poll() is not None:
+                say(f"the worker exited with code {worker.returncode}; see {data / 'worker.log'}")
+                break
+            try:
+                await asyncio.wait_for(stop_event.wait(), 1)
+            except TimeoutError:
+                pass
+        stop_event.set()
+        if operators:
+            await operators
+    finally:
+        say("stopping: worker, Temporal dev server, PostgreSQL")
+        stop(worker, "the worker")
+        stop(server, "the Temporal dev server")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(ROOT / ".data"), help="where state is kept (default .data/)")
+    parser.add_argument("--port", type=int, default=7233)
+    parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--no-demo", action="store_true", help="start no demo cases")
+    args = parser.parse_args()
+    data = Path(args.data).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    try:
+        url = prepare_database(data)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    asyncio.run(run(args, data, url))
+    say("stopped (PostgreSQL stops with this process)")
+
+
+if __name__ == "__main__":
+    main()

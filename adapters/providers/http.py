@@ -29,7 +29,8 @@ class HttpProvider:
             headers={"Idempotency-Key": request.idempotency_key},
         )
         if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-            raise ProviderError(f"gateway refused {request.channel.value}: HTTP {response.status_code} {response.text[:200]}")
+            # the status only: a gateway's body may echo the number, and this message reaches logs
+            raise ProviderError(f"gateway refused {request.channel.value}: HTTP {response.status_code}")
         response.raise_for_status()
         data = response.json()
         try:
@@ -37,7 +38,7 @@ class HttpProvider:
             return ProviderResponse(provider=self.name, message_id=str(data["message_id"]), outcome=outcome,
                                     distress=bool(data.get("distress", False)))
         except (KeyError, ValueError) as e:
-            raise ProviderError(f"gateway answered an unknown shape: {str(data)[:200]}") from e
+            raise ProviderError(f"gateway answered without a known message_id and status (keys: {sorted(data)})") from e
 
     async def aclose(self) -> None:
         await self._client.aclose()

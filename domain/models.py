@@ -332,7 +332,6 @@ class Visit(Model):
     status: Literal["awaiting_approval", "approved", "dispatched", "overdue", "reported", "rejected"]
     outcome_deadline: datetime | None = None
     result: VisitResult | None = None
-    overdue_escalated: bool = False
 
 
 class Flags(Model):
@@ -382,6 +381,7 @@ class CaseState(Model):
     plan: HardshipPlan | None = None
     visit: Visit | None = None
     pending_approval: PendingApproval | None = None
+    review_due: datetime | None = None  # a trained person's wellbeing review
     relationship_until: datetime | None = None
     relationship_next_at: datetime | None = None
     relationship_sent: int = 0

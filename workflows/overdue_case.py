@@ -69,7 +69,7 @@ class OverdueCase:
     @workflow.run
     async def run(self, case: CaseInput) -> CaseOutcome:
         if self.s.config is None:
-            await self._open()
+            await self._open_case()
         else:
             self.s.runs += 1
         while not self.s.stage.terminal:
@@ -88,7 +88,7 @@ class OverdueCase:
         return CaseOutcome(case_id=self.case.case_id, stage=self.s.stage, balance=self.s.balance,
                            total_paid=self.s.total_paid, reason=self.s.outcome_reason)
 
-    async def _open(self) -> None:
+    async def _open_case(self) -> None:
         self.s.config = await self._act(
             CaseDataActivities.load_case_config,
             LoadConfigRequest(policy=self.case.policy, country=self.case.borrower.country,
@@ -334,7 +334,7 @@ class OverdueCase:
         line = self.config.rules.crisis_line
         await self._event("wellbeing_referral", {"crisis_line": line.model_dump(), "automated_contact": "stopped",
                                                  "handed_to": "trained person"})
-        self.s.next_step_at = self.now + self.config.policy.wellbeing.review_within
+        self.s.review_due = self.now + self.config.policy.wellbeing.review_within
         await self._ask_approval(ApprovalKind.WELLBEING_REVIEW, self._key("review"),
                                  f"Distress reported: review by a trained person (crisis line {line.number})")
         await self._to_stage(Stage.WELLBEING_HOLD, "distress reported")
@@ -343,10 +343,10 @@ class OverdueCase:
         s = self.s
         if s.pending_approval is None:  # decided: see `approve`
             return self.now
-        if s.next_step_at and self.now >= s.next_step_at:
+        if s.review_due and self.now >= s.review_due:
             await self._escalate("supervisor", "wellbeing review overdue")
-            s.next_step_at = None
-        return self._plan_next("Wellbeing review by a trained person", s.next_step_at)
+            s.review_due = None
+        return self._plan_next("Wellbeing review by a trained person", s.review_due)
 
     # 7. Resolution and relationship --------------------------------------------------------
 

@@ -30,9 +30,11 @@ class ContactActivities:
             planned_at=request.planned_at,
         )
         if claimed is not None and claimed["outcome"] != "pending":
-            return ContactResult(key=request.key, outcome=Outcome(claimed["outcome"]), distress=claimed["distress"],
-                                 provider=claimed["provider"] or provider.name,
-                                 message_id=claimed["provider_message_id"] or "")
+            result = ContactResult(key=request.key, outcome=Outcome(claimed["outcome"]), distress=claimed["distress"],
+                                   provider=claimed["provider"] or provider.name,
+                                   message_id=claimed["provider_message_id"] or "")
+            await self._journal(request, result)  # in case the first try stopped before it
+            return result
         try:
             body = self.templates.render(request.template, request.locale, request.variables, request.with_opt_out)
             response = await provider.deliver(
@@ -40,13 +42,26 @@ class ContactActivities:
             )
         except (ProviderError, TemplateError) as e:
             await self.ledger.finish_attempt(request.key, outcome=Outcome.FAILED.value, provider=provider.name)
+            await self._journal(request, ContactResult(key=request.key, outcome=Outcome.FAILED, distress=False,
+                                                       provider=provider.name, message_id=""))
             raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e
         await self.ledger.finish_attempt(
             request.key, outcome=response.outcome.value, provider=response.provider,
             provider_message_id=response.message_id, distress=response.distress,
         )
-        return ContactResult(key=request.key, outcome=response.outcome, distress=response.distress,
-                             provider=response.provider, message_id=response.message_id)
+        result = ContactResult(key=request.key, outcome=response.outcome, distress=response.distress,
+                               provider=response.provider, message_id=response.message_id)
+        await self._journal(request, result)
+        return result
+
+    async def _journal(self, request: ContactRequest, result: ContactResult) -> None:
+        """The attempt as the auditor sees it: what, to whom (by ref), when, why allowed, and how it went."""
+        await self.ledger.record_event(request.case_id, request.key, "contact_attempt", request.planned_at, {
+            "channel": request.channel.value, "person": request.person, "phone_ref": request.phone_ref,
+            "template": request.template, "with_opt_out": request.with_opt_out, "step": request.step,
+            "robot": request.robot, "outcome": result.outcome.value, "distress": result.distress,
+            "guard_rule": request.guard.rule, "packs": request.guard.packs,
+        })
 
     @activity.defn
     async def send_sms(self, request: ContactRequest) -> ContactResult:

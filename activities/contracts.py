@@ -84,9 +84,11 @@ class ContactResult(Contract):
 
 
 class ReceiptRecord(Contract):
+    case_id: str
     key: str
     outcome: Outcome
     distress: bool
+    at: datetime
 
 
 class PaymentRecord(Contract):

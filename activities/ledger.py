@@ -31,6 +31,9 @@ class LedgerActivities:
     @activity.defn
     async def record_receipt(self, receipt: ReceiptRecord) -> None:
         await self.ledger.finish_attempt(receipt.key, outcome=receipt.outcome.value, distress=receipt.distress)
+        await self.ledger.record_event(receipt.case_id, f"{receipt.key}:receipt:{receipt.outcome.value}", "receipt",
+                                       receipt.at, {"attempt_key": receipt.key, "outcome": receipt.outcome.value,
+                                                    "distress": receipt.distress})
 
     @activity.defn
     async def record_payment(self, payment: PaymentRecord) -> None:

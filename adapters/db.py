@@ -46,6 +46,8 @@ cases = Table(
     _at("updated_at"),
 )
 
+# The journal: append-only (a trigger refuses UPDATE and DELETE) and hash-chained per case, so a
+# changed or deleted row breaks the chain where it happened (`domain.journal.verify_chain`).
 case_events = Table(
     "case_events", metadata, _id(),
     Column("case_id", String(64), nullable=False, index=True),
@@ -54,6 +56,10 @@ case_events = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("data", JSONB, nullable=False),
     _at(),
+    Column("seq", Integer, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),
 )
 
 contact_attempts = Table(

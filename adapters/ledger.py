@@ -6,11 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters import db
+from domain.journal import GENESIS, Entry, entry_hash
 
 
 class Ledger:
@@ -44,9 +45,37 @@ class Ledger:
             )
 
     async def record_event(self, case_id: str, key: str, kind: str, at: datetime, data: dict) -> bool:
-        return await self._insert_once(
-            db.case_events, ["idempotency_key"], case_id=case_id, idempotency_key=key, kind=kind, at=at, data=data
-        )
+        """Append to the case's journal, chained to its last entry; once per key. Writers of one case
+        queue on a transaction-scoped advisory lock, so the chain has no forks."""
+        events = db.case_events
+        async with self.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:c, 0))"), {"c": case_id})
+            if await conn.scalar(select(events.c.id).where(events.c.idempotency_key == key)):
+                return False
+            last = (await conn.execute(
+                select(events.c.seq, events.c.hash).where(events.c.case_id == case_id)
+                .order_by(events.c.seq.desc()).limit(1)
+            )).first()
+            seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+            await conn.execute(insert(events).values(
+                case_id=case_id, idempotency_key=key, kind=kind, at=at, data=data, seq=seq, prev_hash=prev,
+                hash=entry_hash(prev, case_id, seq, key, kind, at, data),
+            ))
+        return True
+
+    async def journal(self, case_id: str | None = None) -> dict[str, list[Entry]]:
+        """Every case's journal in chain order (for the auditor)."""
+        events = db.case_events
+        query = select(events).order_by(events.c.case_id, events.c.seq)
+        if case_id:
+            query = query.where(events.c.case_id == case_id)
+        out: dict[str, list[Entry]] = {}
+        async with self.engine.connect() as conn:
+            for row in (await conn.execute(query)).mappings():
+                out.setdefault(row["case_id"], []).append(Entry(
+                    case_id=row["case_id"], seq=row["seq"], key=row["idempotency_key"], kind=row["kind"],
+                    at=row["at"], data=row["data"], prev_hash=row["prev_hash"], hash=row["hash"]))
+        return out
 
     async def begin_attempt(self, **values: Any) -> dict | None:
         """Claim an attempt's key. Returns the existing row when it was claimed before (a retry)."""

@@ -21,6 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.converter import data_converter
 from adapters.db import make_engine
+from adapters.ledger import Ledger
+from audit import compliance_report
 from adapters.providers.sandbox import SandboxProvider
 from devstack import binaries, postgres
 from domain.models import CaseStatus, Stage
@@ -100,7 +102,11 @@ class Cases:
         return handle
 
     async def close(self) -> None:
-        """Terminate what a test left running, so nothing outlives its worker."""
+        """Audit every case the test ran, then terminate what it left running."""
+        ledger = Ledger(self.engine)
+        for handle in self.started:
+            report = await compliance_report(ledger, handle.id.removeprefix("case-"))
+            assert report.clean, report.text()
         for handle in self.started:
             try:
                 await handle.terminate("test finished")

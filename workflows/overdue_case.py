@@ -103,7 +103,8 @@ class OverdueCase:
             principal=loan.principal, balance=self.s.balance, stage=self.s.stage.value, opened_at=self.now,
         ), "Open the case in the ledger")
         await self._event("case_opened", {"policy": f"{self.config.policy.name}@{self.config.policy.version}",
-                                           "rule_packs": self.config.rules.packs,
+                                           "rules": self.config.rules.model_dump(mode="json"),
+                                           "timezone": self.case.borrower.timezone,
                                            "days_past_due": loan.days_past_due})
 
     async def _advance(self) -> datetime | None:
@@ -464,6 +465,9 @@ class OverdueCase:
             await self._act(LedgerActivities.record_visit, VisitRecord(
                 case_id=self.case.case_id, visit_id=visit.visit_id, status="reported", result=outcome.result.value,
                 collectors=outcome.collectors, distress=outcome.distress), "Record visit outcome")
+            await self._event("visit_reported", {"visit_id": visit.visit_id, "result": outcome.result.value,
+                                                 "collectors": len(set(outcome.collectors)),
+                                                 "distress": outcome.distress})
             self._wake = True
             if outcome.distress:
                 s.flags.distress = True
@@ -569,7 +573,8 @@ class OverdueCase:
                 return
             self._apply_outcome(attempt, receipt.outcome, receipt.distress)
             await self._act(LedgerActivities.record_receipt, ReceiptRecord(
-                key=receipt.attempt_key, outcome=receipt.outcome, distress=receipt.distress), "Record delivery receipt")
+                case_id=self.case.case_id, key=receipt.attempt_key, outcome=receipt.outcome, distress=receipt.distress,
+                at=self.now), "Record delivery receipt")
 
     @workflow.signal
     async def cease_contact(self, request: CeaseContact) -> None:

@@ -1,0 +1,150 @@
+"""The auditor's check: replay a case's journal and list every contact that broke a rule.
+
+Written apart from the guard on purpose: the guard decides before an action, this judges the record
+after it, from the journal alone (the rules the case was opened with, its timezone, its flags as
+they were set, every attempt and receipt). If the two ever disagree, the record shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.journal import Entry
+from domain.policy import EffectiveRules
+
+VOICE = {"robot_call", "agent_call"}
+INTERACTIONS = {"answered", "conversation"}
+FAILURES = {"failed", "no_answer"}
+CEASE_MEDIUM = {"sms": "sms", "robot_call": "voice", "agent_call": "voice", "visit": "visit"}
+
+
+@dataclass(frozen=True)
+class Violation:
+    case_id: str
+    rule: str
+    at: datetime
+    entry: int
+    detail: str
+
+
+@dataclass
+class _Attempt:
+    key: str
+    channel: str
+    person: str
+    phone_ref: str | None
+    at: datetime
+    outcome: str
+
+
+@dataclass
+class _Case:
+    case_id: str
+    rules: EffectiveRules
+    tz: ZoneInfo
+    attempts: list[_Attempt] = field(default_factory=list)
+    cease_all: bool = False
+    cease_media: set[str] = field(default_factory=set)
+    cease_numbers: set[str] = field(default_factory=set)
+    paused: bool = False
+    distress: bool = False
+
+
+def find_violations(entries: list[Entry]) -> list[Violation]:
+    """Every rule broken in one case's journal (entries in chain order)."""
+    if not entries:
+        return []
+    opened = entries[0]
+    if opened.kind != "case_opened" or "rules" not in opened.data:
+        return [Violation(opened.case_id, "journal.no_rules", opened.at, opened.seq,
+                          "the journal does not start with the rules the case was opened under")]
+    case = _Case(opened.case_id, EffectiveRules.model_validate(opened.data["rules"]), ZoneInfo(opened.data["timezone"]))
+    found: list[Violation] = []
+    for entry in entries[1:]:
+        data = entry.data
+        match entry.kind:
+            case "cease_contact":
+                if data["scope"] == "all":
+                    case.cease_all = True
+                elif data["scope"] == "channel":
+                    case.cease_media.add(data["channel"])
+                elif data.get("number_ref"):
+                    case.cease_numbers.add(data["number_ref"])
+            case "paused":
+                case.paused = True
+            case "resumed":
+                case.paused = False
+            case "wellbeing_referral":
+                case.distress = True
+            case "approval_decided" if data.get("kind") == "wellbeing_review":
+                case.distress = False
+            case "receipt":
+                for attempt in case.attempts:
+                    if attempt.key == data["attempt_key"]:
+                        attempt.outcome = data["outcome"]
+            case "visit_reported" if data["collectors"] < case.rules.min_visit_collectors:
+                found.append(Violation(case.case_id, "visit.collectors", entry.at, entry.seq,
+                                       f"{data['collectors']} collector(s); the rules need "
+                                       f"{case.rules.min_visit_collectors}"))
+            case "contact_attempt":
+                found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
+                          for rule, detail in _judge(case, entry)]
+                case.attempts.append(_Attempt(entry.key, data["channel"], data["person"], data.get("phone_ref"),
+                                              entry.at, data["outcome"]))
+                if data.get("distress"):
+                    case.distress = True
+    return found
+
+
+def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
+    data, at, rules = entry.data, entry.at, case.rules
+    channel, local = data["channel"], entry.at.astimezone(case.tz)
+    out: list[tuple[str, str]] = []
+    if case.distress:
+        out.append(("wellbeing.distress", "contact while distress awaited a person's review"))
+    if case.paused:
+        out.append(("case.paused", "contact while the case was paused"))
+    if case.cease_all:
+        out.append(("cease.all", "contact after the borrower asked to stop all contact"))
+    elif CEASE_MEDIUM[channel] in case.cease_media:
+        out.append((f"cease.{CEASE_MEDIUM[channel]}", f"{channel} after the borrower refused it"))
+    elif data.get("phone_ref") in case.cease_numbers:
+        out.append(("cease.number", "contact on a number the borrower refused"))
+    window = rules.visit_window if channel == "visit" else rules.contact_window
+    if not window.start <= local.time() < window.end:
+        out.append(("window", f"{channel} at {local:%H:%M} local, outside {window.start:%H:%M}-{window.end:%H:%M}"))
+    if channel == "sms" and rules.sms_requires_opt_out and not data.get("with_opt_out"):
+        out.append(("sms.opt_out", "an SMS without the opt-out the rules require"))
+    if channel in VOICE:
+        out += _voice(case, data, at, local)
+    return out
+
+
+def _voice(case: _Case, data: dict, at: datetime, local: datetime) -> list[tuple[str, str]]:
+    caps, out = case.rules.voice, []
+    before = [a for a in case.attempts if a.channel in VOICE and a.person == data["person"] and a.at <= at]
+
+    def day(a: _Attempt):
+        return a.at.astimezone(case.tz).date()
+
+    today = [a for a in before if day(a) == local.date()]
+    if caps.max_interactions_per_day is not None:
+        answered = sum(a.outcome in INTERACTIONS for a in today)
+        if answered >= caps.max_interactions_per_day:
+            out.append(("voice.interactions_per_day", f"call after {answered} answered interactions that day"))
+    if caps.max_unanswered_per_number_per_day is not None and data.get("phone_ref"):
+        unanswered = sum(a.outcome in FAILURES and a.phone_ref == data["phone_ref"] for a in today)
+        if unanswered >= caps.max_unanswered_per_number_per_day:
+            out.append(("voice.unanswered_per_number_per_day", f"dial after {unanswered} unanswered that day"))
+    if caps.max_attempts_per_7_days is not None:
+        week = [a for a in before if local.date() - timedelta(days=6) <= day(a) <= local.date()]
+        if len(week) >= caps.max_attempts_per_7_days:
+            out.append(("voice.attempts_per_7_days", f"the {len(week) + 1}th call in 7 days"))
+    if caps.quiet_days_after_conversation is not None:
+        talks = [day(a) for a in before if a.outcome == "conversation"]
+        if talks and local.date() < max(talks) + timedelta(days=caps.quiet_days_after_conversation):
+            out.append(("voice.after_conversation", f"a call within {caps.quiet_days_after_conversation} days "
+                                                    f"of the conversation on {max(talks)}"))
+    return out

@@ -1,0 +1,114 @@
+"""The auditor's proof: planted violations are each found, and tampering breaks the chain."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from adapters.ledger import Ledger
+from audit import compliance_report
+from domain.policy import combine_packs, load_rule_pack
+
+T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 21:00 the day before in New York
+
+
+class Journal:
+    """Writes a synthetic case's journal through the real ledger writer."""
+
+    def __init__(self, ledger: Ledger, packs: list[str], tz: str):
+        self.ledger, self.case_id, self.n = ledger, f"AUD-{uuid.uuid4().hex[:8]}", 0
+        self.rules = combine_packs([load_rule_pack(p) for p in packs])
+        self.tz = tz
+
+    async def add(self, kind: str, at: datetime, **data) -> None:
+        self.n += 1
+        await self.ledger.record_event(self.case_id, f"{self.case_id}:{kind}:{self.n}", kind, at, data)
+
+    async def open(self) -> Journal:
+        await self.add("case_opened", T0 - timedelta(hours=1), rules=self.rules.model_dump(mode="json"),
+                       timezone=self.tz, policy="standard@1")
+        return self
+
+    async def contact(self, at: datetime, channel: str = "robot_call", outcome: str = "answered",
+                      ref: str = "n1", opt_out: bool = True) -> None:
+        await self.add("contact_attempt", at, channel=channel, person="borrower", phone_ref=ref, outcome=outcome,
+                       with_opt_out=opt_out, distress=False, robot=channel == "robot_call", template="t")
+
+
+async def rules_found(engine, journal: Journal) -> Counter:
+    report = await compliance_report(Ledger(engine), journal.case_id)
+    assert not report.broken
+    return Counter(v.rule for v in report.violations)
+
+
+async def test_planted_violations_under_cn_are_each_found(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.contact(T0, "sms")                                          # fine
+    for h in (1, 2, 3):
+        await j.contact(T0 + timedelta(hours=h), "robot_call", "answered")  # 3 interactions: fine
+    await j.contact(T0 + timedelta(hours=4), "agent_call", "conversation")   # the 4th: cap
+    await j.contact(T0 + timedelta(hours=5), "sms", opt_out=False)      # opt-out missing
+    await j.add("visit_reported", T0 + timedelta(hours=6), visit_id="v", result="met", collectors=1, distress=False)
+    await j.add("cease_contact", T0 + timedelta(hours=7), scope="channel", channel="sms", number_ref=None)
+    await j.contact(T0 + timedelta(hours=8), "sms")                     # after cease sms
+    await j.contact(T0 + timedelta(hours=13), "robot_call")             # 23:00 local: window, and a 5th call
+    await j.contact(T0 + timedelta(days=1, hours=1), "robot_call")      # next day, voice still allowed: fine
+    await j.add("wellbeing_referral", T0 + timedelta(days=1, hours=2), crisis_line={"number": "12356"})
+    await j.contact(T0 + timedelta(days=1, hours=3), "robot_call")      # during distress review
+    found = await rules_found(engine, j)
+    assert found == Counter({"window": 1, "voice.interactions_per_day": 2, "sms.opt_out": 1, "visit.collectors": 1,
+                             "cease.sms": 1, "wellbeing.distress": 1})
+    # the 23:00 call also came after three answered calls that day: both rules are named
+
+
+async def test_planted_violations_under_us_regf_are_each_found(engine):
+    j = await Journal(Ledger(engine), ["us-regf"], "America/New_York").open()
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # 10:00 New York
+    for d in range(7):
+        await j.contact(start + timedelta(days=d), "robot_call", "no_answer")
+    await j.contact(start + timedelta(days=6, hours=2), "robot_call", "no_answer")  # 8th in 7 days
+    await j.contact(start + timedelta(days=10), "agent_call", "conversation")
+    await j.contact(start + timedelta(days=13), "robot_call", "no_answer")  # 3 days after a conversation
+    await j.contact(start + timedelta(days=17), "robot_call", "no_answer")  # day 8: fine
+    found = await rules_found(engine, j)
+    assert found == Counter({"voice.attempts_per_7_days": 1, "voice.after_conversation": 1})
+
+
+async def test_a_clean_journal_reports_clean(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.contact(T0, "sms")
+    await j.contact(T0 + timedelta(days=1), "robot_call", "no_answer")
+    report = await compliance_report(Ledger(engine), j.case_id)
+    assert report.clean and report.contacts == 2 and "Violations: none" in report.text()
+
+
+async def test_the_journal_refuses_updates_and_deletes(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    for statement in ("UPDATE case_events SET kind = 'x' WHERE case_id = :c", "DELETE FROM case_events WHERE case_id = :c"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(text(statement), {"c": j.case_id})
+
+
+@pytest.mark.parametrize("tamper, seq, reason", [
+    ("UPDATE case_events SET data = jsonb_set(data, '{outcome}', '\"no_answer\"') "
+     "WHERE case_id = :c AND seq = 3", 3, "content does not match"),
+    ("DELETE FROM case_events WHERE case_id = :c AND seq = 2", 2, "missing"),
+])
+async def test_a_changed_or_deleted_row_breaks_the_chain_where_it_happened(engine, tamper, seq, reason):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    for h in range(4):
+        await j.contact(T0 + timedelta(hours=h), "sms")
+    async with engine.begin() as conn:  # someone with the power to drop the guard rail
+        await conn.execute(text("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only"))
+        await conn.execute(text(tamper), {"c": j.case_id})
+        await conn.execute(text("ALTER TABLE case_events ENABLE TRIGGER case_events_append_only"))
+    report = await compliance_report(Ledger(engine), j.case_id)
+    [broken] = report.broken
+    assert (broken.seq, reason in broken.reason) == (seq, True)
+    assert f"first broken link at entry {seq}" in report.text() and not report.clean

@@ -1,0 +1,182 @@
+"""Property: over generated 90-day timelines, whatever the guard allows, the auditor finds lawful.
+
+Each timeline has a borrower timezone (DST zones included), a combination of rule packs, contacts
+the treatment wants at random moments, outcomes and late receipts, opt-outs (all, a medium, a
+number), pauses and distress. A scheduler acts as the workflow does: it asks the guard, sends on
+allow, waits until the deferral's time and asks again, drops on deny, and journals everything. The
+independent checker (`domain.compliance`) must then find no violation in the journal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.compliance import find_violations
+from domain.guard import PlannedAction, evaluate
+from domain.journal import Entry
+from domain.models import Channel, ContactAttempt, Flags, Outcome
+from domain.policy import combine_packs, load_rule_pack
+
+PACK_SETS = [["cn"], ["us-regf"], ["uk-conc"], ["cn", "us-regf"], ["uk-conc", "cn"], ["us-regf", "uk-conc"]]
+RULES = {tuple(p): combine_packs([load_rule_pack(n) for n in p]) for p in PACK_SETS}
+ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "America/Los_Angeles", "Australia/Sydney",
+         "America/Santiago", "Pacific/Chatham", "Asia/Kolkata"]
+CHANNELS = [Channel.SMS, Channel.ROBOT_CALL, Channel.AGENT_CALL, Channel.VISIT]
+OUTCOMES = {
+    Channel.SMS: [Outcome.DELIVERED, Outcome.FAILED, Outcome.SENT],
+    Channel.ROBOT_CALL: [Outcome.ANSWERED, Outcome.NO_ANSWER, Outcome.CONVERSATION],
+    Channel.AGENT_CALL: [Outcome.CONVERSATION, Outcome.NO_ANSWER, Outcome.TASK_CREATED, Outcome.ANSWERED],
+    Channel.VISIT: [Outcome.TASK_CREATED],
+}
+NUMBERS = ["n1", "n2", "n3"]
+HORIZON = timedelta(days=90)
+
+minutes = st.integers(min_value=0, max_value=int(HORIZON.total_seconds() // 60))
+# a burst: the same contact wanted `repeat` times, `gap` minutes apart (what drives the daily caps)
+want = st.tuples(st.just("contact"), minutes, st.sampled_from(CHANNELS), st.sampled_from(NUMBERS),
+                 st.integers(0, 3), st.booleans(), st.integers(1, 12), st.integers(1, 120))
+cease = st.tuples(st.just("cease"), minutes, st.sampled_from(["all", "sms", "voice", "visit", "number"]),
+                  st.sampled_from(NUMBERS))
+pause = st.tuples(st.just("pause"), minutes, st.integers(60, 60 * 24 * 5))
+distress = st.tuples(st.just("distress"), minutes, st.integers(60, 60 * 24 * 10))
+receipt = st.tuples(st.just("receipt"), minutes, st.integers(0, 200), st.sampled_from(
+    [Outcome.DELIVERED, Outcome.FAILED, Outcome.ANSWERED, Outcome.CONVERSATION, Outcome.NO_ANSWER]))
+
+timelines = st.fixed_dictionaries({
+    "packs": st.sampled_from(PACK_SETS),
+    "zone": st.sampled_from(ZONES),
+    "start": st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    "wants": st.lists(want, min_size=3, max_size=40),
+    "stops": st.lists(st.one_of(cease, pause, distress), max_size=6),
+    "receipts": st.lists(receipt, max_size=20),
+})
+
+
+def simulate(timeline: dict) -> tuple[list[Entry], Counter]:
+    """Run the timeline through the guard; return the journal and a count of its decisions by rule."""
+    rules = RULES[tuple(timeline["packs"])]
+    tz, start = timeline["zone"], timeline["start"].replace(tzinfo=UTC)
+    flags, attempts, journal = Flags(), [], []
+    seq = itertools.count(1)
+
+    def log(entry_kind: str, at: datetime, key: str | None = None, **data) -> None:
+        n = next(seq)
+        journal.append(Entry("P", n, key or f"P:{n}", entry_kind, at, data, "", ""))
+
+    log("case_opened", start, rules=rules.model_dump(mode="json"), timezone=tz)
+    wanted = [(start + timedelta(minutes=w[1] + n * w[7]), w) for w in timeline["wants"] for n in range(w[6])]
+    events = wanted + [(start + timedelta(minutes=e[1]), e) for e in timeline["stops"] + timeline["receipts"]]
+    counter = itertools.count()
+    queue = [(at, next(counter), e, 0) for at, e in events]
+    heapq.heapify(queue)
+    decisions: Counter = Counter()
+    while queue:
+        at, _, event, tries = heapq.heappop(queue)
+        match event:
+            case ("contact", _, channel, number, outcome_index, distressed, _, _):
+                decision = evaluate(PlannedAction(channel=channel, phone_ref=None if channel is Channel.VISIT
+                                                  else number), now=at, timezone=tz, flags=flags,
+                                    attempts=attempts, rules=rules)
+                decisions[f"{decision.verdict}:{decision.rule}"] += 1
+                if decision.verdict == "defer" and tries < 30:
+                    assert decision.until > at, "a deferral must move forward in time"
+                    heapq.heappush(queue, (decision.until, next(counter), event, tries + 1))
+                elif decision.allowed:
+                    options = OUTCOMES[channel]
+                    outcome = options[outcome_index % len(options)]
+                    shows_distress = distressed and outcome is Outcome.CONVERSATION
+                    ref = None if channel is Channel.VISIT else number
+                    key = f"a{len(attempts)}"
+                    attempts.append(ContactAttempt(key=key, channel=channel, phone_ref=ref, at=at,
+                                                   outcome=outcome, distress=shows_distress))
+                    log("contact_attempt", at, key, channel=channel.value, person="borrower", phone_ref=ref,
+                        outcome=outcome.value, distress=shows_distress, with_opt_out=rules.sms_requires_opt_out)
+                    if shows_distress:
+                        flags.distress = True
+                        log("wellbeing_referral", at)
+            case ("cease", _, scope, number):
+                if scope == "all":
+                    flags.cease_all = True
+                    log("cease_contact", at, scope="all")
+                elif scope == "number":
+                    flags.cease_numbers.append(number)
+                    log("cease_contact", at, scope="number", number_ref=number)
+                else:
+                    flags.cease_channels.append(scope)
+                    log("cease_contact", at, scope="channel", channel=scope)
+            case ("pause", _, length):
+                if not flags.paused:
+                    flags.paused = True
+                    log("paused", at)
+                    heapq.heappush(queue, (at + timedelta(minutes=length), next(counter), ("resume",), 0))
+            case ("resume",):
+                flags.paused = False
+                log("resumed", at)
+            case ("distress", _, review_after):
+                if not flags.distress:
+                    flags.distress = True
+                    log("wellbeing_referral", at)
+                heapq.heappush(queue, (at + timedelta(minutes=review_after), next(counter), ("review",), 0))
+            case ("review",):
+                if flags.distress:
+                    flags.distress = False
+                    log("approval_decided", at, kind="wellbeing_review")
+            case ("receipt", _, index, outcome):
+                if index < len(attempts) and attempts[index].channel is not Channel.VISIT:
+                    attempts[index].outcome = outcome
+                    log("receipt", at, attempt_key=attempts[index].key, outcome=outcome.value)
+    return journal, decisions
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(timelines)
+def test_no_contact_the_guard_allows_breaks_a_rule(timeline):
+    journal, _ = simulate(timeline)
+    assert find_violations(journal) == []
+
+
+def test_the_generated_timelines_exercise_every_rule():
+    """The property is only as strong as its timelines: each rule must defer or deny many times."""
+    totals: Counter = Counter()
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(timelines)
+    def run(timeline):
+        totals.update(simulate(timeline)[1])
+
+    run()
+    for rule in ("allow:ok", "defer:window", "defer:voice.interactions_per_day", "defer:voice.attempts_per_7_days",
+                 "defer:voice.unanswered_per_number_per_day",
+                 "defer:voice.after_conversation", "deny:cease.all", "deny:cease.number", "deny:case.paused",
+                 "deny:wellbeing.distress"):
+        assert totals[rule] >= 20, (rule, totals)
+
+
+def test_the_checker_catches_what_a_guardless_scheduler_does():
+    """The same timelines sent without asking the guard do break rules: the property can fail."""
+    broken = 0
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(timelines)
+    def run(timeline):
+        nonlocal broken
+        import domain.guard as guard_module
+
+        original = guard_module.evaluate
+        allow = original(PlannedAction(channel=Channel.SMS), now=datetime(2026, 1, 1, 4, tzinfo=UTC),
+                         timezone="Asia/Shanghai", flags=Flags(), attempts=[], rules=RULES[("cn",)])
+        globals()["evaluate"] = lambda *a, **k: allow
+        try:
+            journal, _ = simulate(timeline)
+        finally:
+            globals()["evaluate"] = original
+        broken += bool(find_violations(journal))
+
+    run()
+    assert broken > 50

@@ -21,9 +21,9 @@ from adapters.ledger import Ledger
 from adapters.providers import ChannelProvider
 from adapters.providers.http import HttpProvider
 from adapters.providers.sandbox import SandboxProvider
-from adapters.templates import TemplateLibrary
+from adapters.templates import TemplateError, TemplateLibrary, load_content_rules
 from domain.models import Channel
-from domain.policy import CONFIG_DIR
+from domain.policy import CONFIG_DIR, ConfigError, load_policy
 from settings import Settings, connect
 from workflows.overdue_case import OverdueCase
 
@@ -42,10 +42,13 @@ def build_provider(settings: Settings, engine) -> ChannelProvider:
 
 def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: str,
                  config_dir: Path = CONFIG_DIR, **options) -> Worker:
-    """One place that wires the workflow to its activities (tests use it too)."""
+    """One place that wires the workflow to its activities (tests use it too). Refuses to start with a
+    template that fails its checks or a policy that does not load."""
     ledger = Ledger(engine)
-    contact = ContactActivities({channel: provider for channel in Channel}, ledger,
-                                TemplateLibrary(config_dir / "templates"))
+    templates = TemplateLibrary(config_dir / "templates")
+    policies = [load_policy(p.stem, config_dir) for p in sorted((config_dir / "policies").glob("*.yaml"))]
+    templates.check(load_content_rules(config_dir), policies)
+    contact = ContactActivities({channel: provider for channel in Channel}, ledger, templates)
     case_data = CaseDataActivities(config_dir)
     return Worker(
         client, task_queue=task_queue, workflows=[OverdueCase],
@@ -59,8 +62,11 @@ async def main() -> None:
     settings = Settings()
     engine = make_engine()
     client = await connect(settings)
-    worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue,
-                          settings.config_dir)
+    try:
+        worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue,
+                              settings.config_dir)
+    except (TemplateError, ConfigError) as e:
+        raise SystemExit(f"worker not started: {e}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -100,3 +100,45 @@ def test_case_input_refuses_what_would_break_a_case():
         target[path[-1]] = value
         with pytest.raises(ValueError, match=message):
             CaseInput.model_validate(broken)
+
+
+@pytest.mark.parametrize("section, name, text, rule", [
+    ("sms", "reminder_due", "{sender_name}: pay {amount} now or we will take legal action. {sender_number}{opt_out}",
+     "forbidden.legal_threat"),
+    ("sms", "reminder_due", "Pay {amount} now, call {sender_number}.{opt_out}", "sender.identity"),
+    ("sms", "reminder_firm", "{sender_name}: the court has been informed. {sender_number}{opt_out}",
+     "forbidden.impersonation"),
+    ("sms", "reminder_gentle", "{sender_name}: take a payday loan and pay us. {sender_number}{opt_out}",
+     "forbidden.borrow_to_repay"),
+    ("sms", "reminder_gentle", "{sender_name}: please pay. {sender_number}", "opt_out"),
+    ("third_party", "whereabouts_request",
+     "{neutral_sender}: {contact_person} owes us {amount}. Call {sender_number}.{opt_out}", "third_party.disclosure"),
+    ("scripts", "robot_reminder", "This is {sender_name}. You deadbeat, pay now.", "forbidden.insult"),
+])
+def test_a_failing_template_stops_the_worker_naming_it_and_the_rule(tmp_path, engine, section, name, text, rule):
+    from adapters.providers.sandbox import SandboxProvider
+    from adapters.templates import TemplateError
+    from temporalio.client import Client
+    from worker import build_worker
+
+    shutil.copytree(CONFIG_DIR, tmp_path, dirs_exist_ok=True)
+    path = tmp_path / "templates" / "en.yaml"
+    data = yaml.safe_load(path.read_text())
+    data[section][name] = text
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    client = Client.__new__(Client)  # never used: the check runs before anything connects
+    with pytest.raises(TemplateError) as error:
+        build_worker(client, engine, SandboxProvider(engine), "q", tmp_path)
+    assert f"template {name!r} (en, {section}): {rule}" in str(error.value)
+
+
+def test_a_template_a_policy_needs_must_exist_in_every_locale(tmp_path):
+    from adapters.templates import TemplateLibrary, load_content_rules
+
+    shutil.copytree(CONFIG_DIR, tmp_path, dirs_exist_ok=True)
+    path = tmp_path / "templates" / "zh-CN.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["sms"]["reminder_firm"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    problems = TemplateLibrary(tmp_path / "templates").problems(load_content_rules(), [load_policy("standard")])
+    assert problems == ["template 'reminder_firm' (zh-CN): missing from section 'sms'"]

@@ -25,6 +25,7 @@ from adapters.templates import TemplateError, TemplateLibrary, load_content_rule
 from domain.models import Channel
 from domain.policy import CONFIG_DIR, ConfigError, load_policy
 from settings import Settings, connect
+from workflows.complaint import Complaint
 from workflows.overdue_case import OverdueCase
 
 log = logging.getLogger("duecourse.worker")
@@ -51,7 +52,7 @@ def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: 
     contact = ContactActivities({channel: provider for channel in Channel}, ledger, templates)
     case_data = CaseDataActivities(config_dir)
     return Worker(
-        client, task_queue=task_queue, workflows=[OverdueCase],
+        client, task_queue=task_queue, workflows=[OverdueCase, Complaint],
         activities=[*LedgerActivities(ledger).all(), *contact.all(), *case_data.all()],
         **options,
     )

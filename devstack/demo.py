@@ -56,9 +56,10 @@ def pay(amount: Callable[[CaseStatus], Decimal], ref: str) -> Act:
                                                       paid_at=datetime.now(UTC)))
 
 
-def decide(approve: bool, by: str) -> Act:
-    return update("approve", lambda s: ApprovalDecision(approval_id=s.pending_approval.approval_id, approve=approve,
-                                                        decided_by=by))
+def decide(kind: str, approve: bool, by: str) -> Act:
+    return update("approve", lambda s: ApprovalDecision(
+        approval_id=next(a.approval_id for a in s.pending_approvals if a.kind.value == kind), approve=approve,
+        decided_by=by))
 
 
 def in_full(status: CaseStatus) -> Decimal:
@@ -86,7 +87,7 @@ class Scenario:
 
 
 def awaiting(kind: str) -> Callable[[CaseStatus], bool]:
-    return lambda s: s.pending_approval is not None and s.pending_approval.kind.value == kind
+    return lambda s: any(a.kind.value == kind for a in s.pending_approvals)
 
 
 SCENARIOS = [
@@ -102,7 +103,7 @@ SCENARIOS = [
              pay(in_full, "REST")),
     ]),
     Scenario("wilful_visit_escalation", [
-        Step("supervisor approves the field visit", awaiting("visit"), decide(True, "demo-supervisor")),
+        Step("supervisor approves the field visit", awaiting("visit"), decide("visit", True, "demo-supervisor")),
         Step("collectors report late: not at home", lambda s: s.visit is not None and s.visit.status == "overdue",
              update("record_visit_outcome", lambda s: VisitOutcome(
                  visit_id=s.visit.visit_id, result=VisitResult.NOT_HOME, collectors=["collector-1", "collector-2"]))),
@@ -111,14 +112,14 @@ SCENARIOS = [
         Step("borrower reports job loss; asks for 4 instalments", lambda s: contacts(s) >= 1,
              update("report_hardship", lambda s: HardshipReport(reason=HardshipReason.JOB_LOSS,
                                                                 requested_instalments=4, waive_penalty=True))),
-        Step("care team approves the plan", awaiting("hardship_plan"), decide(True, "demo-care-lead")),
+        Step("care team approves the plan", awaiting("hardship_plan"), decide("hardship_plan", True, "demo-care-lead")),
         *[Step(f"borrower pays instalment {n}",
                lambda s, n=n: s.plan is not None and s.plan.status == "active"
                and s.plan.instalments[n - 1].status == "due" and all(i.status == "paid" for i in s.plan.instalments[:n - 1]),
                pay(lambda s, n=n: s.plan.instalments[n - 1].amount, f"INST-{n}")) for n in range(1, 5)],
     ]),
     Scenario("distress_referral", [
-        Step("trained reviewer resumes gently", awaiting("wellbeing_review"), decide(True, "demo-wellbeing-lead")),
+        Step("trained reviewer resumes gently", awaiting("wellbeing_review"), decide("wellbeing_review", True, "demo-wellbeing-lead")),
         Step("borrower pays in full", lambda s: s.stage is Stage.REMOTE_CONTACT and "hardship" in s.flags,
              pay(in_full, "FULL")),
     ]),

@@ -48,8 +48,12 @@ class _Case:
     cease_all: bool = False
     cease_media: set[str] = field(default_factory=set)
     cease_numbers: set[str] = field(default_factory=set)
-    paused: bool = False
+    holds: dict[str, datetime | None] = field(default_factory=dict)  # kind -> until (None: until lifted)
     distress: bool = False
+    vulnerable: bool = False
+    refused_third_parties: set[str] = field(default_factory=set)
+    borrower_numbers_valid: bool = True
+    borrower_failures: int = 0
 
 
 def find_violations(entries: list[Entry]) -> list[Violation]:
@@ -72,14 +76,22 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                     case.cease_media.add(data["channel"])
                 elif data.get("number_ref"):
                     case.cease_numbers.add(data["number_ref"])
-            case "paused":
-                case.paused = True
-            case "resumed":
-                case.paused = False
+            case "hold_started":
+                case.holds[data["kind"]] = datetime.fromisoformat(data["until"]) if data.get("until") else None
+            case "hold_ended":
+                case.holds.pop(data["kind"], None)
+            case "moratorium_ends":
+                case.holds["moratorium"] = datetime.fromisoformat(data["until"])
             case "wellbeing_referral":
                 case.distress = True
-            case "approval_decided" if data.get("kind") == "wellbeing_review":
-                case.distress = False
+            case "vulnerability_recorded":
+                case.vulnerable = True
+            case "approval_decided" if data.get("kind") in ("wellbeing_review", "vulnerability_review"):
+                case.distress = case.vulnerable = False
+            case "third_party_refused":
+                case.refused_third_parties.add(data["phone_ref"])
+            case "contact_data_verified":
+                case.borrower_numbers_valid = any(p["valid"] for p in data["phones"] if p["owner"] == "borrower")
             case "receipt":
                 for attempt in case.attempts:
                     if attempt.key == data["attempt_key"]:
@@ -95,6 +107,10 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                                               entry.at, data["outcome"]))
                 if data.get("distress"):
                     case.distress = True
+                if data["person"] == "borrower" and data["outcome"] in FAILURES:
+                    case.borrower_failures += 1
+                elif data["person"] == "borrower" and data["outcome"] in INTERACTIONS | {"delivered"}:
+                    case.borrower_failures = 0
     return found
 
 
@@ -104,8 +120,13 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if case.distress:
         out.append(("wellbeing.distress", "contact while distress awaited a person's review"))
-    if case.paused:
-        out.append(("case.paused", "contact while the case was paused"))
+    if case.vulnerable:
+        out.append(("vulnerability.review", "contact while a vulnerability awaited a person's review"))
+    for kind, until in case.holds.items():
+        if until is None or at < until:
+            out.append((f"hold.{kind}", f"contact during a {kind} hold"))
+    if data["person"] == "emergency_contact":
+        out += _third_party(case, data)
     if case.cease_all:
         out.append(("cease.all", "contact after the borrower asked to stop all contact"))
     elif CEASE_MEDIUM[channel] in case.cease_media:
@@ -119,6 +140,20 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
         out.append(("sms.opt_out", "an SMS without the opt-out the rules require"))
     if channel in VOICE:
         out += _voice(case, data, at, local)
+    return out
+
+
+def _third_party(case: _Case, data: dict) -> list[tuple[str, str]]:
+    out = []
+    unreachable = not case.borrower_numbers_valid or case.borrower_failures >= case.rules.unreachable_after_failures
+    if not unreachable:
+        out.append(("third_party.borrower_reachable", "an emergency contact messaged while the borrower was reachable"))
+    if data.get("phone_ref") in case.refused_third_parties:
+        out.append(("third_party.refused", "an emergency contact messaged after refusing"))
+    cap = case.rules.third_party_max_each
+    sent = sum(a.person == "emergency_contact" and a.phone_ref == data.get("phone_ref") for a in case.attempts)
+    if cap is not None and sent >= cap:
+        out.append(("third_party.max_each", f"message {sent + 1} to one third party (cap {cap})"))
     return out
 
 

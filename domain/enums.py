@@ -50,10 +50,11 @@ class Stage(StrEnum):
     SETTLED = "settled"
     ESCALATED = "escalated"
     REFERRED = "referred"
+    WITHDRAWN = "withdrawn"  # a dispute upheld: the debt is not owed as claimed
 
     @property
     def terminal(self) -> bool:
-        return self in (Stage.SETTLED, Stage.ESCALATED, Stage.REFERRED)
+        return self in (Stage.SETTLED, Stage.ESCALATED, Stage.REFERRED, Stage.WITHDRAWN)
 
 
 class Segment(StrEnum):

@@ -56,6 +56,8 @@ def evaluate(
     flags: Flags,
     attempts: list[ContactAttempt],
     rules: EffectiveRules,
+    borrower_unreachable: bool = False,
+    third_party_cap: int | None = None,
 ) -> GuardDecision:
     def decide(verdict: str, rule: str, reason: str, until: datetime | None = None) -> GuardDecision:
         return GuardDecision(verdict=verdict, rule=rule, reason=reason, until=until, packs=rules.packs)
@@ -63,8 +65,15 @@ def evaluate(
     # Hard stops first: they never turn into a later contact by themselves.
     if flags.distress:
         return decide("deny", "wellbeing.distress", "distress reported: automated contact stopped")
-    if flags.paused:
-        return decide("deny", "case.paused", f"case paused: {flags.pause_reason}")
+    if flags.vulnerable:
+        return decide("deny", "vulnerability.review", "vulnerability recorded: a person reviews before any contact")
+    for hold in flags.holds:
+        if hold.until is None or now < hold.until:
+            return decide("deny", f"hold.{hold.kind.value}", f"on hold ({hold.kind.value}): {hold.reason}")
+    if action.person == "emergency_contact":
+        refusal = _third_party(action, flags, attempts, rules, borrower_unreachable, third_party_cap)
+        if refusal:
+            return decide("deny", *refusal)
     if flags.cease_all:
         return decide("deny", "cease.all", "the borrower asked us to stop all contact")
     if _CEASE_CHANNEL[action.channel] in flags.cease_channels:
@@ -86,6 +95,20 @@ def evaluate(
             return decide("defer", rule, reason, until)
 
     return decide("allow", "ok", "within window and caps")
+
+
+def _third_party(action: PlannedAction, flags: Flags, attempts: list[ContactAttempt], rules: EffectiveRules,
+                 borrower_unreachable: bool, policy_cap: int | None) -> tuple[str, str] | None:
+    """Emergency contacts are not parties to the loan: only to locate an unreachable borrower."""
+    if not borrower_unreachable:
+        return "third_party.borrower_reachable", "the borrower can be reached: third parties are not contacted"
+    if action.phone_ref in flags.third_parties_refused:
+        return "third_party.refused", "this contact asked not to be contacted again"
+    caps = [c for c in (rules.third_party_max_each, policy_cap) if c is not None]
+    sent = sum(1 for a in attempts if a.person == "emergency_contact" and a.phone_ref == action.phone_ref)
+    if caps and sent >= min(caps):
+        return "third_party.max_each", f"{sent} message(s) to this contact already (cap {min(caps)})"
+    return None
 
 
 def _voice_caps(

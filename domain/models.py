@@ -7,7 +7,7 @@ Everything here is plain data: workflows, activities, the command line and the t
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -230,6 +230,101 @@ class CeaseContact(Model):
         return self
 
 
+class DisputeRequest(Model):
+    reason: str = Field(min_length=1, max_length=500)
+    details: str = Field(default="", max_length=2000)
+    written: bool = Field(default=True, description="a written dispute (Reg F validation period)")
+
+
+class DisputeResolution(Model):
+    upheld: bool = Field(description="true: the borrower was right and the debt is not owed as claimed")
+    corrected_balance: PositiveMoney | None = None
+    note: str = Field(min_length=1, max_length=2000)
+    decided_by: str = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _corrected(self) -> DisputeResolution:
+        if self.upheld and self.corrected_balance is not None:
+            raise ValueError("an upheld dispute withdraws the case: give no corrected_balance")
+        return self
+
+
+class CapacityHoldRequest(Model):
+    on: bool
+    reason: str = Field(min_length=1, max_length=500)
+    by: str = Field(min_length=1, max_length=100)
+
+
+class MoratoriumRequest(Model):
+    kind: Literal["standard", "mental_health_crisis"]
+    reference: str = Field(min_length=1, max_length=100, description="the scheme's reference for it")
+
+
+class CrisisTreatmentEnd(Model):
+    ended_on: date
+
+
+class VulnerabilityDriver(StrEnum):
+    HEALTH = "health"
+    LIFE_EVENT = "life_event"
+    RESILIENCE = "resilience"
+    CAPABILITY = "capability"
+
+
+class VulnerabilityReport(Model):
+    """Vulnerability as state. Its driver is sensitive data (PIPL): kept only with explicit consent."""
+
+    driver: VulnerabilityDriver
+    source: Literal["borrower", "agent", "visit", "third_party", "other"]
+    consent_to_record: bool
+    notes: str = Field(default="", max_length=2000)
+
+
+class Vulnerability(Model):
+    driver: VulnerabilityDriver | None  # None: consent withheld, only the fact is kept
+    source: str
+    recorded_at: datetime
+    review_due: datetime
+
+
+class ThirdPartyRefusal(Model):
+    number: str = Field(min_length=3, max_length=40)
+
+
+class ComplaintRequest(Model):
+    category: Literal["conduct", "contact", "amount", "privacy", "other"]
+    details: str = Field(min_length=1, max_length=4000)
+    channel: str = Field(default="phone", max_length=40)
+
+
+class ComplaintAcknowledgement(Model):
+    by: str = Field(min_length=1, max_length=100)
+
+
+class ComplaintResolution(Model):
+    upheld: bool
+    explanation: str = Field(min_length=1, max_length=4000)
+    compensation: Money = Field(default=Decimal("0"), ge=0)
+    by: str = Field(min_length=1, max_length=100)
+
+
+class ComplaintInput(Model):
+    case_id: str
+    complaint_id: str
+    request: ComplaintRequest
+    acknowledge_within: timedelta
+    resolve_within: timedelta
+    currency: CurrencyCode
+
+
+class ComplaintClosed(Model):
+    complaint_id: str
+    upheld: bool
+    compensation: Money
+    acknowledged_late: bool
+    resolved_late: bool
+
+
 class PauseRequest(Model):
     reason: str = Field(min_length=1, max_length=500)
     by: str = Field(default="operator", max_length=100)
@@ -289,6 +384,7 @@ class ApprovalKind(StrEnum):
     VISIT = "visit"
     HARDSHIP_PLAN = "hardship_plan"
     WELLBEING_REVIEW = "wellbeing_review"
+    VULNERABILITY_REVIEW = "vulnerability_review"
 
 
 class PendingApproval(Model):
@@ -334,20 +430,41 @@ class Visit(Model):
     result: VisitResult | None = None
 
 
+class HoldKind(StrEnum):
+    PAUSE = "pause"  # an operator's pause
+    DISPUTE = "dispute"  # the borrower disputes the debt: collection waits for verification
+    CAPACITY = "capacity"  # doubt about mental capacity (CONC 7.10): recovery suspended
+    MORATORIUM = "moratorium"  # Breathing Space: no contact, interest and fees frozen
+    COMPLAINT = "complaint"  # a complaint under review (when the policy pauses contact for it)
+
+
+class Hold(Model):
+    kind: HoldKind
+    reason: str
+    since: datetime
+    until: datetime | None = None  # None: until lifted
+    ref: str | None = None
+
+
 class Flags(Model):
     """Sticky flags the guard reads before every outbound action."""
 
-    paused: bool = False
-    pause_reason: str = ""
+    holds: list[Hold] = Field(default_factory=list)
     hardship: bool = False
     distress: bool = False
+    vulnerable: bool = False
     cease_all: bool = False
     cease_channels: list[str] = Field(default_factory=list)
     cease_numbers: list[str] = Field(default_factory=list)  # phone refs
+    third_parties_refused: list[str] = Field(default_factory=list)  # emergency contacts' phone refs
     relationship_opt_out: bool = False
 
+    def hold(self, kind: HoldKind) -> Hold | None:
+        return next((h for h in self.holds if h.kind is kind), None)
+
     def active(self) -> list[str]:
-        out = [name for name in ("paused", "hardship", "distress", "cease_all") if getattr(self, name)]
+        out = [h.kind.value for h in self.holds]
+        out += [name for name in ("hardship", "distress", "vulnerable", "cease_all") if getattr(self, name)]
         out += [f"cease:{c}" for c in self.cease_channels]
         out += ["cease:number"] * bool(self.cease_numbers)
         return out
@@ -380,8 +497,10 @@ class CaseState(Model):
     promises_broken: int = 0
     plan: HardshipPlan | None = None
     visit: Visit | None = None
-    pending_approval: PendingApproval | None = None
-    review_due: datetime | None = None  # a trained person's wellbeing review
+    approvals: list[PendingApproval] = Field(default_factory=list)
+    review_due: datetime | None = None  # a trained person's wellbeing or vulnerability review
+    vulnerability: Vulnerability | None = None
+    complaints_opened: int = 0
     relationship_until: datetime | None = None
     relationship_next_at: datetime | None = None
     relationship_sent: int = 0
@@ -411,7 +530,8 @@ class CaseStatus(Model):
     pending_promise: PromiseToPay | None
     plan: HardshipPlan | None
     visit: Visit | None
-    pending_approval: PendingApproval | None
+    pending_approvals: list[PendingApproval]
+    vulnerability: Vulnerability | None
     next_action: NextAction | None
     verification_missing: list[str]
     policy: str

@@ -52,6 +52,13 @@ class CrisisLine(Strict):
     number: str
 
 
+class Moratorium(Strict):
+    """A debt-respite scheme (England and Wales: Breathing Space)."""
+
+    standard_days: int = Field(ge=1)
+    after_crisis_treatment_days: int = Field(ge=0)
+
+
 class RulePack(Strict):
     name: str
     version: str
@@ -65,6 +72,8 @@ class RulePack(Strict):
     unreachable_after_failures: int = Field(ge=1)
     sms_requires_opt_out: bool
     crisis_line: CrisisLine
+    third_party_max_each: int | None = Field(default=None, ge=0, description="messages per third party, ever")
+    moratorium: Moratorium | None = None
     records_retention_years: int | None = None
 
 
@@ -79,6 +88,8 @@ class EffectiveRules(Strict):
     unreachable_after_failures: int
     sms_requires_opt_out: bool
     crisis_line: CrisisLine
+    third_party_max_each: int | None
+    moratorium: Moratorium | None
 
 
 def _min(values: list[int | None]) -> int | None:
@@ -120,6 +131,8 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
         unreachable_after_failures=min(p.unreachable_after_failures for p in packs),
         sms_requires_opt_out=any(p.sms_requires_opt_out for p in packs),
         crisis_line=packs[0].crisis_line,
+        third_party_max_each=_min([p.third_party_max_each for p in packs]),
+        moratorium=next((p.moratorium for p in packs if p.moratorium), None),
     )
 
 
@@ -140,6 +153,7 @@ class SegmentTreatment(Strict):
 
 class Sender(Strict):
     name: str = Field(min_length=1)
+    neutral_name: str = Field(min_length=1, description="to third parties: says nothing of a debt")
     contact_number: str = Field(min_length=3)
 
 
@@ -177,6 +191,16 @@ class WellbeingPolicy(Strict):
     review_within: timedelta
 
 
+class ComplaintPolicy(Strict):
+    acknowledge_within: timedelta
+    resolve_within: timedelta
+    pause_contact: bool = Field(description="hold all contact while a complaint is open")
+
+
+class ThirdPartyPolicy(Strict):
+    max_messages_each: int = Field(ge=0, description="the lender's own cap; a pack's stricter cap wins")
+
+
 class ScorecardPolicy(Strict):
     """Segment thresholds on the 0-100 scores of `domain.scorecard`."""
 
@@ -197,6 +221,8 @@ class PolicyProfile(Strict):
     hardship: HardshipPolicy
     relationship: RelationshipPolicy
     wellbeing: WellbeingPolicy
+    complaints: ComplaintPolicy
+    third_party: ThirdPartyPolicy
     activity_timeout: timedelta = timedelta(seconds=30)
     history_event_budget: int | None = Field(
         default=None, ge=50, description="continue-as-new past this many events (else the server's hint)"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.guard import PlannedAction, evaluate
-from domain.models import Channel, ContactAttempt, Flags, Outcome
+from domain.models import Channel, ContactAttempt, Flags, Hold, Outcome
 from domain.policy import combine_packs, load_rule_pack
 
 CN = combine_packs([load_rule_pack("cn")])
@@ -25,8 +25,8 @@ def calls(*specs: tuple[datetime, Outcome, str]) -> list[ContactAttempt]:
             for i, (at, outcome, ref) in enumerate(specs)]
 
 
-def decide(action=SMS, *, now, tz="Asia/Shanghai", flags=None, attempts=(), rules=CN):
-    return evaluate(action, now=now, timezone=tz, flags=flags or Flags(), attempts=list(attempts), rules=rules)
+def decide(action=SMS, *, now, tz="Asia/Shanghai", flags=None, attempts=(), rules=CN, **kw):
+    return evaluate(action, now=now, timezone=tz, flags=flags or Flags(), attempts=list(attempts), rules=rules, **kw)
 
 
 @pytest.mark.parametrize("local_hour, local_minute, verdict, opens_utc", [
@@ -109,7 +109,11 @@ def test_combined_packs_take_the_most_restrictive_value():
 
 @pytest.mark.parametrize("flags, action, rule", [
     (Flags(distress=True), SMS, "wellbeing.distress"),
-    (Flags(paused=True, pause_reason="complaint"), SMS, "case.paused"),
+    (Flags(holds=[Hold(kind="pause", reason="ops", since=utc(2026, 11, 30))]), SMS, "hold.pause"),
+    (Flags(holds=[Hold(kind="dispute", reason="not mine", since=utc(2026, 11, 30))]), ROBOT, "hold.dispute"),
+    (Flags(holds=[Hold(kind="moratorium", reason="bs", since=utc(2026, 11, 1), until=utc(2026, 12, 30))]), SMS,
+     "hold.moratorium"),
+    (Flags(vulnerable=True), SMS, "vulnerability.review"),
     (Flags(cease_all=True), SMS, "cease.all"),
     (Flags(cease_channels=["voice"]), ROBOT, "cease.voice"),
     (Flags(cease_channels=["sms"]), SMS, "cease.sms"),
@@ -123,3 +127,26 @@ def test_stops_deny_even_inside_the_window(flags, action, rule):
 def test_a_refused_channel_leaves_the_others_open():
     flags = Flags(cease_channels=["voice"])
     assert decide(SMS, now=utc(2026, 12, 1, 4, 0), flags=flags).allowed
+
+
+def test_a_hold_whose_time_is_up_no_longer_stops_contact():
+    flags = Flags(holds=[Hold(kind="moratorium", reason="bs", since=utc(2026, 10, 1), until=utc(2026, 11, 30))])
+    assert decide(now=utc(2026, 12, 1, 4, 0), flags=flags).allowed
+
+
+THIRD = PlannedAction(channel=Channel.SMS, phone_ref="ec1", person="emergency_contact")
+
+
+def test_emergency_contacts_only_when_the_borrower_is_unreachable_once_each_and_never_after_refusal():
+    now = utc(2026, 12, 1, 4, 0)
+    assert decide(THIRD, now=now).rule == "third_party.borrower_reachable"
+    assert decide(THIRD, now=now, borrower_unreachable=True).allowed
+    once = [ContactAttempt(key="k", channel=Channel.SMS, person="emergency_contact", phone_ref="ec1", at=now,
+                           outcome=Outcome.DELIVERED)]
+    assert decide(THIRD, now=now, borrower_unreachable=True, attempts=once).allowed  # cn sets no cap
+    assert decide(THIRD, now=now, borrower_unreachable=True, attempts=once, third_party_cap=1).rule == \
+        "third_party.max_each"
+    assert decide(THIRD, now=now, borrower_unreachable=True, attempts=once, rules=US,
+                  tz="America/New_York").rule == "third_party.max_each"
+    refused = Flags(third_parties_refused=["ec1"])
+    assert decide(THIRD, now=now, borrower_unreachable=True, flags=refused).rule == "third_party.refused"

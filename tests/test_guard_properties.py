@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from domain.compliance import find_violations
 from domain.guard import PlannedAction, evaluate
 from domain.journal import Entry
-from domain.models import Channel, ContactAttempt, Flags, Outcome
+from domain.models import Channel, ContactAttempt, Flags, Hold, HoldKind, Outcome
 from domain.policy import combine_packs, load_rule_pack
 
 PACK_SETS = [["cn"], ["us-regf"], ["uk-conc"], ["cn", "us-regf"], ["uk-conc", "cn"], ["us-regf", "uk-conc"]]
@@ -43,7 +43,7 @@ want = st.tuples(st.just("contact"), minutes, st.sampled_from(CHANNELS), st.samp
                  st.integers(0, 3), st.booleans(), st.integers(1, 12), st.integers(1, 120))
 cease = st.tuples(st.just("cease"), minutes, st.sampled_from(["all", "sms", "voice", "visit", "number"]),
                   st.sampled_from(NUMBERS))
-pause = st.tuples(st.just("pause"), minutes, st.integers(60, 60 * 24 * 5))
+pause = st.tuples(st.just("pause"), minutes, st.integers(60, 60 * 24 * 5), st.sampled_from(list(HoldKind)))
 distress = st.tuples(st.just("distress"), minutes, st.integers(60, 60 * 24 * 10))
 receipt = st.tuples(st.just("receipt"), minutes, st.integers(0, 200), st.sampled_from(
     [Outcome.DELIVERED, Outcome.FAILED, Outcome.ANSWERED, Outcome.CONVERSATION, Outcome.NO_ANSWER]))
@@ -110,14 +110,16 @@ def simulate(timeline: dict) -> tuple[list[Entry], Counter]:
                 else:
                     flags.cease_channels.append(scope)
                     log("cease_contact", at, scope="channel", channel=scope)
-            case ("pause", _, length):
-                if not flags.paused:
-                    flags.paused = True
-                    log("paused", at)
-                    heapq.heappush(queue, (at + timedelta(minutes=length), next(counter), ("resume",), 0))
-            case ("resume",):
-                flags.paused = False
-                log("resumed", at)
+            case ("pause", _, length, kind):
+                if flags.hold(kind) is None:
+                    until = at + timedelta(minutes=length) if kind is HoldKind.MORATORIUM else None
+                    flags.holds.append(Hold(kind=kind, reason="generated", since=at, until=until))
+                    log("hold_started", at, kind=kind.value, until=until.isoformat() if until else None)
+                    if until is None:
+                        heapq.heappush(queue, (at + timedelta(minutes=length), next(counter), ("lift", kind), 0))
+            case ("lift", kind):
+                flags.holds = [h for h in flags.holds if h.kind is not kind]
+                log("hold_ended", at, kind=kind.value)
             case ("distress", _, review_after):
                 if not flags.distress:
                     flags.distress = True
@@ -153,7 +155,8 @@ def test_the_generated_timelines_exercise_every_rule():
     run()
     for rule in ("allow:ok", "defer:window", "defer:voice.interactions_per_day", "defer:voice.attempts_per_7_days",
                  "defer:voice.unanswered_per_number_per_day",
-                 "defer:voice.after_conversation", "deny:cease.all", "deny:cease.number", "deny:case.paused",
+                 "defer:voice.after_conversation", "deny:cease.all", "deny:cease.number", "deny:hold.pause",
+                 "deny:hold.moratorium", "deny:hold.dispute",
                  "deny:wellbeing.distress"):
         assert totals[rule] >= 20, (rule, totals)
 

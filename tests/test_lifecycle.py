@@ -42,18 +42,23 @@ async def test_paid_in_full_goes_through_relationship_to_settled(cases):
 
 async def decide(handle, approve: bool = True, by: str = "supervisor-1"):
     status = await handle.query(OverdueCase.status)
-    assert status.pending_approval is not None, "nothing pending"
+    assert len(status.pending_approvals) == 1, status.pending_approvals
     return await handle.execute_update(OverdueCase.approve, ApprovalDecision(
-        approval_id=status.pending_approval.approval_id, approve=approve, decided_by=by))
+        approval_id=status.pending_approvals[0].approval_id, approve=approve, decided_by=by))
 
 
 async def test_wilful_default_goes_to_visit_then_legal_hand_off(cases):
     handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE)
     status = await cases.stage(handle, Stage.FIELD_VISIT)
     assert status.segment.value == "high_risk"
-    assert status.pending_approval.kind is ApprovalKind.VISIT
+    assert status.pending_approvals[0].kind is ApprovalKind.VISIT
     schedule = load_policy("standard").segments["high_risk"].schedule
-    assert sum(status.contact_counts.get(c, 0) for c in ("sms", "robot_call", "agent_call")) == len(schedule)
+    people = await cases.rows("SELECT person, template, count(*) AS n FROM contact_attempts WHERE case_id = :c "
+                              "GROUP BY person, template", c=status.case_id)
+    assert sum(r["n"] for r in people if r["person"] == "borrower") == len(schedule)
+    # the borrower's number never answers: after 3 failures its emergency contact is asked, once
+    assert [(r["template"], r["n"]) for r in people if r["person"] == "emergency_contact"] == [
+        ("whereabouts_request", 1)]
 
     await decide(handle)
     status = await cases.until(handle, lambda s: s.visit.status == "dispatched", what="visit dispatched")
@@ -122,7 +127,7 @@ async def test_hardship_plan_above_threshold_needs_approval_and_instalments_sett
         reason=HardshipReason.JOB_LOSS, requested_instalments=8, waive_penalty=True))
     assert "awaits approval" in result.message
     status = await cases.status(handle)
-    assert status.stage is Stage.HARDSHIP_PLAN and status.pending_approval.kind is ApprovalKind.HARDSHIP_PLAN
+    assert status.stage is Stage.HARDSHIP_PLAN and status.pending_approvals[0].kind is ApprovalKind.HARDSHIP_PLAN
     await decide(handle)
     status = await cases.status(handle)
     plan = status.plan
@@ -154,7 +159,7 @@ async def test_distress_on_a_call_stops_contact_and_waits_for_a_person(cases):
     handle = await cases.start(mobile=factories.DISTRESSED)
     status = await cases.stage(handle, Stage.WELLBEING_HOLD)
     assert "distress" in status.flags
-    assert status.pending_approval.kind is ApprovalKind.WELLBEING_REVIEW
+    assert status.pending_approvals[0].kind is ApprovalKind.WELLBEING_REVIEW
     attempts_then = sum(status.contact_counts.get(c, 0) for c in ("sms", "robot_call", "agent_call"))
     [referral] = await cases.rows(
         "SELECT data FROM case_events WHERE case_id = :c AND kind = 'wellbeing_referral'", c=status.case_id)
@@ -204,9 +209,9 @@ async def test_operators_find_cases_by_stage_segment_and_flags(cases):
     handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE)
     status = await cases.until(handle, lambda s: s.contact_counts.get("robot_call", 0) >= 1, what="a call")
     await handle.signal(OverdueCase.pause, PauseRequest(reason="checking", by="ops"))
-    await cases.until(handle, lambda s: "paused" in s.flags, what="paused")
+    await cases.until(handle, lambda s: "pause" in s.flags, what="paused")
     await handle.signal(OverdueCase.resume, PauseRequest(reason="checked", by="ops"))
-    status = await cases.until(handle, lambda s: "paused" not in s.flags and s.next_action.at, what="resumed")
+    status = await cases.until(handle, lambda s: "pause" not in s.flags and s.next_action.at, what="resumed")
     attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(search.CASE_STAGE) == "remote_contact"
     assert attributes.get(search.RISK_SEGMENT) == "high_risk"
@@ -219,6 +224,6 @@ async def test_operators_find_cases_by_stage_segment_and_flags(cases):
     flag_sets = [e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields["CaseFlags"]
                  .data for e in history if e.HasField("upsert_workflow_search_attributes_event_attributes")
                  and "CaseFlags" in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields]
-    assert b'["paused"]' in flag_sets, "pausing shows in CaseFlags"
+    assert b'["pause"]' in flag_sets, "pausing shows in CaseFlags"
     values = {str(v) for pair in attributes for v in ([pair.value] if not isinstance(pair.value, list) else pair.value)}
     assert not any("Test Borrower" in v or "138" in v or "Test Road" in v for v in values), "personal data in SAs"

@@ -121,10 +121,10 @@ async def test_pause_holds_every_action_until_resume(cases):
     await handle.signal(OverdueCase.pause, PauseRequest(reason="complaint call", by="ops"))
     await cases.env.sleep(timedelta(days=20))
     paused = await cases.status(handle)
-    assert paused.contact_counts == status.contact_counts and "paused" in paused.flags
+    assert paused.contact_counts == status.contact_counts and "pause" in paused.flags
     await handle.signal(OverdueCase.resume, PauseRequest(reason="resolved", by="ops"))
     resumed = await cases.until(handle, lambda s: s.contact_counts.get("robot_call", 0) >= 1, what="next step")
-    assert "paused" not in resumed.flags
+    assert "pause" not in resumed.flags
 
 
 async def test_delivery_receipts_update_the_attempt_in_state_and_ledger(env, engine, config_dir):

@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -31,11 +32,14 @@ with workflow.unsafe.imports_passed_through():
     from domain import clock, contacts, plans, scorecard
     from domain.guard import GuardDecision, PlannedAction, evaluate
     from domain.models import (
-        ApprovalDecision, ApprovalKind, CaseInput, CaseOutcome, CaseState, CaseStatus, CeaseContact,
-        CeaseScope, Channel, ContactAttempt, ContactInfoUpdate, DeliveryReceipt, HardshipReport,
-        NextAction, Outcome, PauseRequest, Payment, PendingApproval, PromiseRequest, PromiseToPay,
-        Segment, Stage, UpdateResult, Visit, VisitOutcome, VisitResult,
+        ApprovalDecision, ApprovalKind, CapacityHoldRequest, CaseInput, CaseOutcome, CaseState, CaseStatus,
+        CeaseContact, CeaseScope, Channel, ComplaintClosed, ComplaintInput, ComplaintRequest, ContactAttempt,
+        ContactInfoUpdate, CrisisTreatmentEnd, DeliveryReceipt, DisputeRequest, DisputeResolution, HardshipReport,
+        Hold, HoldKind, MoratoriumRequest, NextAction, Outcome, PauseRequest, Payment, PendingApproval,
+        PromiseRequest, PromiseToPay, Segment, Stage, ThirdPartyRefusal, UpdateResult, Visit, VisitOutcome,
+        VisitResult, Vulnerability, VulnerabilityReport,
     )
+    from workflows.complaint import Complaint
     from domain.policy import CaseConfig, SegmentTreatment
     from workflows import search
 
@@ -114,10 +118,14 @@ class OverdueCase:
             await self._verify()
         if s.balance <= 0 and s.stage is not Stage.RELATIONSHIP:
             await self._enter_relationship()
-        if s.flags.distress and s.stage is not Stage.WELLBEING_HOLD and s.stage is not Stage.RELATIONSHIP:
-            await self._enter_wellbeing_hold()
-        if s.flags.paused:
-            return self._plan_next(f"Paused: {s.flags.pause_reason}", None)
+        if s.stage is not Stage.WELLBEING_HOLD and s.stage is not Stage.RELATIONSHIP:
+            if s.flags.distress:
+                await self._enter_review(ApprovalKind.WELLBEING_REVIEW, "distress reported")
+            elif s.flags.vulnerable:
+                await self._enter_review(ApprovalKind.VULNERABILITY_REVIEW, "vulnerability recorded")
+        hold = await self._current_hold()
+        if hold is not None:
+            return self._plan_next(f"On hold ({hold.kind.value}): {hold.reason}", hold.until)
         match s.stage:
             case Stage.VERIFICATION:
                 return await self._verification()
@@ -196,6 +204,8 @@ class OverdueCase:
         label = f"{LABEL[step.channel]} {s.step_index + 1} of {len(schedule)}"
         if s.next_step_at and self.now < s.next_step_at:
             return self._plan_next(label, s.next_step_at)
+        if self._borrower_unreachable():
+            await self._ask_third_parties()
         ref = self._borrower_number()
         if ref is None:
             await self._event("step_skipped", {"step": s.step_index, "reason": "no usable borrower number"})
@@ -331,18 +341,21 @@ class OverdueCase:
 
     # 6. Wellbeing --------------------------------------------------------------------------
 
-    async def _enter_wellbeing_hold(self) -> None:
+    async def _enter_review(self, kind: ApprovalKind, why: str) -> None:
+        """Stop all contact and hand the case to a trained person; for distress, refer to the crisis line."""
         line = self.config.rules.crisis_line
-        await self._event("wellbeing_referral", {"crisis_line": line.model_dump(), "automated_contact": "stopped",
-                                                 "handed_to": "trained person"})
+        if kind is ApprovalKind.WELLBEING_REVIEW:
+            await self._event("wellbeing_referral", {"crisis_line": line.model_dump(), "automated_contact": "stopped",
+                                                     "handed_to": "trained person"})
         self.s.review_due = self.now + self.config.policy.wellbeing.review_within
-        await self._ask_approval(ApprovalKind.WELLBEING_REVIEW, self._key("review"),
-                                 f"Distress reported: review by a trained person (crisis line {line.number})")
-        await self._to_stage(Stage.WELLBEING_HOLD, "distress reported")
+        await self._ask_approval(kind, self._key("review"),
+                                 f"{why[0].upper()}{why[1:]}: review by a trained person (crisis line {line.number})")
+        await self._to_stage(Stage.WELLBEING_HOLD, why)
 
     async def _wellbeing_hold(self) -> datetime | None:
         s = self.s
-        if s.pending_approval is None:  # decided: see `approve`
+        reviews = (ApprovalKind.WELLBEING_REVIEW, ApprovalKind.VULNERABILITY_REVIEW)
+        if not any(a.kind in reviews for a in s.approvals):  # decided: see `approve`
             return self.now
         if s.review_due and self.now >= s.review_due:
             await self._escalate("supervisor", "wellbeing review overdue")
@@ -358,7 +371,7 @@ class OverdueCase:
         if s.plan is not None and s.plan.status == "active":
             s.plan.status = "completed"
             await self._record_plan()
-        s.pending_approval = None
+        s.approvals = []
         s.flags.distress = False
         s.relationship_until = self.now + policy.relationship.duration
         s.relationship_next_at = self.now + policy.relationship.reminder_interval
@@ -386,7 +399,7 @@ class OverdueCase:
         if hand_off is not None:
             await self._escalate(hand_off, reason)
         self.s.outcome_reason = reason
-        self.s.pending_approval = None
+        self.s.approvals = []
         await self._to_stage(stage, reason)
         await self._sync_case(closed=True)
         return None
@@ -520,9 +533,8 @@ class OverdueCase:
     async def approve(self, decision: ApprovalDecision) -> UpdateResult:
         async with self._lock:
             s = self.s
-            pending = s.pending_approval
-            assert pending is not None
-            s.pending_approval = None
+            pending = next(a for a in s.approvals if a.approval_id == decision.approval_id)
+            s.approvals.remove(pending)
             self._wake = True
             verdict = "approved" if decision.approve else "rejected"
             await self._event("approval_decided", {"approval_id": pending.approval_id, "kind": pending.kind.value,
@@ -542,25 +554,142 @@ class OverdueCase:
                     else:
                         s.plan.status = "rejected"
                     await self._record_plan(decided_by=decision.decided_by)
-                case ApprovalKind.WELLBEING_REVIEW:
-                    s.flags.distress = False
+                case ApprovalKind.WELLBEING_REVIEW | ApprovalKind.VULNERABILITY_REVIEW:
+                    s.flags.distress = s.flags.vulnerable = False
+                    s.review_due = None
                     if decision.approve and s.assessment is None:
-                        await self._to_stage(Stage.ASSESSMENT, "wellbeing review: resume")
+                        await self._to_stage(Stage.ASSESSMENT, "review: resume")
                     elif decision.approve:
                         s.flags.hardship = True
-                        await self._start_treatment(Segment.HARDSHIP, "wellbeing review: resume gently")
+                        await self._start_treatment(Segment.HARDSHIP, "review: resume gently on the soft path")
                     else:
-                        await self._finish(Stage.REFERRED, "wellbeing_team", "wellbeing review: handed to specialists")
+                        await self._finish(Stage.REFERRED, "wellbeing_team", "review: handed to specialists")
             return self._result(f"{pending.kind.value} {verdict}", pending.approval_id)
 
     @approve.validator
     def _check_approve(self, decision: ApprovalDecision) -> None:
         self._reject_if_closed()
-        pending = self.s.pending_approval
-        if pending is None:
+        pending = [a.approval_id for a in self.s.approvals]
+        if not pending:
             raise ValueError("nothing on this case is awaiting approval")
-        if pending.approval_id != decision.approval_id:
-            raise ValueError(f"approval {decision.approval_id!r} is not pending (pending: {pending.approval_id})")
+        if decision.approval_id not in pending:
+            raise ValueError(f"approval {decision.approval_id!r} is not pending (pending: {', '.join(pending)})")
+
+    @workflow.update
+    async def open_dispute(self, dispute: DisputeRequest) -> UpdateResult:
+        async with self._lock:
+            await self._start_hold(HoldKind.DISPUTE, dispute.reason)
+            await self._event("dispute_opened", dispute.model_dump())
+            return self._result("dispute opened: collection paused until it is verified")
+
+    @open_dispute.validator
+    def _check_dispute(self, dispute: DisputeRequest) -> None:
+        self._reject_if_closed()
+        if self.s.flags.hold(HoldKind.DISPUTE):
+            raise ValueError("a dispute is already open")
+
+    @workflow.update
+    async def resolve_dispute(self, resolution: DisputeResolution) -> UpdateResult:
+        async with self._lock:
+            await self._event("dispute_resolved", resolution.model_dump(mode="json"))
+            if resolution.upheld:
+                await self._finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
+                return self._result("dispute upheld: the case is withdrawn")
+            if resolution.corrected_balance is not None:
+                self.s.balance = resolution.corrected_balance
+            await self._end_hold(HoldKind.DISPUTE, "debt verified")
+            return self._result(f"debt verified; balance {self.s.balance}: collection resumes")
+
+    @resolve_dispute.validator
+    def _check_resolution(self, resolution: DisputeResolution) -> None:
+        self._reject_if_closed()
+        if not self.s.flags.hold(HoldKind.DISPUTE):
+            raise ValueError("no dispute is open")
+
+    @workflow.update
+    async def set_capacity_hold(self, request: CapacityHoldRequest) -> UpdateResult:
+        async with self._lock:
+            if request.on:
+                await self._start_hold(HoldKind.CAPACITY, request.reason)
+            else:
+                await self._end_hold(HoldKind.CAPACITY, request.reason)
+            return self._result(f"capacity hold {'on' if request.on else 'off'}")
+
+    @set_capacity_hold.validator
+    def _check_capacity(self, request: CapacityHoldRequest) -> None:
+        self._reject_if_closed()
+
+    @workflow.update
+    async def start_moratorium(self, request: MoratoriumRequest) -> UpdateResult:
+        async with self._lock:
+            scheme = self.config.rules.moratorium
+            until = self.now + timedelta(days=scheme.standard_days) if request.kind == "standard" else None
+            await self._start_hold(HoldKind.MORATORIUM, f"{request.kind} moratorium {request.reference}", until,
+                                   request.reference)
+            await self._event("moratorium_started", {"kind": request.kind, "reference": request.reference,
+                                                     "interest_and_fees": "frozen"})
+            return self._result(f"moratorium {request.reference}: no contact, interest and fees frozen")
+
+    @start_moratorium.validator
+    def _check_moratorium(self, request: MoratoriumRequest) -> None:
+        self._reject_if_closed()
+        if self.s.config is None or self.config.rules.moratorium is None:
+            raise ValueError("no moratorium scheme applies under this case's rule packs")
+
+    @workflow.update
+    async def end_crisis_treatment(self, end: CrisisTreatmentEnd) -> UpdateResult:
+        async with self._lock:
+            hold = self.s.flags.hold(HoldKind.MORATORIUM)
+            days = self.config.rules.moratorium.after_crisis_treatment_days
+            hold.until = clock.end_of_local_day(end.ended_on, self.case.borrower.timezone) + timedelta(days=days)
+            self._wake = True
+            await self._event("moratorium_ends", {"until": hold.until.isoformat(), "reference": hold.ref})
+            return self._result(f"moratorium ends {hold.until:%Y-%m-%d}")
+
+    @end_crisis_treatment.validator
+    def _check_crisis_end(self, end: CrisisTreatmentEnd) -> None:
+        self._reject_if_closed()
+        hold = self.s.flags.hold(HoldKind.MORATORIUM)
+        if hold is None or hold.until is not None:
+            raise ValueError("no open-ended (mental health crisis) moratorium on this case")
+
+    @workflow.update
+    async def record_vulnerability(self, report: VulnerabilityReport) -> UpdateResult:
+        async with self._lock:
+            self.s.vulnerability = Vulnerability(
+                driver=report.driver if report.consent_to_record else None, source=report.source,
+                recorded_at=self.now, review_due=self.now + self.config.policy.wellbeing.review_within)
+            self.s.flags.vulnerable = True
+            self._wake = True
+            await self._event("vulnerability_recorded", {
+                "driver": report.driver.value if report.consent_to_record else "withheld (no consent)",
+                "source": report.source})
+            return self._result("vulnerability recorded: contact stops until a trained person reviews")
+
+    @record_vulnerability.validator
+    def _check_vulnerability(self, report: VulnerabilityReport) -> None:
+        self._reject_if_closed()
+
+    @workflow.update
+    async def open_complaint(self, request: ComplaintRequest) -> UpdateResult:
+        async with self._lock:
+            s, policy = self.s, self.config.policy.complaints
+            s.complaints_opened += 1
+            complaint_id = f"complaint-{self.case.case_id}-{s.complaints_opened}"
+            await workflow.start_child_workflow(
+                Complaint.run, ComplaintInput(
+                    case_id=self.case.case_id, complaint_id=complaint_id, request=request,
+                    acknowledge_within=policy.acknowledge_within, resolve_within=policy.resolve_within,
+                    currency=self.case.loan.currency),
+                id=complaint_id, parent_close_policy=ParentClosePolicy.ABANDON,
+                static_summary=f"Complaint ({request.category}) on case {self.case.case_id}")
+            if policy.pause_contact:
+                await self._start_hold(HoldKind.COMPLAINT, f"complaint {complaint_id} under review", ref=complaint_id)
+            return self._result(f"complaint {complaint_id} opened", complaint_id)
+
+    @open_complaint.validator
+    def _check_complaint(self, request: ComplaintRequest) -> None:
+        self._reject_if_closed()
 
     # --- providers and operators: signals ----------------------------------------------------
 
@@ -596,16 +725,30 @@ class OverdueCase:
     @workflow.signal
     async def pause(self, request: PauseRequest) -> None:
         async with self._lock:
-            self.s.flags.paused, self.s.flags.pause_reason = True, request.reason
-            self._wake = True
-            await self._event("paused", request.model_dump())
+            await self._start_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
 
     @workflow.signal
     async def resume(self, request: PauseRequest) -> None:
         async with self._lock:
-            self.s.flags.paused, self.s.flags.pause_reason = False, ""
-            self._wake = True
-            await self._event("resumed", request.model_dump())
+            await self._end_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
+
+    @workflow.signal
+    async def third_party_refused(self, request: ThirdPartyRefusal) -> None:
+        """An emergency contact asked not to be contacted again: never again, on any channel."""
+        async with self._lock:
+            ref = contacts.phone_ref(self.case.case_id, request.number, self.case.borrower.country)
+            if ref not in self.s.flags.third_parties_refused:
+                self.s.flags.third_parties_refused.append(ref)
+            await self._event("third_party_refused", {"phone_ref": ref})
+
+    @workflow.signal
+    async def complaint_closed(self, closed: ComplaintClosed) -> None:
+        """From the complaint's own workflow, when it is resolved."""
+        async with self._lock:
+            hold = self.s.flags.hold(HoldKind.COMPLAINT)
+            if hold is not None and hold.ref == closed.complaint_id:
+                await self._end_hold(HoldKind.COMPLAINT, "complaint resolved")
+            await self._event("complaint_closed", closed.model_dump(mode="json"))
 
     @workflow.query
     def status(self) -> CaseStatus:
@@ -615,7 +758,7 @@ class OverdueCase:
             currency=self.case.loan.currency, balance=s.balance, total_paid=s.total_paid,
             days_past_due=self.days_past_due, flags=s.flags.active(), contact_counts=dict(s.counts),
             last_contacts=s.attempts[-5:], pending_promise=s.promise, plan=s.plan, visit=s.visit,
-            pending_approval=s.pending_approval, next_action=s.next_action,
+            pending_approvals=s.approvals, vulnerability=s.vulnerability, next_action=s.next_action,
             verification_missing=s.verification.missing if s.verification else [],
             policy=self.case.policy, rule_packs=self.config.rules.packs if s.config else [], run=s.runs,
         )
@@ -670,7 +813,7 @@ class OverdueCase:
         values = search.case_attributes(
             s.stage, s.assessment.segment.value if s.assessment else None, self.case.borrower.country,
             self.days_past_due, float(s.balance), s.flags.active() + (["promise"] if s.promise else [])
-            + ([f"awaiting_{s.pending_approval.kind.value}"] if s.pending_approval else []),
+            + [f"awaiting_{a.kind.value}" for a in s.approvals],
             s.next_action.at if s.next_action and not s.stage.terminal else None,
         )
         changes = search.updates(values, self._published)
@@ -727,9 +870,47 @@ class OverdueCase:
         ), f"Hand off: {kind.replace('_', ' ')}")
 
     async def _ask_approval(self, kind: ApprovalKind, approval_id: str, summary: str) -> None:
-        self.s.pending_approval = PendingApproval(approval_id=approval_id, kind=kind, requested_at=self.now,
-                                                  summary=summary)
+        self.s.approvals.append(PendingApproval(approval_id=approval_id, kind=kind, requested_at=self.now,
+                                                summary=summary))
         await self._event("approval_requested", {"approval_id": approval_id, "kind": kind.value, "summary": summary})
+
+    async def _current_hold(self) -> Hold | None:
+        """The hold in force, if any; holds whose time is up are lifted here."""
+        for hold in list(self.s.flags.holds):
+            if hold.until is not None and self.now >= hold.until:
+                await self._end_hold(hold.kind, "its time is up")
+        return self.s.flags.holds[0] if self.s.flags.holds else None
+
+    async def _start_hold(self, kind: HoldKind, reason: str, until: datetime | None = None,
+                          ref: str | None = None) -> None:
+        flags = self.s.flags
+        flags.holds = [h for h in flags.holds if h.kind is not kind]
+        flags.holds.append(Hold(kind=kind, reason=reason, since=self.now, until=until, ref=ref))
+        self._wake = True
+        await self._event("hold_started", {"kind": kind.value, "reason": reason,
+                                           "until": until.isoformat() if until else None, "ref": ref})
+
+    async def _end_hold(self, kind: HoldKind, reason: str) -> None:
+        flags = self.s.flags
+        if flags.hold(kind) is None:
+            return
+        flags.holds = [h for h in flags.holds if h.kind is not kind]
+        self._wake = True
+        await self._event("hold_ended", {"kind": kind.value, "reason": reason})
+
+    def _borrower_unreachable(self) -> bool:
+        """No usable number of their own, or the rule packs' count of consecutive failures reached."""
+        return self._borrower_number() is None or (
+            self.s.consecutive_failures >= self.config.rules.unreachable_after_failures)
+
+    async def _ask_third_parties(self) -> None:
+        """Ask each emergency contact, once, only to pass on a message: never the debt."""
+        report = self.s.verification
+        for phone in [p for p in report.phones if p.owner == "emergency_contact" and p.valid] if report else []:
+            if any(a.phone_ref == phone.ref for a in self.s.attempts if a.person == "emergency_contact"):
+                continue
+            await self._contact(Channel.SMS, "whereabouts_request", phone.ref, step=None, person="emergency_contact",
+                                summary=f"Ask emergency contact {phone.index + 1} to pass on a message")
 
     def _borrower_number(self) -> str | None:
         """The first verified borrower number that the borrower has not refused."""
@@ -750,30 +931,37 @@ class OverdueCase:
 
     def _guard(self, action: PlannedAction) -> GuardDecision:
         return evaluate(action, now=self.now, timezone=self.case.borrower.timezone, flags=self.s.flags,
-                        attempts=self.s.attempts, rules=self.config.rules)
+                        attempts=self.s.attempts, rules=self.config.rules,
+                        borrower_unreachable=self._borrower_unreachable(),
+                        third_party_cap=self.config.policy.third_party.max_messages_each)
 
     async def _record_guard(self, decision: GuardDecision, channel: Channel) -> None:
         await self._event("guard_decision", {"channel": channel.value, **decision.model_dump(mode="json")})
 
     async def _contact(self, channel: Channel, template: str, ref: str, step: int | None,
-                       summary: str | None = None) -> ContactResult | GuardDecision:
+                       summary: str | None = None, person: str = "borrower") -> ContactResult | GuardDecision:
         """Ask the guard, then act; a deferral or denial is recorded and returned instead."""
-        decision = self._guard(PlannedAction(channel=channel, phone_ref=ref))
+        decision = self._guard(PlannedAction(channel=channel, phone_ref=ref, person=person))
         if not decision.allowed:
             await self._record_guard(decision, channel)
             return decision
         return await self._send(channel, template, ref, self._number_for(ref), step, decision,
-                                summary or LABEL[channel])
+                                summary or LABEL[channel], person)
 
     async def _send(self, channel: Channel, template: str, ref: str | None, to: str, step: int | None,
-                    decision: GuardDecision, summary: str) -> ContactResult:
+                    decision: GuardDecision, summary: str, person: str = "borrower") -> ContactResult:
         sender, loan = self.config.policy.sender, self.case.loan
         key = self._key(channel.value)
+        if person == "borrower":
+            variables = {"sender_name": sender.name, "sender_number": sender.contact_number,
+                         "amount": str(self.s.balance), "currency": loan.currency,
+                         "due_date": loan.due_date.isoformat()}
+        else:  # a third party learns nothing of the debt, not even the lender's name
+            variables = {"neutral_sender": sender.neutral_name, "sender_number": sender.contact_number,
+                         "contact_person": self.case.borrower.name.split()[0]}
         request = ContactRequest(
-            case_id=self.case.case_id, key=key, channel=channel, phone_ref=ref, to=to, template=template,
-            locale=self.case.borrower.locale,
-            variables={"sender_name": sender.name, "sender_number": sender.contact_number,
-                       "amount": str(self.s.balance), "currency": loan.currency, "due_date": loan.due_date.isoformat()},
+            case_id=self.case.case_id, key=key, channel=channel, person=person, phone_ref=ref, to=to,
+            template=template, locale=self.case.borrower.locale, variables=variables,
             with_opt_out=self.config.rules.sms_requires_opt_out and channel is Channel.SMS,
             step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=self.now,
         )
@@ -782,7 +970,7 @@ class OverdueCase:
         except ActivityError as e:  # refused for good (bad number, bad template): a failed attempt
             workflow.logger.warning("contact refused", extra={"key": key, "reason": str(e.cause)})
             result = ContactResult(key=key, outcome=Outcome.FAILED, distress=False, provider="", message_id="")
-        attempt = ContactAttempt(key=key, channel=channel, phone_ref=ref, template=template, at=self.now,
+        attempt = ContactAttempt(key=key, channel=channel, person=person, phone_ref=ref, template=template, at=self.now,
                                  outcome=Outcome.SENT, robot=channel is Channel.ROBOT_CALL, step=step)
         self.s.attempts.append(attempt)
         self.s.counts[channel.value] = self.s.counts.get(channel.value, 0) + 1
@@ -792,7 +980,9 @@ class OverdueCase:
     def _apply_outcome(self, attempt: ContactAttempt, outcome: Outcome, distress: bool) -> None:
         attempt.outcome = outcome
         counts = self.s.counts
-        if outcome.is_failure:
+        if attempt.person != "borrower":
+            pass  # a third party's phone says nothing of whether the borrower can be reached
+        elif outcome.is_failure:
             self.s.consecutive_failures += 1
         elif outcome.is_interaction or outcome is Outcome.DELIVERED:
             self.s.consecutive_failures = 0

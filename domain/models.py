@@ -501,6 +501,7 @@ class CaseState(Model):
     review_due: datetime | None = None  # a trained person's wellbeing or vulnerability review
     vulnerability: Vulnerability | None = None
     complaints_opened: int = 0
+    third_parties_asked: list[str] = Field(default_factory=list)  # emergency contacts' refs
     relationship_until: datetime | None = None
     relationship_next_at: datetime | None = None
     relationship_sent: int = 0

@@ -73,7 +73,8 @@ class OverdueCase:
     @workflow.run
     async def run(self, case: CaseInput) -> CaseOutcome:
         if self.s.config is None:
-            await self._open_case()
+            async with self._lock:
+                await self._open_case()
         else:
             self.s.runs += 1
         while not self.s.stage.terminal:
@@ -852,6 +853,7 @@ class OverdueCase:
     async def _to_stage(self, stage: Stage, why: str) -> datetime:
         if stage is not self.s.stage:
             previous, self.s.stage = self.s.stage, stage
+            self._wake = True
             await self._event("stage_changed", {"from": previous.value, "to": stage.value, "why": why})
             await self._sync_case()
         return self.now
@@ -907,10 +909,13 @@ class OverdueCase:
         """Ask each emergency contact, once, only to pass on a message: never the debt."""
         report = self.s.verification
         for phone in [p for p in report.phones if p.owner == "emergency_contact" and p.valid] if report else []:
-            if any(a.phone_ref == phone.ref for a in self.s.attempts if a.person == "emergency_contact"):
+            if phone.ref in self.s.third_parties_asked:
                 continue
-            await self._contact(Channel.SMS, "whereabouts_request", phone.ref, step=None, person="emergency_contact",
-                                summary=f"Ask emergency contact {phone.index + 1} to pass on a message")
+            result = await self._contact(Channel.SMS, "whereabouts_request", phone.ref, step=None,
+                                         person="emergency_contact",
+                                         summary=f"Ask emergency contact {phone.index + 1} to pass on a message")
+            if not (isinstance(result, GuardDecision) and result.verdict == "defer"):
+                self.s.third_parties_asked.append(phone.ref)  # sent, or refused by the guard: done
 
     def _borrower_number(self) -> str | None:
         """The first verified borrower number that the borrower has not refused."""

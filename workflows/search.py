@@ -25,7 +25,7 @@ TEAM_BY_STAGE = {
     Stage.VERIFICATION: "collections", Stage.ASSESSMENT: "collections", Stage.REMOTE_CONTACT: "collections",
     Stage.PROMISE: "collections", Stage.FIELD_VISIT: "field", Stage.HARDSHIP_PLAN: "care",
     Stage.WELLBEING_HOLD: "care", Stage.RELATIONSHIP: "customer", Stage.SETTLED: "customer",
-    Stage.ESCALATED: "legal", Stage.REFERRED: "care",
+    Stage.ESCALATED: "legal", Stage.REFERRED: "care", Stage.WITHDRAWN: "legal",
 }
 
 

@@ -19,7 +19,8 @@ class CaseDataActivities:
     async def load_case_config(self, request: LoadConfigRequest) -> CaseConfig:
         """Fixed into the case's history at its start: a later edit of a file changes new cases only."""
         try:
-            return load_case_config(request.policy, request.country, request.extra_packs, self.config_dir)
+            return load_case_config(request.policy, request.country, request.extra_packs, self.config_dir,
+                                    request.today)
         except (ConfigError, ValueError) as e:
             raise ApplicationError(str(e), type="ConfigError", non_retryable=True) from e
 

@@ -20,6 +20,7 @@ class LoadConfigRequest(Contract):
     policy: str
     country: str
     extra_packs: list[str]
+    today: date
 
 
 class VerifyRequest(Contract):

@@ -96,6 +96,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 for attempt in case.attempts:
                     if attempt.key == data["attempt_key"]:
                         attempt.outcome = data["outcome"]
+                        if attempt.person == "borrower":
+                            _count_failures(case, data["outcome"])
             case "visit_reported" if data["collectors"] < case.rules.min_visit_collectors:
                 found.append(Violation(case.case_id, "visit.collectors", entry.at, entry.seq,
                                        f"{data['collectors']} collector(s); the rules need "
@@ -107,11 +109,17 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                                               entry.at, data["outcome"]))
                 if data.get("distress"):
                     case.distress = True
-                if data["person"] == "borrower" and data["outcome"] in FAILURES:
-                    case.borrower_failures += 1
-                elif data["person"] == "borrower" and data["outcome"] in INTERACTIONS | {"delivered"}:
-                    case.borrower_failures = 0
+                if data["person"] == "borrower":
+                    _count_failures(case, data["outcome"])
     return found
+
+
+def _count_failures(case: _Case, outcome: str) -> None:
+    """Consecutive failures to reach the borrower, as attempts and receipts report them."""
+    if outcome in FAILURES:
+        case.borrower_failures += 1
+    elif outcome in INTERACTIONS | {"delivered"}:
+        case.borrower_failures = 0
 
 
 def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
@@ -133,6 +141,8 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
         out.append((f"cease.{CEASE_MEDIUM[channel]}", f"{channel} after the borrower refused it"))
     elif data.get("phone_ref") in case.cease_numbers:
         out.append(("cease.number", "contact on a number the borrower refused"))
+    if local.date() in rules.quiet_days:
+        out.append(("quiet_day", f"{channel} on {local.date()}, a public holiday for the borrower"))
     window = rules.visit_window if channel == "visit" else rules.contact_window
     if not window.start <= local.time() < window.end:
         out.append(("window", f"{channel} at {local:%H:%M} local, outside {window.start:%H:%M}-{window.end:%H:%M}"))

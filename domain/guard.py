@@ -82,6 +82,13 @@ def evaluate(
         return decide("deny", "cease.number", "the borrower refused contact on this number")
 
     window: Window = rules.visit_window if action.channel is Channel.VISIT else rules.contact_window
+    today = clock.local(now, timezone).date()
+    if today in rules.quiet_days:
+        day = today + timedelta(days=1)
+        while day in rules.quiet_days:
+            day += timedelta(days=1)
+        return decide("defer", "quiet_day", f"{today} is a public holiday for the borrower",
+                      clock.at_local(day, window.start, timezone))
     opens = clock.next_window_start(now, timezone, window.start, window.end)
     if opens is not None:
         return decide(

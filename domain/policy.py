@@ -8,7 +8,7 @@ most restrictive value wins (`combine_packs`).
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -90,6 +90,7 @@ class EffectiveRules(Strict):
     crisis_line: CrisisLine
     third_party_max_each: int | None
     moratorium: Moratorium | None
+    quiet_days: list[date] = Field(default_factory=list, description="no contact on these local dates")
 
 
 def _min(values: list[int | None]) -> int | None:
@@ -137,6 +138,11 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
 
 
 # --- Policy profiles --------------------------------------------------------------------------
+
+
+class ContactPolicy(Strict):
+    quiet_on_public_holidays: bool = Field(description="treat the borrower's public holidays as quiet days")
+    holiday_years: int = Field(default=3, ge=1, le=10, description="years of holidays fixed at the case's start")
 
 
 class ContactStep(Strict):
@@ -213,6 +219,7 @@ class PolicyProfile(Strict):
     version: str
     description: str = ""
     sender: Sender
+    contact: ContactPolicy
     scorecard: ScorecardPolicy
     verification: VerificationPolicy
     segments: dict[Segment, SegmentTreatment]
@@ -279,9 +286,24 @@ def packs_for_country(country: str, base: Path = CONFIG_DIR) -> list[str]:
     return names or ["cn"]
 
 
-def load_case_config(policy: str, country: str, extra_packs: list[str], base: Path = CONFIG_DIR) -> CaseConfig:
+def public_holidays(country: str, first_year: int, years: int) -> list[date]:
+    """From the maintained `holidays` calendars; fixed into the case at its start, so replays agree."""
+    import holidays
+
+    try:
+        calendar = holidays.country_holidays(country, years=range(first_year, first_year + years))
+    except NotImplementedError:
+        return []
+    return sorted(calendar)
+
+
+def load_case_config(policy: str, country: str, extra_packs: list[str], base: Path = CONFIG_DIR,
+                     today: date | None = None) -> CaseConfig:
     names = packs_for_country(country, base)
     names += [n for n in extra_packs if n not in names]
-    return CaseConfig(
-        policy=load_policy(policy, base), rules=combine_packs([load_rule_pack(n, base) for n in names])
-    )
+    profile = load_policy(policy, base)
+    rules = combine_packs([load_rule_pack(n, base) for n in names])
+    if profile.contact.quiet_on_public_holidays and today is not None:
+        rules = rules.model_copy(update={"quiet_days": public_holidays(country, today.year,
+                                                                       profile.contact.holiday_years)})
+    return CaseConfig(policy=profile, rules=rules)

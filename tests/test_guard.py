@@ -150,3 +150,23 @@ def test_emergency_contacts_only_when_the_borrower_is_unreachable_once_each_and_
                   tz="America/New_York").rule == "third_party.max_each"
     refused = Flags(third_parties_refused=["ec1"])
     assert decide(THIRD, now=now, borrower_unreachable=True, flags=refused).rule == "third_party.refused"
+
+
+def test_public_holidays_are_quiet_days_when_the_policy_says_so():
+    from domain.policy import load_case_config
+
+    config = load_case_config("standard", "CN", [], today=datetime(2026, 9, 20).date())
+    assert datetime(2026, 10, 1).date() in config.rules.quiet_days  # National Day
+    golden_week = decide(now=utc(2026, 10, 1, 4, 0), rules=config.rules)
+    assert golden_week.verdict == "defer" and golden_week.rule == "quiet_day"
+    assert golden_week.until.astimezone(UTC).date() > datetime(2026, 10, 1).date()
+    back = clock_local(golden_week.until, "Asia/Shanghai")
+    assert back.date() not in config.rules.quiet_days and back.hour == 8
+    assert decide(now=utc(2026, 10, 1, 4, 0), rules=CN).allowed  # packs alone set no quiet days
+    assert load_case_config("standard", "CN", []).rules.quiet_days == []  # no date, no calendar
+
+
+def clock_local(at, tz):
+    from domain.clock import local
+
+    return local(at, tz)

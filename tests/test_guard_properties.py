@@ -13,6 +13,7 @@ import heapq
 import itertools
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -41,6 +42,9 @@ minutes = st.integers(min_value=0, max_value=int(HORIZON.total_seconds() // 60))
 # a burst: the same contact wanted `repeat` times, `gap` minutes apart (what drives the daily caps)
 want = st.tuples(st.just("contact"), minutes, st.sampled_from(CHANNELS), st.sampled_from(NUMBERS),
                  st.integers(0, 3), st.booleans(), st.integers(1, 12), st.integers(1, 120))
+# a message to an emergency contact, which the guard allows only while the borrower is unreachable
+third = st.tuples(st.just("third_party"), minutes, st.sampled_from(["ec1", "ec2"]))
+refuse = st.tuples(st.just("refuse"), minutes, st.sampled_from(["ec1", "ec2"]))
 cease = st.tuples(st.just("cease"), minutes, st.sampled_from(["all", "sms", "voice", "visit", "number"]),
                   st.sampled_from(NUMBERS))
 pause = st.tuples(st.just("pause"), minutes, st.integers(60, 60 * 24 * 5), st.sampled_from(list(HoldKind)))
@@ -53,6 +57,8 @@ timelines = st.fixed_dictionaries({
     "zone": st.sampled_from(ZONES),
     "start": st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
     "wants": st.lists(want, min_size=3, max_size=40),
+    "thirds": st.lists(st.one_of(third, third, refuse), max_size=8),
+    "quiet": st.lists(st.integers(0, 90), max_size=6),
     "stops": st.lists(st.one_of(cease, pause, distress), max_size=6),
     "receipts": st.lists(receipt, max_size=20),
 })
@@ -60,8 +66,11 @@ timelines = st.fixed_dictionaries({
 
 def simulate(timeline: dict) -> tuple[list[Entry], Counter]:
     """Run the timeline through the guard; return the journal and a count of its decisions by rule."""
-    rules = RULES[tuple(timeline["packs"])]
     tz, start = timeline["zone"], timeline["start"].replace(tzinfo=UTC)
+    first_day = start.astimezone(ZoneInfo(tz)).date()
+    rules = RULES[tuple(timeline["packs"])].model_copy(
+        update={"quiet_days": sorted({first_day + timedelta(days=d) for d in timeline["quiet"]})})
+    failures = 0  # the borrower's consecutive failed contacts, as the workflow counts them
     flags, attempts, journal = Flags(), [], []
     seq = itertools.count(1)
 
@@ -71,7 +80,8 @@ def simulate(timeline: dict) -> tuple[list[Entry], Counter]:
 
     log("case_opened", start, rules=rules.model_dump(mode="json"), timezone=tz)
     wanted = [(start + timedelta(minutes=w[1] + n * w[7]), w) for w in timeline["wants"] for n in range(w[6])]
-    events = wanted + [(start + timedelta(minutes=e[1]), e) for e in timeline["stops"] + timeline["receipts"]]
+    events = wanted + [(start + timedelta(minutes=e[1]), e)
+                       for e in timeline["stops"] + timeline["receipts"] + timeline["thirds"]]
     counter = itertools.count()
     queue = [(at, next(counter), e, 0) for at, e in events]
     heapq.heapify(queue)
@@ -100,6 +110,24 @@ def simulate(timeline: dict) -> tuple[list[Entry], Counter]:
                     if shows_distress:
                         flags.distress = True
                         log("wellbeing_referral", at)
+                    if outcome.is_failure:
+                        failures += 1
+                    elif outcome.is_interaction or outcome is Outcome.DELIVERED:
+                        failures = 0
+            case ("third_party", _, ref):
+                decision = evaluate(PlannedAction(channel=Channel.SMS, phone_ref=ref, person="emergency_contact"),
+                                    now=at, timezone=tz, flags=flags, attempts=attempts, rules=rules,
+                                    borrower_unreachable=failures >= rules.unreachable_after_failures)
+                decisions[f"{decision.verdict}:{decision.rule}"] += 1
+                if decision.allowed:
+                    key = f"a{len(attempts)}"
+                    attempts.append(ContactAttempt(key=key, channel=Channel.SMS, person="emergency_contact",
+                                                   phone_ref=ref, at=at, outcome=Outcome.DELIVERED))
+                    log("contact_attempt", at, key, channel="sms", person="emergency_contact", phone_ref=ref,
+                        outcome="delivered", distress=False, with_opt_out=rules.sms_requires_opt_out)
+            case ("refuse", _, ref):
+                flags.third_parties_refused.append(ref)
+                log("third_party_refused", at, phone_ref=ref)
             case ("cease", _, scope, number):
                 if scope == "all":
                     flags.cease_all = True
@@ -130,9 +158,14 @@ def simulate(timeline: dict) -> tuple[list[Entry], Counter]:
                     flags.distress = False
                     log("approval_decided", at, kind="wellbeing_review")
             case ("receipt", _, index, outcome):
-                if index < len(attempts) and attempts[index].channel is not Channel.VISIT:
+                if index < len(attempts) and attempts[index].channel is not Channel.VISIT \
+                        and attempts[index].person == "borrower":
                     attempts[index].outcome = outcome
                     log("receipt", at, attempt_key=attempts[index].key, outcome=outcome.value)
+                    if outcome.is_failure:
+                        failures += 1
+                    elif outcome.is_interaction or outcome is Outcome.DELIVERED:
+                        failures = 0
     return journal, decisions
 
 
@@ -156,7 +189,8 @@ def test_the_generated_timelines_exercise_every_rule():
     for rule in ("allow:ok", "defer:window", "defer:voice.interactions_per_day", "defer:voice.attempts_per_7_days",
                  "defer:voice.unanswered_per_number_per_day",
                  "defer:voice.after_conversation", "deny:cease.all", "deny:cease.number", "deny:hold.pause",
-                 "deny:hold.moratorium", "deny:hold.dispute",
+                 "deny:hold.moratorium", "deny:hold.dispute", "defer:quiet_day",
+                 "deny:third_party.borrower_reachable", "deny:third_party.refused",
                  "deny:wellbeing.distress"):
         assert totals[rule] >= 20, (rule, totals)
 

@@ -97,7 +97,8 @@ class OverdueCase:
         self.s.config = await self._act(
             CaseDataActivities.load_case_config,
             LoadConfigRequest(policy=self.case.policy, country=self.case.borrower.country,
-                              extra_packs=self.case.extra_rule_packs),
+                              extra_packs=self.case.extra_rule_packs,
+                              today=clock.local(self.now, self.case.borrower.timezone).date()),
             "Load policy and rule packs", timeout=timedelta(seconds=30),
         )
         loan = self.case.loan

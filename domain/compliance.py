@@ -102,6 +102,9 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 found.append(Violation(case.case_id, "visit.collectors", entry.at, entry.seq,
                                        f"{data['collectors']} collector(s); the rules need "
                                        f"{case.rules.min_visit_collectors}"))
+            case "handed_off" if data["kind"] in ("legal_recovery", "credit_bureau"):
+                found += [Violation(case.case_id, rule, entry.at, entry.seq, f"{data['kind']}: {detail}")
+                          for rule, detail in _blocked(case, entry.at)]
             case "contact_attempt":
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
                           for rule, detail in _judge(case, entry)]
@@ -122,17 +125,24 @@ def _count_failures(case: _Case, outcome: str) -> None:
         case.borrower_failures = 0
 
 
+def _blocked(case: _Case, at: datetime) -> list[tuple[str, str]]:
+    """What stops every outbound action: a review pending, a hold in force."""
+    out = []
+    if case.distress:
+        out.append(("wellbeing.distress", "while distress awaited a person's review"))
+    if case.vulnerable:
+        out.append(("vulnerability.review", "while a vulnerability awaited a person's review"))
+    for kind, until in case.holds.items():
+        if until is None or at < until:
+            out.append((f"hold.{kind}", f"during a {kind} hold"))
+    return out
+
+
 def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     data, at, rules = entry.data, entry.at, case.rules
     channel, local = data["channel"], entry.at.astimezone(case.tz)
     out: list[tuple[str, str]] = []
-    if case.distress:
-        out.append(("wellbeing.distress", "contact while distress awaited a person's review"))
-    if case.vulnerable:
-        out.append(("vulnerability.review", "contact while a vulnerability awaited a person's review"))
-    for kind, until in case.holds.items():
-        if until is None or at < until:
-            out.append((f"hold.{kind}", f"contact during a {kind} hold"))
+    out += _blocked(case, at)
     if data["person"] == "emergency_contact":
         out += _third_party(case, data)
     if case.cease_all:

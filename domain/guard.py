@@ -19,11 +19,14 @@ from domain.policy import EffectiveRules, Window
 
 
 class PlannedAction(BaseModel):
+    """A contact (on a channel), or one of the outbound actions that are not contacts."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    channel: Channel
+    channel: Channel | None = None
     phone_ref: str | None = None
     person: Literal["borrower", "emergency_contact"] = "borrower"
+    action: Literal["contact", "legal_handoff", "credit_report"] = "contact"
 
 
 class GuardDecision(BaseModel):
@@ -70,6 +73,8 @@ def evaluate(
     for hold in flags.holds:
         if hold.until is None or now < hold.until:
             return decide("deny", f"hold.{hold.kind.value}", f"on hold ({hold.kind.value}): {hold.reason}")
+    if action.action != "contact":  # not a contact: windows, caps and opt-outs do not apply
+        return decide("allow", "ok", "no hold, no review pending")
     if action.person == "emergency_contact":
         refusal = _third_party(action, flags, attempts, rules, borrower_unreachable, third_party_cap)
         if refusal:

@@ -25,9 +25,9 @@ class Journal:
         self.rules = combine_packs([load_rule_pack(p) for p in packs])
         self.tz = tz
 
-    async def add(self, kind: str, at: datetime, **data) -> None:
+    async def add(self, entry_kind: str, at: datetime, **data) -> None:
         self.n += 1
-        await self.ledger.record_event(self.case_id, f"{self.case_id}:{kind}:{self.n}", kind, at, data)
+        await self.ledger.record_event(self.case_id, f"{self.case_id}:{entry_kind}:{self.n}", entry_kind, at, data)
 
     async def open(self) -> Journal:
         await self.add("case_opened", T0 - timedelta(hours=1), rules=self.rules.model_dump(mode="json"),
@@ -112,3 +112,31 @@ async def test_a_changed_or_deleted_row_breaks_the_chain_where_it_happened(engin
     [broken] = report.broken
     assert (broken.seq, reason in broken.reason) == (seq, True)
     assert f"first broken link at entry {seq}" in report.text() and not report.clean
+
+
+async def test_a_hand_off_during_a_hold_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.add("hold_started", T0, kind="dispute", reason="not mine", until=None)
+    await j.add("handed_off", T0 + timedelta(hours=1), kind="legal_recovery", reason="path exhausted")
+    await j.add("handed_off", T0 + timedelta(hours=1), kind="supervisor", reason="an internal alert: fine")
+    assert await rules_found(engine, j) == Counter({"hold.dispute": 1})
+
+
+async def test_the_command_line_exits_non_zero_on_a_violation(engine, database_url):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    clean = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await clean.contact(T0, "sms")
+    dirty = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await dirty.contact(T0 + timedelta(hours=14), "sms")  # 24:00 local
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {"DATABASE_URL": database_url}
+    ok = subprocess.run([sys.executable, "audit.py", "compliance-report", "--case", clean.case_id], cwd=root,
+                        env=env, capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "audit.py", "compliance-report", "--case", dirty.case_id, "--json"],
+                         cwd=root, env=env, capture_output=True, text=True)
+    assert ok.returncode == 0 and "Violations: none" in ok.stdout, ok.stderr
+    assert bad.returncode == 1 and '"rule": "window"' in bad.stdout, bad.stderr

@@ -70,8 +70,8 @@ async def test_wilful_default_goes_to_visit_then_legal_hand_off(cases):
 
     outcome = await handle.result()
     assert outcome.stage is Stage.ESCALATED
-    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c", c=outcome.case_id)
-    assert [r["kind"] for r in rows] == ["legal_recovery"]
+    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c ORDER BY id", c=outcome.case_id)
+    assert [r["kind"] for r in rows] == ["credit_bureau", "legal_recovery"]
     [visit] = await cases.rows("SELECT status, result, collectors FROM visits WHERE case_id = :c", c=outcome.case_id)
     assert visit == {"status": "reported", "result": "not_home", "collectors": ["collector-a", "collector-b"]}
     [dispatch] = await cases.rows(

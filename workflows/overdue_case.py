@@ -240,9 +240,15 @@ class OverdueCase:
         return await self._end_of_path("remote contact path exhausted")
 
     async def _end_of_path(self, why: str) -> datetime | None:
-        if self.treatment.escalate_at_end:
-            return await self._finish(Stage.ESCALATED, "legal_recovery", f"{why}; wilful non-payment: legal / recovery hand-off")
-        return await self._finish(Stage.REFERRED, "hardship_team", f"{why}; referred to the hardship team")
+        if not self.treatment.escalate_at_end:
+            return await self._finish(Stage.REFERRED, "hardship_team", f"{why}; referred to the hardship team")
+        for action in ("credit_report", "legal_handoff"):
+            decision = self._guard(PlannedAction(action=action))
+            if not decision.allowed:  # a hold or a review stands in the way: a person decides
+                await self._event("guard_decision", {"action": action, **decision.model_dump(mode="json")})
+                return self._plan_next(f"Hand-off held: {decision.reason}", None)
+        await self._escalate("credit_bureau", f"delinquency of {self.s.balance} {self.case.loan.currency} reported")
+        return await self._finish(Stage.ESCALATED, "legal_recovery", f"{why}; wilful non-payment: legal / recovery hand-off")
 
     # 4. Field visit ------------------------------------------------------------------------
 
@@ -868,9 +874,11 @@ class OverdueCase:
         ), "Update the case in the ledger")
 
     async def _escalate(self, kind: str, reason: str) -> None:
+        """A hand-off to people or a partner (supervisor, legal / recovery, credit bureau), on record."""
         await self._act(LedgerActivities.hand_off, EscalationRecord(
             case_id=self.case.case_id, key=self._key(f"handoff-{kind}"), kind=kind, reason=reason, at=self.now,
         ), f"Hand off: {kind.replace('_', ' ')}")
+        await self._event("handed_off", {"kind": kind, "reason": reason})
 
     async def _ask_approval(self, kind: ApprovalKind, approval_id: str, summary: str) -> None:
         self.s.approvals.append(PendingApproval(approval_id=approval_id, kind=kind, requested_at=self.now,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from domain.models import (
-    CapacityHoldRequest, ComplaintAcknowledgement, ComplaintRequest, ComplaintResolution, CrisisTreatmentEnd,
+    CapacityHoldRequest, CeaseContact, ComplaintAcknowledgement, ComplaintRequest, ComplaintResolution, CrisisTreatmentEnd,
     DisputeRequest, DisputeResolution, MoratoriumRequest, Stage, ThirdPartyRefusal, VulnerabilityReport,
 )
 from tests import factories
@@ -141,3 +141,13 @@ async def test_an_emergency_contact_who_refuses_is_never_contacted_again(cases):
     denied = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'guard_decision' "
                               "AND data->>'rule' = 'third_party.refused'", c=status.case_id)
     assert len(denied) == 1
+
+
+async def test_a_borrower_who_refuses_their_number_is_not_unreachable_so_no_third_party_is_asked(cases):
+    """Found by the random timelines: ceasing the only number must not open the way to emergency contacts."""
+    handle, status = await first_contact(cases, profile="high_risk")
+    await handle.signal(OverdueCase.cease_contact, CeaseContact(scope="number", number=factories.ANSWERS))
+    await cases.until(handle, lambda s: s.stage is not Stage.REMOTE_CONTACT, what="path end")
+    rows = await cases.rows("SELECT count(*) AS n FROM contact_attempts WHERE case_id = :c AND "
+                            "person = 'emergency_contact'", c=status.case_id)
+    assert rows[0]["n"] == 0

@@ -910,8 +910,11 @@ class OverdueCase:
         await self._event("hold_ended", {"kind": kind.value, "reason": reason})
 
     def _borrower_unreachable(self) -> bool:
-        """No usable number of their own, or the rule packs' count of consecutive failures reached."""
-        return self._borrower_number() is None or (
+        """No valid number of their own, or the rule packs' count of consecutive failures reached. A
+        number the borrower asked us not to use does not make them unreachable: asking their contacts
+        instead would go around their request."""
+        report = self.s.verification
+        return (report is not None and not report.reachable_refs) or (
             self.s.consecutive_failures >= self.config.rules.unreachable_after_failures)
 
     async def _ask_third_parties(self) -> None:

@@ -3,6 +3,7 @@ signals that stop or pause contact, provider receipts, and continue-as-new losin
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -149,6 +150,13 @@ async def test_delivery_receipts_update_the_attempt_in_state_and_ledger(env, eng
         await handle.signal(OverdueCase.delivery_receipt, DeliveryReceipt(attempt_key=attempt.key,
                                                                           outcome=Outcome.FAILED))
         status = await cases.until(handle, lambda s: s.last_contacts[-1].outcome is Outcome.FAILED, what="receipt")
+        for _ in range(50):  # the state changes first; the ledger write follows in an activity
+            receipts = await cases.rows("SELECT data FROM case_events WHERE kind = 'receipt' AND case_id = :c",
+                                        c=status.case_id)
+            if receipts:
+                break
+            await asyncio.sleep(0.1)
+        assert [r["data"]["outcome"] for r in receipts] == ["failed"]
         [row] = await cases.rows("SELECT outcome FROM contact_attempts WHERE idempotency_key = :k", k=attempt.key)
         assert row["outcome"] == "failed"
         await cases.close()

@@ -11,6 +11,8 @@ an activity with a retry policy and an idempotency key built from the case's own
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -416,7 +418,7 @@ class OverdueCase:
 
     @workflow.update
     async def record_payment(self, payment: Payment) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             s = self.s
             if payment.reference in s.payment_refs:
                 return self._result(f"payment {payment.reference} was already applied", payment.reference)
@@ -444,8 +446,7 @@ class OverdueCase:
 
     @workflow.update
     async def promise_to_pay(self, request: PromiseRequest) -> UpdateResult:
-        await workflow.wait_condition(lambda: self.s.config is not None)
-        async with self._lock:
+        async with self._turn():
             problem = self._promise_problem(request)
             if problem:
                 raise ApplicationError(problem, type="InvalidPromise", non_retryable=True)
@@ -464,8 +465,7 @@ class OverdueCase:
 
     @workflow.update
     async def report_hardship(self, report: HardshipReport) -> UpdateResult:
-        await workflow.wait_condition(lambda: self.s.config is not None)
-        async with self._lock:
+        async with self._turn():
             return self._result(*await self._propose_plan(report))
 
     @report_hardship.validator
@@ -478,7 +478,7 @@ class OverdueCase:
 
     @workflow.update
     async def record_visit_outcome(self, outcome: VisitOutcome) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             s = self.s
             visit = s.visit
             assert visit is not None
@@ -519,7 +519,7 @@ class OverdueCase:
 
     @workflow.update
     async def update_contact_info(self, update: ContactInfoUpdate) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             changed = update.model_dump(exclude_none=True)
             borrower = self.case.borrower
             if update.mobile_numbers is not None:
@@ -539,7 +539,7 @@ class OverdueCase:
 
     @workflow.update
     async def approve(self, decision: ApprovalDecision) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             s = self.s
             pending = next(a for a in s.approvals if a.approval_id == decision.approval_id)
             s.approvals.remove(pending)
@@ -585,7 +585,7 @@ class OverdueCase:
 
     @workflow.update
     async def open_dispute(self, dispute: DisputeRequest) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             await self._start_hold(HoldKind.DISPUTE, dispute.reason)
             await self._event("dispute_opened", dispute.model_dump())
             return self._result("dispute opened: collection paused until it is verified")
@@ -598,7 +598,7 @@ class OverdueCase:
 
     @workflow.update
     async def resolve_dispute(self, resolution: DisputeResolution) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             await self._event("dispute_resolved", resolution.model_dump(mode="json"))
             if resolution.upheld:
                 await self._finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
@@ -616,7 +616,7 @@ class OverdueCase:
 
     @workflow.update
     async def set_capacity_hold(self, request: CapacityHoldRequest) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             if request.on:
                 await self._start_hold(HoldKind.CAPACITY, request.reason)
             else:
@@ -629,7 +629,7 @@ class OverdueCase:
 
     @workflow.update
     async def start_moratorium(self, request: MoratoriumRequest) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             scheme = self.config.rules.moratorium
             until = self.now + timedelta(days=scheme.standard_days) if request.kind == "standard" else None
             await self._start_hold(HoldKind.MORATORIUM, f"{request.kind} moratorium {request.reference}", until,
@@ -646,7 +646,7 @@ class OverdueCase:
 
     @workflow.update
     async def end_crisis_treatment(self, end: CrisisTreatmentEnd) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             hold = self.s.flags.hold(HoldKind.MORATORIUM)
             days = self.config.rules.moratorium.after_crisis_treatment_days
             hold.until = clock.end_of_local_day(end.ended_on, self.case.borrower.timezone) + timedelta(days=days)
@@ -663,7 +663,7 @@ class OverdueCase:
 
     @workflow.update
     async def record_vulnerability(self, report: VulnerabilityReport) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             self.s.vulnerability = Vulnerability(
                 driver=report.driver if report.consent_to_record else None, source=report.source,
                 recorded_at=self.now, review_due=self.now + self.config.policy.wellbeing.review_within)
@@ -680,7 +680,7 @@ class OverdueCase:
 
     @workflow.update
     async def open_complaint(self, request: ComplaintRequest) -> UpdateResult:
-        async with self._lock:
+        async with self._turn():
             s, policy = self.s, self.config.policy.complaints
             s.complaints_opened += 1
             complaint_id = f"complaint-{self.case.case_id}-{s.complaints_opened}"
@@ -703,7 +703,7 @@ class OverdueCase:
 
     @workflow.signal
     async def delivery_receipt(self, receipt: DeliveryReceipt) -> None:
-        async with self._lock:
+        async with self._turn():
             attempt = next((a for a in self.s.attempts if a.key == receipt.attempt_key), None)
             if attempt is None:
                 workflow.logger.warning("receipt for an unknown attempt", extra={"attempt_key": receipt.attempt_key})
@@ -715,7 +715,7 @@ class OverdueCase:
 
     @workflow.signal
     async def cease_contact(self, request: CeaseContact) -> None:
-        async with self._lock:
+        async with self._turn():
             flags = self.s.flags
             if request.scope is CeaseScope.ALL:
                 flags.cease_all = True
@@ -732,18 +732,18 @@ class OverdueCase:
 
     @workflow.signal
     async def pause(self, request: PauseRequest) -> None:
-        async with self._lock:
+        async with self._turn():
             await self._start_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
 
     @workflow.signal
     async def resume(self, request: PauseRequest) -> None:
-        async with self._lock:
+        async with self._turn():
             await self._end_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
 
     @workflow.signal
     async def third_party_refused(self, request: ThirdPartyRefusal) -> None:
         """An emergency contact asked not to be contacted again: never again, on any channel."""
-        async with self._lock:
+        async with self._turn():
             ref = contacts.phone_ref(self.case.case_id, request.number, self.case.borrower.country)
             if ref not in self.s.flags.third_parties_refused:
                 self.s.flags.third_parties_refused.append(ref)
@@ -752,7 +752,7 @@ class OverdueCase:
     @workflow.signal
     async def complaint_closed(self, closed: ComplaintClosed) -> None:
         """From the complaint's own workflow, when it is resolved."""
-        async with self._lock:
+        async with self._turn():
             hold = self.s.flags.hold(HoldKind.COMPLAINT)
             if hold is not None and hold.ref == closed.complaint_id:
                 await self._end_hold(HoldKind.COMPLAINT, "complaint resolved")
@@ -772,6 +772,14 @@ class OverdueCase:
         )
 
     # --- helpers ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """A handler's turn: once the case is open (a message can arrive before `run` starts), and
+        never while the loop or another handler is part-way through a change."""
+        await workflow.wait_condition(lambda: self.s.config is not None)
+        async with self._lock:
+            yield
 
     @property
     def config(self) -> CaseConfig:

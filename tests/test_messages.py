@@ -203,3 +203,21 @@ async def test_a_gateway_refusing_a_message_fails_that_attempt_not_the_case(env,
         assert status.stage is Stage.REMOTE_CONTACT
         assert status.last_contacts[0].outcome is Outcome.FAILED and status.last_contacts[1].outcome is Outcome.ANSWERED
         await cases.close()
+
+
+async def test_two_operators_deciding_the_same_approval_at_once_get_one_decision(cases):
+    import asyncio as aio
+
+    handle = await cases.start(profile="hardship")
+    await cases.stage(handle, Stage.REMOTE_CONTACT)
+    from domain.models import HardshipReason, HardshipReport
+    await handle.execute_update(OverdueCase.report_hardship, HardshipReport(
+        reason=HardshipReason.ILLNESS, requested_instalments=12))
+    approval = (await cases.status(handle)).pending_approvals[0]
+    decisions = [ApprovalDecision(approval_id=approval.approval_id, approve=a, decided_by=f"op-{a}")
+                 for a in (True, False)]
+    results = await aio.gather(*(handle.execute_update(OverdueCase.approve, d) for d in decisions),
+                               return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["UpdateResult", "WorkflowUpdateFailedError"]
+    status = await cases.status(handle)
+    assert status.pending_approvals == [] and status.plan is not None

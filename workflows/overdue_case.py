@@ -447,9 +447,7 @@ class OverdueCase:
     @workflow.update
     async def promise_to_pay(self, request: PromiseRequest) -> UpdateResult:
         async with self._turn():
-            problem = self._promise_problem(request)
-            if problem:
-                raise ApplicationError(problem, type="InvalidPromise", non_retryable=True)
+            self._recheck(self._check_promise, request)  # with the policy loaded, whatever the validator saw
             return self._result(*await self._take_promise(request))
 
     @promise_to_pay.validator
@@ -466,6 +464,7 @@ class OverdueCase:
     @workflow.update
     async def report_hardship(self, report: HardshipReport) -> UpdateResult:
         async with self._turn():
+            self._recheck(self._check_hardship, report)
             return self._result(*await self._propose_plan(report))
 
     @report_hardship.validator
@@ -480,8 +479,8 @@ class OverdueCase:
     async def record_visit_outcome(self, outcome: VisitOutcome) -> UpdateResult:
         async with self._turn():
             s = self.s
+            self._recheck(self._check_visit_outcome, outcome)
             visit = s.visit
-            assert visit is not None
             visit.status, visit.result = "reported", outcome.result
             await self._act(LedgerActivities.record_visit, VisitRecord(
                 case_id=self.case.case_id, visit_id=visit.visit_id, status="reported", result=outcome.result.value,
@@ -541,6 +540,7 @@ class OverdueCase:
     async def approve(self, decision: ApprovalDecision) -> UpdateResult:
         async with self._turn():
             s = self.s
+            self._recheck(self._check_approve, decision)
             pending = next(a for a in s.approvals if a.approval_id == decision.approval_id)
             s.approvals.remove(pending)
             self._wake = True
@@ -772,6 +772,14 @@ class OverdueCase:
         )
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _recheck(self, validator: Any, arg: Any) -> None:
+        """Run an update's validator again once it has its turn: another message may have changed
+        the case while it waited (two operators deciding the same approval)."""
+        try:
+            validator(arg)
+        except ValueError as e:
+            raise ApplicationError(str(e), type="InvalidUpdate", non_retryable=True) from e
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from domain.policy import CONFIG_DIR
 
+DEFAULT_KEYS_FILE = Path(__file__).resolve().parent / ".data" / "payload-keys"  # made by `make run`
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -24,8 +26,9 @@ async def connect(settings: Settings | None = None):
     """A Temporal client with the project's data converter (the only way code here connects)."""
     from temporalio.client import Client
 
-    from adapters.converter import data_converter
+    from adapters.codec import codec_from_environment
+    from adapters.converter import encrypted
 
     settings = settings or Settings()
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                data_converter=data_converter)
+                                data_converter=encrypted(codec_from_environment(DEFAULT_KEYS_FILE)))

@@ -8,13 +8,14 @@ instead of retrying its first task forever.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
-    CompositePayloadConverter, DataConverter, DefaultPayloadConverter, JSONPlainPayloadConverter,
+    CompositePayloadConverter, DataConverter, DefaultPayloadConverter, JSONPlainPayloadConverter, PayloadCodec,
 )
 from temporalio.exceptions import ApplicationError
 
@@ -40,3 +41,8 @@ class CasePayloadConverter(CompositePayloadConverter):
 
 
 data_converter = DataConverter(payload_converter_class=CasePayloadConverter)
+
+
+def encrypted(codec: PayloadCodec) -> DataConverter:
+    """The converter with payload encryption: what every client, worker and replayer uses."""
+    return dataclasses.replace(data_converter, payload_codec=codec)

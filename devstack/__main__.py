@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from adapters.codec import new_key_line
 from devstack import binaries, demo, postgres
 from settings import Settings, connect
 from workflows import search
@@ -28,11 +29,22 @@ def say(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')}  {message}", flush=True)
 
 
-def start_temporal(data: Path, port: int, ui_port: int) -> subprocess.Popen:
+def ensure_keys(data: Path) -> Path:
+    """A payload key for this machine's embedded run, made once (production keys come from a vault)."""
+    keys = data / "payload-keys"
+    if not os.environ.get("PAYLOAD_KEYS") and not keys.exists():
+        keys.write_text(new_key_line("dev-1") + "\n")
+        keys.chmod(0o600)
+        say(f"      made a payload encryption key in {keys} (keep it: old cases need it)")
+    return keys
+
+
+def start_temporal(data: Path, port: int, ui_port: int, codec_port: int) -> subprocess.Popen:
     log = open(data / "temporal.log", "ab")
     return subprocess.Popen(
         [str(binaries.temporal_cli()), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
          "--ui-port", str(ui_port), "--db-filename", str(data / "temporal.db"), "--ui-disable-news-fetch",
+         "--ui-codec-endpoint", f"http://127.0.0.1:{codec_port}",
          "--log-level", "warn", "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=NORMAL",
          *search.dev_server_flags()],
         stdout=log, stderr=log, start_new_session=True,
@@ -75,14 +87,21 @@ def prepare_database(data: Path) -> str:
 
 async def run(args: argparse.Namespace, data: Path, url: str) -> None:
     settings = Settings(temporal_address=f"127.0.0.1:{args.port}")
-    server = worker = None
+    server = worker = codec = None
+    keys = ensure_keys(data)
+    os.environ.setdefault("PAYLOAD_KEYS_FILE", str(keys))
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_event.set)
     try:
         say(f"[2/4] Temporal dev server on 127.0.0.1:{args.port}, state in {data / 'temporal.db'}")
-        server = start_temporal(data, args.port, args.ui_port)
+        say(f"      codec server on 127.0.0.1:{args.codec_port}: the UI decrypts through it; the server sees ciphertext")
+        codec = subprocess.Popen(
+            [sys.executable, "codec_server.py", "--port", str(args.codec_port),
+             "--origin", f"http://127.0.0.1:{args.ui_port}", "--origin", f"http://localhost:{args.ui_port}"],
+            cwd=ROOT, stdout=open(data / "codec.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        server = start_temporal(data, args.port, args.ui_port, args.codec_port)
         client = await wait_for_temporal(settings, server, data)
         say(f"      ready; search attributes: {', '.join(k.name for k in search.ALL)}")
 
@@ -119,9 +138,10 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
         if operators:
             await operators
     finally:
-        say("stopping: worker, Temporal dev server, PostgreSQL")
+        say("stopping: worker, Temporal dev server, codec server, PostgreSQL")
         stop(worker, "the worker")
         stop(server, "the Temporal dev server")
+        stop(codec, "the codec server")
 
 
 def main() -> None:
@@ -129,6 +149,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT / ".data"), help="where state is kept (default .data/)")
     parser.add_argument("--port", type=int, default=7233)
     parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--codec-port", type=int, default=8081)
     parser.add_argument("--no-demo", action="store_true", help="start no demo cases")
     args = parser.parse_args()
     data = Path(args.data).resolve()

@@ -19,7 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.converter import data_converter
+from adapters.codec import EncryptionCodec, new_key_line, parse_keys
+from adapters.converter import encrypted
 from adapters.db import make_engine
 from adapters.ledger import Ledger
 from audit import compliance_report
@@ -32,6 +33,19 @@ from workflows import search
 from workflows.overdue_case import OverdueCase
 
 from tests import factories
+
+
+TEST_KEYS = ",".join([new_key_line("test-2"), new_key_line("test-1")])  # made fresh for each run
+
+
+@pytest.fixture(scope="session")
+def payload_keys() -> str:
+    return TEST_KEYS
+
+
+@pytest.fixture(scope="session")
+def converter(payload_keys):
+    return encrypted(EncryptionCodec(*parse_keys(payload_keys)))
 
 
 @pytest.fixture(scope="session")
@@ -51,10 +65,10 @@ async def engine(database_url: str):
 
 
 @pytest_asyncio.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
+async def env(converter) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server per test (0.1 s to start): one test's clock never stalls another's."""
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter, test_server_existing_path=str(binaries.test_server()),
+        data_converter=converter, test_server_existing_path=str(binaries.test_server()),
     ) as env:
         await register_search_attributes(env.client)
         yield env

@@ -16,7 +16,6 @@ import pytest_asyncio
 from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.converter import data_converter
 from devstack import binaries
 from domain import clock
 from domain.models import Payment, Stage
@@ -30,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest_asyncio.fixture
-async def dev_server():
+async def dev_server(converter):
     async with await WorkflowEnvironment.start_local(
-        data_converter=data_converter, dev_server_existing_path=str(binaries.temporal_cli()),
+        data_converter=converter, dev_server_existing_path=str(binaries.temporal_cli()),
         dev_server_log_level="error", search_attributes=search.ALL,
     ) as env:
         yield env
@@ -64,10 +63,12 @@ async def attempts(engine, case_ids: list[str]) -> list:
             "WHERE a.case_id = ANY(:ids)"), {"ids": case_ids})).all()
 
 
-async def test_killed_worker_restarts_and_no_contact_is_sent_twice(dev_server, engine, database_url, config_dir):
+async def test_killed_worker_restarts_and_no_contact_is_sent_twice(dev_server, engine, database_url, config_dir,
+                                                                   payload_keys):
     queue = "durability"
     worker = WorkerProcess({"TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
-                            "DATABASE_URL": database_url, "TASK_QUEUE": queue, "CONFIG_DIR": str(config_dir)})
+                            "DATABASE_URL": database_url, "TASK_QUEUE": queue, "CONFIG_DIR": str(config_dir),
+                            "PAYLOAD_KEYS": payload_keys})
     policy = load_policy("fast", config_dir)
     cn = load_rule_pack("cn").contact_window  # the rules hold on the real clock too: a daytime zone
     tz = clock.zone_inside_window(datetime.now(UTC), cn.start, cn.end)

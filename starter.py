@@ -64,9 +64,15 @@ def parse_cases(data: Any) -> list[CaseInput | StartReport]:
 async def start_case(client: Client, case: CaseInput, task_queue: str) -> StartReport:
     """Start the case once. An existing case (running or closed) is reported, never duplicated."""
     try:
+        loan = case.loan
         handle = await client.start_workflow(
             OverdueCase.run, case, id=case.workflow_id, task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"Case {case.case_id}: {loan.outstanding_balance} {loan.currency}, "
+                           f"{loan.days_past_due} days past due",
+            static_details=f"**Loan** {loan.loan_id} · principal {loan.principal} {loan.currency} · due "
+                           f"{loan.due_date}\n\n**Policy** {case.policy} · **Country** {case.borrower.country} · "
+                           f"**Timezone** {case.borrower.timezone}",
         )
         return StartReport(case.case_id, "started", run_id=handle.result_run_id)
     except WorkflowAlreadyStartedError:

@@ -227,3 +227,19 @@ async def test_operators_find_cases_by_stage_segment_and_flags(cases):
     assert b'["pause"]' in flag_sets, "pausing shows in CaseFlags"
     values = {str(v) for pair in attributes for v in ([pair.value] if not isinstance(pair.value, list) else pair.value)}
     assert not any("Test Borrower" in v or "138" in v or "Test Road" in v for v in values), "personal data in SAs"
+
+
+async def test_operators_read_the_case_at_a_glance(cases):
+    import starter
+
+    case = factories.case()
+    await starter.start_case(cases.client, case, cases.queue)
+    handle = cases.client.get_workflow_handle(case.workflow_id)
+    cases.started.append(handle)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    details = await handle.query("__temporal_workflow_metadata")
+    assert "Remote contact · low risk" in details.current_details
+    assert "**Balance** 3000.00 CNY" in details.current_details and "sms → delivered" in details.current_details
+    assert "Test Borrower" not in details.current_details  # nothing personal in the at-a-glance view
+    described = await handle.describe()
+    assert (await described.static_summary()) == f"Case {case.case_id}: 3000.00 CNY, 10 days past due"

@@ -844,6 +844,29 @@ class OverdueCase:
         if changes:
             workflow.upsert_search_attributes(changes)
             self._published = values
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        """The case at a glance, for the Web UI (a query, not stored in history)."""
+        s, loan, tz = self.s, self.case.loan, self.case.borrower.timezone
+        lines = [f"### {s.stage.value.replace('_', ' ').capitalize()}"
+                 + (f" · {s.assessment.segment.value.replace('_', ' ')}" if s.assessment else ""),
+                 f"**Balance** {s.balance} {loan.currency} (paid {s.total_paid}) · "
+                 f"**{self.days_past_due}** days past due"]
+        if s.flags.active():
+            lines.append("**Flags** " + ", ".join(s.flags.active()))
+        if s.next_action:
+            when = f" at {clock.local(s.next_action.at, tz):%Y-%m-%d %H:%M} {tz}" if s.next_action.at else ""
+            lines.append(f"**Next** {s.next_action.what}{when}")
+        for item in s.approvals:
+            lines.append(f"**Awaiting approval** {item.summary} (`{item.approval_id}`)")
+        if s.promise:
+            lines.append(f"**Promise** {s.promise.amount} by {s.promise.due_date}")
+        if s.attempts:
+            lines.append("**Last contacts**")
+            lines += [f"- {clock.local(a.at, tz):%m-%d %H:%M} {a.channel.value} → {a.outcome.value}"
+                      for a in s.attempts[-5:]]
+        return "\n\n".join(lines[:4]) + ("\n\n" + "\n".join(lines[4:]) if lines[4:] else "")
 
     def _plan_next(self, what: str, at: datetime | None) -> datetime | None:
         self.s.next_action = NextAction(what=what, at=at)

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
@@ -27,10 +28,12 @@ def make_handler(codec: EncryptionCodec, origins: set[str], token: str | None) -
     class Handler(BaseHTTPRequestHandler):
         def _cors(self) -> None:
             origin = self.headers.get("Origin")
-            if origin in origins:
+            if origin in origins:  # the exact UI origin only; the UI fetches with credentials
+                asked = self.headers.get("Access-Control-Request-Headers")
                 self.send_header("Access-Control-Allow-Origin", origin)
+                self.send_header("Access-Control-Allow-Credentials", "true")
                 self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-                self.send_header("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
+                self.send_header("Access-Control-Allow-Headers", asked or "Content-Type, X-Namespace, Authorization")
                 self.send_header("Vary", "Origin")
 
         def _reply(self, status: int, body: dict) -> None:
@@ -48,13 +51,14 @@ def make_handler(codec: EncryptionCodec, origins: set[str], token: str | None) -
             self.end_headers()
 
         def do_POST(self) -> None:  # noqa: N802
-            if self.path not in ("/decode", "/encode"):
+            path = urlsplit(self.path).path  # the UI adds a query (?preserveStorageRefs=true)
+            if path not in ("/decode", "/encode"):
                 return self._reply(404, {"error": "POST /decode or /encode"})
             if token and self.headers.get("Authorization") != f"Bearer {token}":
                 return self._reply(401, {"error": "a bearer token is required"})
             try:
                 payloads = json_format.Parse(self.rfile.read(int(self.headers.get("Content-Length", 0))), Payloads())
-                convert = codec.open if self.path == "/decode" else codec.seal
+                convert = codec.open if path == "/decode" else codec.seal
                 out = Payloads(payloads=[convert(p) for p in payloads.payloads])
             except PayloadKeyError as e:
                 return self._reply(422, {"error": str(e)})

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
-    CompositePayloadConverter, DataConverter, DefaultPayloadConverter, JSONPlainPayloadConverter, PayloadCodec,
+    CompositePayloadConverter, DataConverter, DefaultFailureConverterWithEncodedAttributes, DefaultPayloadConverter,
+    JSONPlainPayloadConverter, PayloadCodec,
 )
 from temporalio.exceptions import ApplicationError
 
@@ -44,5 +45,7 @@ data_converter = DataConverter(payload_converter_class=CasePayloadConverter)
 
 
 def encrypted(codec: PayloadCodec) -> DataConverter:
-    """The converter with payload encryption: what every client, worker and replayer uses."""
-    return dataclasses.replace(data_converter, payload_codec=codec)
+    """The converter with payload encryption: what every client, worker and replayer uses. Failure
+    messages and stack traces are moved into an encoded attribute, so they are sealed too."""
+    return dataclasses.replace(data_converter, payload_codec=codec,
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

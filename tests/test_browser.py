@@ -33,6 +33,20 @@ SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
+async def in_any_frame(page, text: str, seconds: float = 30) -> str:
+    """The text of the first frame that shows `text` (summaries and details are iframes)."""
+    for _ in range(int(seconds * 4)):
+        for frame in page.frames:
+            try:
+                body = await frame.inner_text("body", timeout=500)
+            except Exception:
+                continue
+            if text in body:
+                return body
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{text!r} not shown in any frame")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -84,6 +98,10 @@ async def test_an_operator_finds_a_case_by_stage_and_reads_it_decrypted(ui, engi
             await page.get_by_text("Test Borrower").first.wait_for(timeout=60_000)  # decrypted by the codec
             await page.get_by_text("SMS reminder 1 of").first.wait_for(timeout=30_000)  # activity summaries
             await page.screenshot(path=str(SHOTS / "case-decrypted.png"), full_page=True)
+            await page.get_by_text("User Metadata").first.click()
+            details = await in_any_frame(page, "Balance")  # current details render in an iframe
+            assert "3000.00 CNY" in details
+            await page.screenshot(path=str(SHOTS / "case-current-details.png"), full_page=True)
             await browser.close()
 
         result = await handle.execute_update(OverdueCase.record_payment, Payment(

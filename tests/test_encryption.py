@@ -96,3 +96,14 @@ async def test_the_codec_server_decodes_for_the_ui_origin_only_with_the_token(co
         assert passed.json() == plain  # what it does not know passes through
         bad = await http.post("/decode", content=b"not json", headers=ui | {"Authorization": "Bearer t0ken"})
         assert bad.status_code == 400
+
+
+async def test_failure_messages_are_sealed_too(converter):
+    from temporalio.api.failure.v1 import Failure
+    from temporalio.exceptions import ApplicationError
+
+    failure = Failure()
+    await converter.encode_failure(ApplicationError("could not reach Test Borrower at 13800138050"), failure)
+    assert b"Test Borrower" not in failure.SerializeToString() and failure.message == "Encoded failure"
+    decoded = await converter.decode_failure(failure)
+    assert "Test Borrower" in str(decoded)

@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test install browser lock clean
+.PHONY: run test install browser golden lock clean
 
 run: install
 	$(PY) -m devstack
@@ -28,6 +28,10 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"
+
+# Regenerate the golden histories that CI replays (closed cases of the lifecycle tests, synthetic data).
+golden: install
+	rm -rf tests/golden && GOLDEN_DIR=tests/golden $(PY) -m pytest -q tests/test_lifecycle.py tests/test_flags.py tests/test_messages.py
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet '.[test]'

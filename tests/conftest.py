@@ -115,18 +115,34 @@ class Cases:
         self.started.append(handle)
         return handle
 
-    async def close(self) -> None:
-        """Audit every case the test ran, then terminate what it left running."""
+    async def close(self, test_name: str = "") -> None:
+        """Audit every case the test ran, export finished histories when regenerating the golden set
+        (GOLDEN_DIR), then terminate what it left running."""
         ledger = Ledger(self.engine)
         for handle in self.started:
             report = await compliance_report(ledger, handle.id.removeprefix("case-"))
             assert report.clean, report.text()
+        if os.environ.get("GOLDEN_DIR") and test_name:
+            await self._export(Path(os.environ["GOLDEN_DIR"]), test_name)
         for handle in self.started:
             try:
                 await handle.terminate("test finished")
             except RPCError as e:
                 if e.status is not RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it had already finished
                     raise
+
+    async def _export(self, folder: Path, test_name: str) -> None:
+        """Closed cases' histories, decrypted (synthetic data only), as golden histories for replay."""
+        from replay import decrypted
+
+        folder.mkdir(parents=True, exist_ok=True)
+        for n, handle in enumerate(self.started):
+            history = await handle.fetch_history()
+            if not history.events[-1].HasField("workflow_execution_completed_event_attributes"):
+                continue  # closed cases only: a replay of an open one can stop mid-handler
+            plain = await decrypted(history, self.client.data_converter)
+            name = test_name.removeprefix("test_")[:80] + (f"-{n}" if n else "")
+            (folder / f"{name}.json").write_text(plain.to_json(), encoding="utf-8")
 
     async def status(self, handle: WorkflowHandle) -> CaseStatus:
         return await handle.query(OverdueCase.status)
@@ -156,10 +172,10 @@ class Cases:
 
 
 @pytest_asyncio.fixture
-async def cases(env, worker, engine) -> AsyncIterator[Cases]:
+async def cases(env, worker, engine, request) -> AsyncIterator[Cases]:
     cases = Cases(env, worker, engine)
     yield cases
-    await cases.close()
+    await cases.close(request.node.name)
 
 
 def pytest_configure(config):

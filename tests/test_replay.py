@@ -60,3 +60,30 @@ async def test_a_change_fails_replay_unpatched_and_passes_behind_a_patch():
     patched = await replay(histories, data_converter, [WelcomesPatched, Complaint])
     assert unpatched[0].failure is not None and "Nondeterminism" in unpatched[0].failure
     assert patched[0].failure is None
+
+
+async def test_a_case_timeline_reads_for_an_auditor_and_hides_personal_data_without_the_key():
+    import timeline
+    from adapters.codec import EncryptionCodec, new_key_line, parse_keys
+    from adapters.converter import encrypted
+
+    [history] = [h for h in from_files([GOLDEN]) if "wilful_default" in h.workflow_id]
+    items, tz = await timeline.rows(history, data_converter)  # golden histories are plaintext
+    text = timeline.as_text("EX", items, tz)
+    assert tz == "Asia/Shanghai" and "Test Borrower" in text
+    for expected in ("Case opened", "SMS reminder 1 of 6", "Robot call 2 of 6", "Update approve",
+                     "Update record_visit_outcome", "Case closed", "escalated", "guard ok (cn@2026.1)"):
+        assert expected in text, expected
+    page = timeline.as_html("EX", items, tz)
+    assert page.startswith("<!doctype html>") and "<td>Case opened</td>" in page
+
+    sealed = encrypted(EncryptionCodec(*parse_keys(new_key_line("k"))))
+    for event in history.events:  # seal the history as the server would hold it
+        from replay import payloads_in
+
+        for payload in payloads_in(event):
+            payload.CopyFrom((await sealed.payload_codec.encode([payload]))[0])
+    stranger = encrypted(EncryptionCodec(*parse_keys(new_key_line("k"))))
+    items, _ = await timeline.rows(history, stranger)
+    assert "Test Borrower" not in timeline.as_text("EX", items, "UTC")
+    assert any("[encrypted]" in r.detail for r in items)

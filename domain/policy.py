@@ -276,14 +276,17 @@ def load_rule_pack(name: str, base: Path = CONFIG_DIR) -> RulePack:
     return _load("rulepacks", name, RulePack, base)  # type: ignore[return-value]
 
 
+def _all_packs(base: Path) -> dict[str, RulePack]:
+    return {p.stem: load_rule_pack(p.stem, base) for p in sorted((base / "rulepacks").glob("*.yaml"))}
+
+
+def _country_packs(country: str, packs: dict[str, RulePack]) -> list[str]:
+    return [name for name, pack in packs.items() if country in pack.countries] or ["cn"]
+
+
 def packs_for_country(country: str, base: Path = CONFIG_DIR) -> list[str]:
     """The pack(s) whose `countries` list the borrower's country; `cn` where none does."""
-    names = []
-    for path in sorted((base / "rulepacks").glob("*.yaml")):
-        pack = load_rule_pack(path.stem, base)
-        if country in pack.countries:
-            names.append(pack.name)
-    return names or ["cn"]
+    return _country_packs(country, _all_packs(base))
 
 
 def public_holidays(country: str, first_year: int, years: int) -> list[date]:
@@ -299,10 +302,11 @@ def public_holidays(country: str, first_year: int, years: int) -> list[date]:
 
 def load_case_config(policy: str, country: str, extra_packs: list[str], base: Path = CONFIG_DIR,
                      today: date | None = None) -> CaseConfig:
-    names = packs_for_country(country, base)
+    packs = _all_packs(base)  # read once: the country's packs and any extra ones come from here
+    names = _country_packs(country, packs)
     names += [n for n in extra_packs if n not in names]
     profile = load_policy(policy, base)
-    rules = combine_packs([load_rule_pack(n, base) for n in names])
+    rules = combine_packs([packs[n] if n in packs else load_rule_pack(n, base) for n in names])
     if profile.contact.quiet_on_public_holidays and today is not None:
         rules = rules.model_copy(update={"quiet_days": public_holidays(country, today.year,
                                                                        profile.contact.holiday_years)})

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.clock import local
 from domain.guard import PlannedAction, evaluate
 from domain.models import Channel, ContactAttempt, Flags, Hold, Outcome
 from domain.policy import combine_packs, load_rule_pack
@@ -160,13 +161,8 @@ def test_public_holidays_are_quiet_days_when_the_policy_says_so():
     golden_week = decide(now=utc(2026, 10, 1, 4, 0), rules=config.rules)
     assert golden_week.verdict == "defer" and golden_week.rule == "quiet_day"
     assert golden_week.until.astimezone(UTC).date() > datetime(2026, 10, 1).date()
-    back = clock_local(golden_week.until, "Asia/Shanghai")
+    back = local(golden_week.until, "Asia/Shanghai")
     assert back.date() not in config.rules.quiet_days and back.hour == 8
     assert decide(now=utc(2026, 10, 1, 4, 0), rules=CN).allowed  # packs alone set no quiet days
     assert load_case_config("standard", "CN", []).rules.quiet_days == []  # no date, no calendar
 
-
-def clock_local(at, tz):
-    from domain.clock import local
-
-    return local(at, tz)

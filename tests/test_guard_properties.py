@@ -64,8 +64,9 @@ timelines = st.fixed_dictionaries({
 })
 
 
-def simulate(timeline: dict) -> tuple[list[Entry], Counter]:
-    """Run the timeline through the guard; return the journal and a count of its decisions by rule."""
+def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
+    """Run the timeline through the guard (or another decider); return the journal and a count of its
+    decisions by rule."""
     tz, start = timeline["zone"], timeline["start"].replace(tzinfo=UTC)
     first_day = start.astimezone(ZoneInfo(tz)).date()
     rules = RULES[tuple(timeline["packs"])].model_copy(
@@ -206,16 +207,9 @@ def test_the_checker_catches_what_a_guardless_scheduler_does():
     @given(timelines)
     def run(timeline):
         nonlocal broken
-        import domain.guard as guard_module
-
-        original = guard_module.evaluate
-        allow = original(PlannedAction(channel=Channel.SMS), now=datetime(2026, 1, 1, 4, tzinfo=UTC),
+        allow = evaluate(PlannedAction(channel=Channel.SMS), now=datetime(2026, 1, 1, 4, tzinfo=UTC),
                          timezone="Asia/Shanghai", flags=Flags(), attempts=[], rules=RULES[("cn",)])
-        globals()["evaluate"] = lambda *a, **k: allow
-        try:
-            journal, _ = simulate(timeline)
-        finally:
-            globals()["evaluate"] = original
+        journal, _ = simulate(timeline, evaluate=lambda *a, **k: allow)
         broken += bool(find_violations(journal))
 
     run()

@@ -29,7 +29,7 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"
 
-# Regenerate the golden histories that CI replays (closed cases of the lifecycle tests, synthetic data).
+# Regenerate the golden histories that CI replays (every case of these tests, closed or open; synthetic data).
 golden: install
 	rm -rf tests/golden && GOLDEN_DIR=tests/golden $(PY) -m pytest -q tests/test_lifecycle.py tests/test_flags.py tests/test_messages.py
 

@@ -25,6 +25,7 @@ from temporalio.worker import Replayer
 
 from workflows.complaint import Complaint
 from workflows.overdue_case import OverdueCase
+from workflows.runner import workflow_runner
 
 WORKFLOWS = [OverdueCase, Complaint]
 
@@ -71,7 +72,7 @@ async def decrypted(history: WorkflowHistory, converter: DataConverter) -> Workf
 
 async def replay(histories: AsyncIterator[WorkflowHistory] | list[WorkflowHistory], converter: DataConverter,
                  workflows: list = WORKFLOWS) -> list[Verdict]:
-    replayer = Replayer(workflows=workflows, data_converter=converter)
+    replayer = Replayer(workflows=workflows, data_converter=converter, workflow_runner=workflow_runner())
     verdicts = []
 
     async def each() -> AsyncIterator[WorkflowHistory]:

@@ -27,6 +27,7 @@ from domain.policy import CONFIG_DIR, ConfigError, load_policy
 from settings import Settings, connect
 from workflows.complaint import Complaint
 from workflows.overdue_case import OverdueCase
+from workflows.runner import workflow_runner
 
 log = logging.getLogger("duecourse.worker")
 
@@ -52,7 +53,7 @@ def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: 
     contact = ContactActivities({channel: provider for channel in Channel}, ledger, templates)
     case_data = CaseDataActivities(config_dir)
     return Worker(
-        client, task_queue=task_queue, workflows=[OverdueCase, Complaint],
+        client, task_queue=task_queue, workflows=[OverdueCase, Complaint], workflow_runner=workflow_runner(),
         activities=[*LedgerActivities(ledger).all(), *contact.all(), *case_data.all()],
         **options,
     )

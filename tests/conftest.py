@@ -74,6 +74,15 @@ async def env(converter) -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+def dev_server(converter, *extra_args: str):
+    """A real Temporal dev server (in memory) with the case search attributes; extra CLI arguments
+    such as `--dynamic-config-value KEY=VALUE`."""
+    return WorkflowEnvironment.start_local(
+        data_converter=converter, dev_server_existing_path=str(binaries.temporal_cli()),
+        dev_server_log_level="error", search_attributes=search.ALL, dev_server_extra_args=list(extra_args),
+    )
+
+
 @pytest.fixture(scope="session")
 def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped configuration plus the test-only policies in tests/policies/."""
@@ -132,14 +141,13 @@ class Cases:
                     raise
 
     async def _export(self, folder: Path, test_name: str) -> None:
-        """Closed cases' histories, decrypted (synthetic data only), as golden histories for replay."""
+        """Every case's history as the test left it (closed or open), decrypted (synthetic data only), as
+        golden histories for replay."""
         from replay import decrypted
 
         folder.mkdir(parents=True, exist_ok=True)
         for n, handle in enumerate(self.started):
-            history = await handle.fetch_history()
-            if not history.events[-1].HasField("workflow_execution_completed_event_attributes"):
-                continue  # closed cases only: a replay of an open one can stop mid-handler
+            history = await handle.fetch_history()  # closed or still open: both must replay
             plain = await decrypted(history, self.client.data_converter)
             name = test_name.removeprefix("test_")[:80] + (f"-{n}" if n else "")
             (folder / f"{name}.json").write_text(plain.to_json(), encoding="utf-8")

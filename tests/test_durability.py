@@ -14,26 +14,21 @@ from pathlib import Path
 
 import pytest_asyncio
 from sqlalchemy import text
-from temporalio.testing import WorkflowEnvironment
 
-from devstack import binaries
 from domain import clock
 from domain.models import Payment, Stage
 from domain.policy import load_policy, load_rule_pack
 from starter import start_case
 from tests import factories
-from workflows import search
+from tests.conftest import dev_server
 from workflows.overdue_case import OverdueCase
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest_asyncio.fixture
-async def dev_server(converter):
-    async with await WorkflowEnvironment.start_local(
-        data_converter=converter, dev_server_existing_path=str(binaries.temporal_cli()),
-        dev_server_log_level="error", search_attributes=search.ALL,
-    ) as env:
+@pytest_asyncio.fixture(name="dev_server")
+async def _dev_server(converter):
+    async with await dev_server(converter) as env:
         yield env
 
 

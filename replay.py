@@ -5,19 +5,23 @@
     python replay.py tests/golden                            # exported JSON histories: files or folders
 
 Each history is replayed with the project's converter and codec; each is reported as passing or as
-non-deterministic with the server's description of where it diverges. Exit code 1 on any failure.
+non-deterministic with the first recorded event the new code no longer produces and the SDK's
+reason. Exit code 1 on any failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf.message import Message
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
@@ -35,11 +39,52 @@ class Verdict:
     workflow_id: str
     events: int
     failure: str | None
+    diverges_at: str | None = None  # the first recorded event the new code no longer produces
 
     def line(self) -> str:
         if self.failure is None:
             return f"PASS  {self.workflow_id} ({self.events} events)"
-        return f"FAIL  {self.workflow_id} ({self.events} events): {self.failure}"
+        where = f" diverges at {self.diverges_at}:" if self.diverges_at else ""
+        return f"FAIL  {self.workflow_id} ({self.events} events){where} {self.failure}"
+
+
+def _reason(failure: Exception) -> str:
+    """The SDK's own sentence from inside the core's failure dump."""
+    found = re.search(r'message: "((?:[^"\\]|\\.)*)"', str(failure))
+    return f"{type(failure).__name__}: {found.group(1) if found else failure}"
+
+
+def _describe(event: HistoryEvent) -> str:
+    kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
+    attrs = event.activity_task_scheduled_event_attributes
+    detail = f" {attrs.activity_type.name}" if event.HasField("activity_task_scheduled_event_attributes") else ""
+    return f"event {event.event_id} ({kind}{detail})"
+
+
+async def _first_divergence(replayer: Replayer, history: WorkflowHistory) -> str | None:
+    """Binary search over workflow-task boundaries for the first task whose replay fails; its
+    commands start right after the previous task completed, so that event is where they diverge."""
+    starts = [i for i, e in enumerate(history.events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
+
+    async def fails(k: int) -> bool:
+        prefix = WorkflowHistory(history.workflow_id, history.events[: starts[k] + 1])
+        return (await replayer.replay_workflow(prefix, raise_on_replay_failure=False)).replay_failure is not None
+
+    lo, hi = 0, len(starts) - 1
+    if not starts or not await fails(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if await fails(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    previous = starts[lo - 1] if lo > 0 else -1
+    completed = next((i for i in range(previous + 1, len(history.events))
+                      if history.events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), None)
+    if completed is None or completed + 1 >= len(history.events):
+        return None
+    return _describe(history.events[completed + 1])
 
 
 def payloads_in(message: Message) -> Iterator[Payload]:
@@ -86,8 +131,11 @@ async def replay(histories: AsyncIterator[WorkflowHistory] | list[WorkflowHistor
     async for history in each():
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         failure = result.replay_failure
-        verdicts.append(Verdict(history.workflow_id, len(history.events),
-                                None if failure is None else f"{type(failure).__name__}: {failure}"))
+        if failure is None:
+            verdicts.append(Verdict(history.workflow_id, len(history.events), None))
+        else:
+            verdicts.append(Verdict(history.workflow_id, len(history.events), _reason(failure),
+                                    await _first_divergence(replayer, history)))
     return verdicts
 
 

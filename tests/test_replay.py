@@ -61,6 +61,11 @@ async def test_a_change_fails_replay_unpatched_and_passes_behind_a_patch():
     unpatched = await replay(histories, data_converter, [WelcomesUnpatched, Complaint])
     patched = await replay(histories, data_converter, [WelcomesPatched, Complaint])
     assert unpatched[0].failure is not None and "Nondeterminism" in unpatched[0].failure
+    # Where: the recorded step the new code replaced (verification), not the end of the history.
+    assert "(activity_task_scheduled verify_contact_data)" in unpatched[0].diverges_at
+    first_verify = next(e.event_id for e in histories[0].events
+                        if e.activity_task_scheduled_event_attributes.activity_type.name == "verify_contact_data")
+    assert unpatched[0].diverges_at.startswith(f"event {first_verify} ")
     assert patched[0].failure is None
 
 

@@ -1,6 +1,7 @@
 """The backend's command line and API: start cases, read them, and send them what happened.
 
     python starter.py start examples/low_risk_pays.json      # one case or a JSON list of cases
+    python starter.py bulk loans.csv --rejects rejects.csv    # CSV or JSONL, streamed
     python starter.py status C-1001
     python starter.py pay C-1001 250.00 --ref BANK-778
     python starter.py --help                                 # every verb
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -113,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True)
     s = sub.add_parser("start", help="start cases from a JSON file (one case or a list)")
     s.add_argument("file", type=Path)
+    s = sub.add_parser("bulk", help="start cases from a CSV (dotted column names) or JSONL file, streamed")
+    s.add_argument("file", type=Path)
+    s.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file's suffix")
+    s.add_argument("--concurrency", type=int, default=32, help="cases being started at once (default 32)")
+    s.add_argument("--rejects", type=Path, help="write refused rows here, with line and reason, to fix and rerun")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s = sub.add_parser("status", help="a case's status")
     s.add_argument("case_id")
     s = sub.add_parser("pay", help="record a payment (update record_payment)")
@@ -191,9 +199,35 @@ def _payload(args: argparse.Namespace) -> tuple[str, str, BaseModel]:
     return "signal", v, PauseRequest(reason=args.reason, by=args.by)
 
 
-async def run(argv: list[str]) -> int:
+async def _bulk(client: Client, args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from intake.bulk import start_bulk, total_rows
+    from intake.rows import file_format
+
+    try:
+        fmt = file_format(args.file, args.format)
+        total = total_rows(args.file, fmt)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.concurrency < 1:
+        print("error: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    with tqdm(total=total, unit="case", disable=args.quiet or None, file=sys.stderr) as bar:
+        summary = await start_bulk(client, args.file, settings.task_queue, fmt=fmt, concurrency=args.concurrency,
+                                   rejects=args.rejects, progress=bar.update)
+    print(summary.text())
+    if args.rejects and (summary.rejected or summary.failed):
+        print(f"refused rows written to {args.rejects} (fix them and run it again: nothing starts twice)")
+    return 1 if summary.rejected or summary.failed else 0
+
+
+async def run(argv: list[str], tracer=None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
+    if args.verb == "bulk":
+        return await _bulk(await connect(settings, tracer), args, settings)
     try:
         if args.verb == "start":
             data = json.loads(args.file.read_text(encoding="utf-8"))
@@ -204,7 +238,7 @@ async def run(argv: list[str]) -> int:
         msg = explain(e) if isinstance(e, ValidationError) else str(e)
         print(f"error: {msg}", file=sys.stderr)
         return 2
-    client = await connect(settings)
+    client = await connect(settings, tracer)
     try:
         if args.verb == "start":
             reports = await start_cases(client, data, settings.task_queue)
@@ -231,7 +265,17 @@ async def run(argv: list[str]) -> int:
 
 
 def main() -> None:
-    sys.exit(asyncio.run(run(sys.argv[1:])))
+    import telemetry
+
+    telemetry.configure_logging("WARNING")
+    if not os.environ.get("OTEL_TRACES_EXPORTER"):  # a command line traces only when asked to
+        sys.exit(asyncio.run(run(sys.argv[1:])))
+    provider = telemetry.tracer_provider("duecourse-starter")
+    try:
+        code = asyncio.run(run(sys.argv[1:], provider.get_tracer("duecourse.starter")))
+    finally:
+        provider.shutdown()  # flush this command's spans
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The worker: runs `OverdueCase` and its activities against Temporal and the Postgres ledger.
+"""The worker: runs `OverdueCase` (with its `Complaint` children and the `DailyIntake`) and their
+activities against Temporal and the Postgres ledger.
 
     python worker.py            # TEMPORAL_ADDRESS, DATABASE_URL, CHANNEL_PROVIDER from the environment
 """
@@ -15,6 +16,7 @@ from temporalio.worker import Worker
 
 from activities.case_data import CaseDataActivities
 from activities.contact import ContactActivities
+from activities.intake import IntakeActivities
 from activities.ledger import LedgerActivities
 from adapters.db import make_engine
 from adapters.ledger import Ledger
@@ -24,8 +26,10 @@ from adapters.providers.sandbox import SandboxProvider
 from adapters.templates import TemplateError, TemplateLibrary, load_content_rules
 from domain.models import Channel
 from domain.policy import CONFIG_DIR, ConfigError, load_policy
+import telemetry
 from settings import Settings, connect
 from workflows.complaint import Complaint
+from workflows.daily_intake import DailyIntake
 from workflows.overdue_case import OverdueCase
 from workflows.runner import workflow_runner
 
@@ -53,17 +57,20 @@ def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: 
     contact = ContactActivities({channel: provider for channel in Channel}, ledger, templates)
     case_data = CaseDataActivities(config_dir)
     return Worker(
-        client, task_queue=task_queue, workflows=[OverdueCase, Complaint], workflow_runner=workflow_runner(),
-        activities=[*LedgerActivities(ledger).all(), *contact.all(), *case_data.all()],
+        client, task_queue=task_queue, workflows=[OverdueCase, Complaint, DailyIntake],
+        workflow_runner=workflow_runner(),
+        activities=[*LedgerActivities(ledger).all(), *contact.all(), *case_data.all(),
+                    *IntakeActivities(client, engine).all()],
         **options,
     )
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    telemetry.configure_logging()
     settings = Settings()
     engine = make_engine()
-    client = await connect(settings)
+    traces = telemetry.tracer_provider("duecourse-worker")
+    client = await connect(settings, traces.get_tracer("duecourse.worker"))
     try:
         worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue,
                               settings.config_dir)
@@ -77,6 +84,7 @@ async def main() -> None:
     async with worker:
         await stop.wait()
     await engine.dispose()
+    traces.shutdown()
 
 
 if __name__ == "__main__":

@@ -138,3 +138,21 @@ class EscalationRecord(Contract):
     kind: str
     reason: str
     at: datetime
+
+
+class IntakeRequest(Contract):
+    """Loans that became overdue within `lookback_days` up to `day` (a missed run is caught up)."""
+
+    day: date
+    lookback_days: int = 7
+    task_queue: str
+
+
+class IntakeSummary(Contract):
+    day: date
+    considered: int = 0
+    started: int = 0
+    already_running: int = 0
+    already_closed: int = 0
+    rejected: int = 0
+    rejected_loans: list[str] = []  # loan ids only (no personal data), the first 100

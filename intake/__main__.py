@@ -1,0 +1,33 @@
+"""`python -m intake`: the HTTP intake service (INTAKE_HOST, INTAKE_PORT; default 127.0.0.1:8090)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import uvicorn
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+import telemetry
+from intake.service import ServiceSettings, create_app
+from settings import Settings, connect
+
+
+async def main() -> None:
+    telemetry.configure_logging()
+    service = ServiceSettings()
+    service.check()
+    traces = telemetry.tracer_provider("duecourse-intake")
+    client = await connect(Settings(), traces.get_tracer("duecourse.intake"))
+    app = create_app(client, service)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=traces)
+    config = uvicorn.Config(app, host=os.environ.get("INTAKE_HOST", "127.0.0.1"),
+                            port=int(os.environ.get("INTAKE_PORT", "8090")), log_config=None)
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        traces.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,167 @@
+"""The HTTP service for the loan system's and the payment processor's webhooks.
+
+    POST /cases                      start a case (idempotent: the case id names its workflow)
+    POST /cases/{case_id}/payments   the `record_payment` update (the payment reference makes it idempotent)
+    GET  /cases/{case_id}            the `status` query
+    GET  /healthz                    for load balancers and compose (no authentication)
+
+Every call but /healthz is authenticated by a bearer token (INTAKE_TOKEN) or a signed webhook
+(INTAKE_HMAC_SECRET): `X-DueCourse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`,
+accepted within INTAKE_SIGNATURE_WINDOW seconds (default 300) and only once. OpenAPI at /docs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from pydantic.json_schema import SkipJsonSchema
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import CASE_ID_PATTERN, CaseInput, CaseStatus, Payment, UpdateResult, workflow_id_for
+from workflows.overdue_case import OverdueCase
+
+SIGNATURE_HEADER = "X-DueCourse-Signature"
+
+
+@dataclass
+class ServiceSettings:
+    task_queue: str = field(default_factory=lambda: os.environ.get("TASK_QUEUE", "overdue-cases"))
+    token: str | None = field(default_factory=lambda: os.environ.get("INTAKE_TOKEN") or None)
+    hmac_secret: str | None = field(default_factory=lambda: os.environ.get("INTAKE_HMAC_SECRET") or None)
+    signature_window: int = field(default_factory=lambda: int(os.environ.get("INTAKE_SIGNATURE_WINDOW", "300")))
+
+    def check(self) -> None:
+        if not (self.token or self.hmac_secret):
+            raise SystemExit("set INTAKE_TOKEN or INTAKE_HMAC_SECRET: the service never runs unauthenticated")
+        for name, value in (("INTAKE_TOKEN", self.token), ("INTAKE_HMAC_SECRET", self.hmac_secret)):
+            if value is not None and len(value) < 24:
+                raise SystemExit(f"{name} is too short: use at least 24 random characters")
+
+
+def sign(secret: str, body: bytes, at: int | None = None) -> str:
+    """The signature header's value for `body` (what a caller computes; tests use it too)."""
+    at = int(time.time()) if at is None else at
+    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"
+
+
+class NewCase(CaseInput):
+    """A case as the loan system sends it (its state belongs to the workflow alone)."""
+
+    state: SkipJsonSchema[None] = None
+
+
+class Started(BaseModel):
+    case_id: str
+    workflow_id: str
+    run_id: str | None
+    status: Literal["started", "already_running", "already_closed"]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+PROBLEMS = {401: {"model": Problem, "description": "no valid token or signature"},
+            404: {"model": Problem, "description": "no such case"},
+            503: {"model": Problem, "description": "Temporal is unavailable: retry later"}}
+CaseId = Annotated[str, Path(pattern=CASE_ID_PATTERN.pattern, max_length=64, description="the lender's case id")]
+
+
+class Authenticator:
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        self._seen: dict[str, float] = {}  # signatures already used, until their window closes
+
+    async def __call__(self, request: Request) -> None:
+        s = self.settings
+        auth = request.headers.get("authorization", "")
+        if s.token and auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].encode(), s.token.encode()):
+            return
+        header = request.headers.get(SIGNATURE_HEADER)
+        if s.hmac_secret and header:
+            self._verify(header, await request.body())
+            return
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token or a signature is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    def _verify(self, header: str, body: bytes) -> None:
+        parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+        try:
+            at = int(parts["t"])
+            given = parts["v1"]
+        except (KeyError, ValueError):
+            raise HTTPException(401, f"{SIGNATURE_HEADER} must be t=<unix seconds>,v1=<hex digest>") from None
+        now = time.time()
+        if abs(now - at) > self.settings.signature_window:
+            raise HTTPException(401, "signature timestamp outside the accepted window (check the clock)")
+        expected = sign(self.settings.hmac_secret, body, at).split("v1=")[1]
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(401, "signature does not match the body")
+        self._seen = {k: v for k, v in self._seen.items() if v > now}
+        if given in self._seen:
+            raise HTTPException(401, "signature already used (a replayed request)")
+        self._seen[given] = at + self.settings.signature_window
+
+
+def create_app(client: Client, settings: ServiceSettings | None = None) -> FastAPI:
+    from starter import start_case
+
+    settings = settings or ServiceSettings()
+    settings.check()
+    app = FastAPI(title="DueCourse intake", version="1", description=__doc__.split("\n\n")[0],
+                  responses={401: PROBLEMS[401], 503: PROBLEMS[503]})
+    authenticated = [Depends(Authenticator(settings))]
+
+    @app.exception_handler(RPCError)
+    async def temporal_unavailable(_: Request, e: RPCError) -> JSONResponse:
+        return JSONResponse({"detail": f"Temporal: {e.message}"}, status_code=503)
+
+    async def exists(case_id: str) -> WorkflowExecutionStatus:
+        try:
+            return (await client.get_workflow_handle(workflow_id_for(case_id)).describe()).status
+        except RPCError as e:
+            if e.status is RPCStatusCode.NOT_FOUND:
+                raise HTTPException(404, f"no case {case_id}") from None
+            raise
+
+    @app.post("/cases", status_code=201, response_model=Started, dependencies=authenticated,
+              responses={200: {"model": Started, "description": "the case exists already: nothing started"}})
+    async def start(case: NewCase) -> JSONResponse:
+        report = await start_case(client, CaseInput.model_validate(case.model_dump()), settings.task_queue)
+        body = Started(case_id=case.case_id, workflow_id=case.workflow_id, run_id=report.run_id, status=report.status)
+        return JSONResponse(body.model_dump(), status_code=201 if report.status == "started" else 200)
+
+    @app.post("/cases/{case_id}/payments", response_model=UpdateResult, dependencies=authenticated,
+              responses={404: PROBLEMS[404], 409: {"model": Problem, "description": "the case refused it"}})
+    async def record_payment(case_id: CaseId, payment: Payment) -> UpdateResult:
+        if await exists(case_id) is not WorkflowExecutionStatus.RUNNING:
+            raise HTTPException(409, f"case {case_id} is closed")
+        try:
+            return await client.get_workflow_handle(workflow_id_for(case_id)).execute_update(
+                OverdueCase.record_payment, payment)
+        except WorkflowUpdateFailedError as e:
+            raise HTTPException(409, getattr(e.cause, "message", None) or str(e.cause)) from None
+
+    @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=authenticated,
+             responses={404: PROBLEMS[404]})
+    async def case_status(case_id: CaseId) -> CaseStatus:
+        await exists(case_id)
+        return await client.get_workflow_handle(workflow_id_for(case_id)).query(OverdueCase.status)
+
+    @app.get("/healthz", responses={503: PROBLEMS[503]})
+    async def health() -> dict[str, str]:
+        await client.workflow_service.get_system_info(GetSystemInfoRequest())
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,303 @@
+"""Backend services on a real dev server: the HTTP webhook service over real HTTP (bearer and signed
+webhooks, a schemathesis run over its OpenAPI), bulk files, the daily intake Schedule, and one
+trace from an HTTP request through the workflow to its activities, with metrics and clean logs."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import logging
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import insert, text
+from temporalio.client import Client
+
+import telemetry
+from adapters.db import loans
+from adapters.providers.sandbox import SandboxProvider
+from intake.bulk import start_bulk
+from intake.schedule import SCHEDULE_ID, ensure_schedule
+from intake.service import SIGNATURE_HEADER, ServiceSettings, create_app, sign
+from tests import factories
+from tests.conftest import dev_server
+from worker import build_worker
+from workflows.daily_intake import DailyIntake
+
+TOKEN = "test-token-" + "x" * 20
+SECRET = "test-secret-" + "y" * 20
+QUEUE = "intake"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """A dev server, a traced and metered client, a worker, and the HTTP service on a real port."""
+
+    client: Client
+    url: str
+    spans: InMemorySpanExporter
+    metrics: str
+    logs: io.StringIO
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(converter, engine, config_dir):
+    s = Stack()
+    s.spans, s.logs = InMemorySpanExporter(), io.StringIO()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(s.spans))
+    s.metrics = f"127.0.0.1:{free_port()}"
+    handler = logging.StreamHandler(s.logs)
+    handler.setFormatter(telemetry.JsonFormatter())
+    logging.getLogger().addHandler(handler)
+    async with await dev_server(converter) as env:
+        s.client = await Client.connect(
+            env.client.service_client.config.target_host, data_converter=converter,
+            interceptors=telemetry.interceptors(provider.get_tracer("test")), runtime=telemetry.runtime(s.metrics))
+        app = create_app(s.client, ServiceSettings(task_queue=QUEUE, token=TOKEN, hmac_secret=SECRET))
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        s.url = f"http://127.0.0.1:{port}"
+        try:
+            async with build_worker(s.client, engine, SandboxProvider(engine), QUEUE, config_dir):
+                yield s
+        finally:
+            server.should_exit = True
+            await serving
+            logging.getLogger().removeHandler(handler)
+
+
+def http(stack: Stack, **headers) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {TOKEN}"} | headers, timeout=30)
+
+
+def case_json(**overrides) -> dict:
+    return factories.case(**overrides).model_dump(mode="json", exclude={"state"})
+
+
+async def test_the_service_starts_pays_and_reads_a_case_idempotently(stack):
+    body = case_json()
+    case_id = body["case_id"]
+    async with http(stack) as api:
+        first = await api.post("/cases", json=body)
+        assert first.status_code == 201 and first.json()["status"] == "started"
+        again = await api.post("/cases", json=body)
+        assert again.status_code == 200 and again.json()["status"] == "already_running"
+        assert again.json()["run_id"] == first.json()["run_id"]
+
+        payment = {"amount": "250.00", "paid_at": datetime.now(UTC).isoformat(), "reference": "BANK-1"}
+        paid = await api.post(f"/cases/{case_id}/payments", json=payment)
+        assert paid.status_code == 200 and paid.json()["balance"] == "2750.00"
+        twice = await api.post(f"/cases/{case_id}/payments", json=payment)
+        assert twice.status_code == 200 and "already applied" in twice.json()["message"]
+        assert twice.json()["balance"] == "2750.00"
+
+        status = await api.get(f"/cases/{case_id}")
+        assert status.status_code == 200
+        assert status.json()["total_paid"] == "250.00" and status.json()["case_id"] == case_id
+
+        wrong_currency = await api.post(f"/cases/{case_id}/payments", json=payment | {"reference": "B-2",
+                                                                                     "currency": "USD"})
+        assert wrong_currency.status_code == 409 and "currency" in wrong_currency.json()["detail"]
+        assert (await api.get("/cases/NO-SUCH-CASE")).status_code == 404
+        assert (await api.post("/cases/NO-SUCH-CASE/payments", json=payment)).status_code == 404
+
+
+async def test_bad_requests_get_clear_errors_and_start_nothing(stack):
+    body = case_json()
+    body["loan"]["outstanding_balance"] = "-5"
+    del body["borrower"]["timezone"]
+    async with http(stack) as api:
+        refused = await api.post("/cases", json=body)
+        assert refused.status_code == 422
+        where = {".".join(str(p) for p in e["loc"]) for e in refused.json()["detail"]}
+        assert {"body.loan.outstanding_balance", "body.borrower.timezone"} <= where
+        assert (await api.post("/cases", json=case_json() | {"state": {"stage": "settled"}})).status_code == 422
+        assert (await api.get("/cases/bad id!")).status_code in (404, 422)
+        assert (await api.post("/cases", content=b"{not json", headers={"content-type": "application/json"})
+                ).status_code == 422
+    assert [w async for w in stack.client.list_workflows(f'WorkflowId = "case-{body["case_id"]}"')] == []
+
+
+async def test_only_a_valid_token_or_a_fresh_signature_gets_in(stack):
+    body = json.dumps(case_json()).encode()
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as api:
+        assert (await api.get("/cases/X-1")).status_code == 401
+        assert (await api.get("/cases/X-1", headers={"Authorization": "Bearer wrong"})).status_code == 401
+        assert (await api.get("/healthz")).json() == {"status": "ok"}
+
+        signed = {SIGNATURE_HEADER: sign(SECRET, body), "content-type": "application/json"}
+        assert (await api.post("/cases", content=body, headers=signed)).status_code == 201
+        replayed = await api.post("/cases", content=body, headers=signed)
+        assert replayed.status_code == 401 and "already used" in replayed.json()["detail"]
+        stale = {SIGNATURE_HEADER: sign(SECRET, body, int(time.time()) - 3600), "content-type": "application/json"}
+        assert "window" in (await api.post("/cases", content=body, headers=stale)).json()["detail"]
+        tampered = {SIGNATURE_HEADER: sign(SECRET, body), "content-type": "application/json"}
+        response = await api.post("/cases", content=body.replace(b"3000.00", b"30.00"), headers=tampered)
+        assert response.status_code == 401 and "does not match" in response.json()["detail"]
+
+
+async def test_schemathesis_finds_no_server_error_in_the_openapi(stack, tmp_path):
+    report = tmp_path / "junit.xml"
+    run = await asyncio.to_thread(subprocess.run, [
+        str(Path(sys.executable).parent / "st"), "run", f"{stack.url}/openapi.json", "--checks", "not_a_server_error",
+        "--max-examples", "25", "-H", f"Authorization: Bearer {TOKEN}", "--generation-deterministic",
+        "--report", "junit", "--report-junit-path", str(report), "--no-color",
+    ], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "tests=" in report.read_text()
+
+
+async def test_one_trace_runs_from_the_http_request_to_the_activities(stack):
+    stack.spans.clear()
+    body = case_json()
+    async with http(stack) as api:
+        assert (await api.post("/cases", json=body)).status_code == 201
+        for _ in range(100):  # the case's first activities run on the worker
+            if any(s.name == "RunActivity:verify_contact_data" for s in stack.spans.get_finished_spans()):
+                break
+            await asyncio.sleep(0.1)
+    spans = stack.spans.get_finished_spans()
+    http_span = next(s for s in spans if s.name == "POST /cases" and s.parent is None)
+    trace = [s for s in spans if s.context.trace_id == http_span.context.trace_id]
+    names = {s.name for s in trace}
+    assert {"StartWorkflow:OverdueCase", "RunWorkflow:OverdueCase", "StartActivity:load_case_config",
+            "RunActivity:load_case_config", "RunActivity:verify_contact_data"} <= names, names
+
+    metrics = httpx.get(f"http://{stack.metrics}/metrics").text
+    assert "temporal_workflow_task_execution_latency" in metrics or "temporal_request" in metrics
+    lines = [json.loads(line) for line in stack.logs.getvalue().splitlines() if line.strip()]
+    everything = stack.logs.getvalue()
+    for personal in ("Test Borrower", "Test Contact", factories.ANSWERS, factories.EMERGENCY, "1 Test Road"):
+        assert personal not in everything
+    assert all({"ts", "level", "logger", "msg"} <= set(entry) for entry in lines)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    columns = sorted({k for r in rows for k in r})
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def flat(case: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in case.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= flat(value, f"{name}.")
+        elif isinstance(value, list):
+            out |= flat({str(i): v for i, v in enumerate(value)}, f"{name}.")
+        else:
+            out[name] = "" if value is None else str(value)
+    return out
+
+
+async def test_bulk_files_start_each_case_once_and_report_bad_rows(stack, tmp_path):
+    good = [flat(case_json()) for _ in range(5)]
+    bad_amount = flat(case_json()) | {"loan.principal": "lots"}
+    no_name = {k: v for k, v in flat(case_json()).items() if k != "borrower.name"}
+    source = tmp_path / "loans.csv"
+    write_csv(source, good[:3] + [bad_amount] + good[3:] + [no_name])
+    rejects = tmp_path / "rejects.csv"
+    seen = []
+    summary = await start_bulk(stack.client, source, QUEUE, concurrency=3, rejects=rejects, progress=seen.append)
+    assert (summary.rows, summary.started, summary.rejected, summary.failed) == (7, 5, 2, 0)
+    assert len(seen) == 7
+    refused = list(csv.DictReader(rejects.open()))
+    assert [r["_line"] for r in refused] == ["5", "8"]  # the header is line 1
+    assert "loan.principal" in refused[0]["_reason"] and "borrower.name" in refused[1]["_reason"]
+
+    again = await start_bulk(stack.client, source, QUEUE, rejects=tmp_path / "again.csv")
+    assert (again.started, again.already_running, again.rejected) == (0, 5, 2)
+
+    # The rejects file, fixed, is a valid input as it stands.
+    fixed = [r | {"loan.principal": "5000.00", "borrower.name": "Test Borrower"} for r in refused]
+    write_csv(rejects, fixed)
+    assert (await start_bulk(stack.client, rejects, QUEUE)).started == 2
+
+    lines = tmp_path / "loans.jsonl"
+    lines.write_text(json.dumps(case_json()) + "\n" + "{oops\n" + json.dumps(case_json() | {"policy": "No Such"}) + "\n")
+    summary = await start_bulk(stack.client, lines, QUEUE, rejects=tmp_path / "rejects.jsonl")
+    assert (summary.started, summary.rejected) == (1, 2)
+    refused = [json.loads(x) for x in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert [r["_line"] for r in refused] == [2, 3] and "not JSON" in refused[0]["_reason"]
+
+
+async def test_the_starter_command_line_runs_a_bulk_file(stack, tmp_path, payload_keys, monkeypatch):
+    import starter
+
+    source = tmp_path / "few.jsonl"
+    source.write_text("\n".join(json.dumps(case_json()) for _ in range(3)) + "\n")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", stack.client.service_client.config.target_host)
+    monkeypatch.setenv("TASK_QUEUE", QUEUE)
+    monkeypatch.setenv("PAYLOAD_KEYS", payload_keys)
+    assert await starter.run(["bulk", str(source), "--quiet"]) == 0
+    assert await starter.run(["bulk", str(source), "--quiet"]) == 0  # a rerun: all already running
+    assert await starter.run(["bulk", str(tmp_path / "missing.csv")]) == 2
+
+
+async def test_the_daily_schedule_starts_newly_overdue_loans_once(stack, engine):
+    today = date.today()
+    fresh = [case_json() for _ in range(3)]
+    old = case_json()
+    invalid = case_json() | {"loan": {"loan_id": "BAD"}}
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM loans"))
+        await conn.execute(insert(loans), [
+            *({"loan_id": f"L-{c['case_id']}", "case": c, "overdue_since": today - timedelta(days=1)} for c in fresh),
+            {"loan_id": f"L-{old['case_id']}", "case": old, "overdue_since": today - timedelta(days=30)},
+            {"loan_id": "L-INVALID", "case": invalid, "overdue_since": today},
+        ])
+    schedule = await ensure_schedule(stack.client, QUEUE, at="06:00", timezone="Asia/Shanghai")
+
+    async def run_once() -> dict:
+        before = len((await schedule.describe()).info.recent_actions)
+        await schedule.trigger()
+        for _ in range(300):
+            actions = (await schedule.describe()).info.recent_actions
+            if len(actions) > before:
+                run = actions[-1].action
+                handle = stack.client.get_workflow_handle_for(DailyIntake.run, run.workflow_id,
+                                                              run_id=run.first_execution_run_id)
+                return (await handle.result()).model_dump()
+            await asyncio.sleep(0.1)
+        raise AssertionError("the schedule did not run")
+
+    first = await run_once()
+    assert (first["considered"], first["started"], first["rejected"]) == (4, 3, 1)
+    assert first["rejected_loans"] == ["L-INVALID"]
+    second = await run_once()
+    assert (second["started"], second["already_running"]) == (0, 3)
+    assert [w async for w in stack.client.list_workflows(f'WorkflowId = "case-{old["case_id"]}"')] == []
+
+    await schedule.pause(note="bank holiday")
+    await ensure_schedule(stack.client, QUEUE, at="07:30")  # a redeploy changes the time, keeps the pause
+    described = await schedule.describe()
+    assert described.schedule.state.paused and described.schedule.spec.calendars[0].hour[0].start == 7
+    assert described.id == SCHEDULE_ID

@@ -1,0 +1,27 @@
+"""The daily intake, run by a Temporal Schedule (`intake/schedule.py`): operators pause it or run it
+now from the Web UI's Schedules page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import IntakeRequest, IntakeSummary
+    from activities.intake import IntakeActivities
+
+
+@workflow.defn
+class DailyIntake:
+    @workflow.run
+    async def run(self, lookback_days: int = 7) -> IntakeSummary:
+        info = workflow.info()
+        return await workflow.execute_activity_method(
+            IntakeActivities.start_newly_overdue,
+            IntakeRequest(day=workflow.now().date(), lookback_days=lookback_days, task_queue=info.task_queue),
+            start_to_close_timeout=timedelta(hours=2), heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5)),
+            summary="Start the cases of newly overdue loans",
+        )

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from adapters.codec import EncryptionCodec, PayloadKeyError, codec_from_environment
+from adapters.codec import EncryptionCodec, PayloadKeyError, codec_from_environment, new_key_line
 from settings import DEFAULT_KEYS_FILE
 
 
@@ -82,7 +82,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--origin", action="append", help="an allowed UI origin (repeat); default the dev UI")
+    parser.add_argument("--new-key", metavar="ID", help="print a new key line `ID:<base64>` for PAYLOAD_KEYS and exit")
     args = parser.parse_args()
+    if args.new_key:
+        print(new_key_line(args.new_key))
+        return
     origins = set(args.origin or ["http://127.0.0.1:8233", "http://localhost:8233"])
     server = serve(args.port, origins, args.host)
     print(f"codec server on http://{args.host}:{args.port} for {', '.join(sorted(origins))}", flush=True)

@@ -20,6 +20,8 @@ class Settings:
     gateway_url: str | None = field(default_factory=lambda: os.environ.get("GATEWAY_URL"))
     gateway_token: str | None = field(default_factory=lambda: os.environ.get("GATEWAY_TOKEN"))
     config_dir: Path = field(default_factory=lambda: Path(os.environ.get("CONFIG_DIR", CONFIG_DIR)))
+    # Cases a worker keeps in memory between their steps (the rest replay from history when woken).
+    worker_cache: int = field(default_factory=lambda: int(os.environ.get("WORKER_CACHE", "1000")))
     # Temporal Cloud (or any TLS server): an API key, or mTLS with a client certificate and key.
     api_key: str | None = field(default_factory=lambda: os.environ.get("TEMPORAL_API_KEY"))
     tls_cert: Path | None = field(default_factory=lambda: _path("TEMPORAL_TLS_CERT"))

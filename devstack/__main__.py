@@ -138,7 +138,7 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
         if args.no_demo:
             say("[4/4] Demo skipped (--no-demo)")
         else:
-            say(f"[4/4] Demo cases on the 'demo' policy (days compressed into seconds, rules unchanged)")
+            say("[4/4] Demo cases on the 'demo' policy (days compressed into seconds, rules unchanged)")
             for report in await demo.start_demo(client, settings.task_queue):
                 say(f"      {report.case_id}: {report.status.replace('_', ' ')}")
         print(f"""

@@ -124,28 +124,25 @@ def create_app(client: Client, settings: ServiceSettings | None = None) -> FastA
     authenticated = [Depends(Authenticator(settings))]
 
     @app.exception_handler(RPCError)
-    async def temporal_unavailable(_: Request, e: RPCError) -> JSONResponse:
+    async def temporal_error(_: Request, e: RPCError) -> JSONResponse:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            return JSONResponse({"detail": "no such case"}, status_code=404)
         return JSONResponse({"detail": f"Temporal: {e.message}"}, status_code=503)
 
-    async def exists(case_id: str) -> WorkflowExecutionStatus:
-        try:
-            return (await client.get_workflow_handle(workflow_id_for(case_id)).describe()).status
-        except RPCError as e:
-            if e.status is RPCStatusCode.NOT_FOUND:
-                raise HTTPException(404, f"no case {case_id}") from None
-            raise
+    async def case_state(case_id: str) -> WorkflowExecutionStatus:
+        return (await client.get_workflow_handle(workflow_id_for(case_id)).describe()).status
 
     @app.post("/cases", status_code=201, response_model=Started, dependencies=authenticated,
               responses={200: {"model": Started, "description": "the case exists already: nothing started"}})
     async def start(case: NewCase) -> JSONResponse:
-        report = await start_case(client, CaseInput.model_validate(case.model_dump()), settings.task_queue)
+        report = await start_case(client, case, settings.task_queue)
         body = Started(case_id=case.case_id, workflow_id=case.workflow_id, run_id=report.run_id, status=report.status)
         return JSONResponse(body.model_dump(), status_code=201 if report.status == "started" else 200)
 
     @app.post("/cases/{case_id}/payments", response_model=UpdateResult, dependencies=authenticated,
               responses={404: PROBLEMS[404], 409: {"model": Problem, "description": "the case refused it"}})
     async def record_payment(case_id: CaseId, payment: Payment) -> UpdateResult:
-        if await exists(case_id) is not WorkflowExecutionStatus.RUNNING:
+        if await case_state(case_id) is not WorkflowExecutionStatus.RUNNING:
             raise HTTPException(409, f"case {case_id} is closed")
         try:
             return await client.get_workflow_handle(workflow_id_for(case_id)).execute_update(
@@ -156,7 +153,6 @@ def create_app(client: Client, settings: ServiceSettings | None = None) -> FastA
     @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=authenticated,
              responses={404: PROBLEMS[404]})
     async def case_status(case_id: CaseId) -> CaseStatus:
-        await exists(case_id)
         return await client.get_workflow_handle(workflow_id_for(case_id)).query(OverdueCase.status)
 
     @app.get("/healthz", responses={503: PROBLEMS[503]})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import re
 import statistics
@@ -260,7 +261,7 @@ async def main(argv: list[str]) -> int:
     base = args.data or Path(tempfile.mkdtemp(prefix="duecourse-bench-"))
     zone = daytime_zone()
     print(f"machine: {platform.machine()}, {platform.processor() or '?'}, Python {platform.python_version()}, "
-          f"{__import__('os').cpu_count()} cores; cases in {zone}", flush=True)
+          f"{os.cpu_count()} cores; cases in {zone}", flush=True)
     for n in args.cases:
         ours, shape = await run_cases(n, base, zone, args.cache)
         print(ours.line(), flush=True)

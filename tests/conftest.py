@@ -3,7 +3,6 @@ server, and a real worker with the real activities per test."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import uuid

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from devstack import binaries
 from domain import clock
 from domain.models import Payment
 from domain.policy import load_rule_pack
+from loadtest.stack import free_port
 from starter import start_case
 from tests import factories
 from worker import build_worker
@@ -45,12 +45,6 @@ async def in_any_frame(page, text: str, seconds: float = 30) -> str:
                 return body
         await asyncio.sleep(0.25)
     raise AssertionError(f"{text!r} not shown in any frame")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest_asyncio.fixture

@@ -12,7 +12,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from adapters.codec import EncryptionCodec, PayloadKeyError, new_key_line, parse_keys
-from adapters.converter import data_converter, encrypted
+from adapters.converter import data_converter
 from tests import factories
 from workflows.overdue_case import OverdueCase
 

@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 import pytest_asyncio
 import uvicorn
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -33,6 +31,7 @@ from adapters.providers.sandbox import SandboxProvider
 from intake.bulk import start_bulk
 from intake.schedule import SCHEDULE_ID, ensure_schedule
 from intake.service import SIGNATURE_HEADER, ServiceSettings, create_app, sign
+from loadtest.stack import free_port
 from tests import factories
 from tests.conftest import dev_server
 from worker import build_worker
@@ -42,12 +41,6 @@ TOKEN = "test-token-" + "x" * 20
 SECRET = "test-secret-" + "y" * 20
 QUEUE = "intake"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stack:

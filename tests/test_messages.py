@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError
 
 import starter
 from domain.models import (

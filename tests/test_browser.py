@@ -1,9 +1,11 @@
 """The Web UI as operators use it, in headless Chromium: find a case by stage, open it, read the
-borrower's data decrypted through the codec server, and see an update land in `status`."""
+borrower's data decrypted through the codec server, and act on it from the UI's own dialogs (*Send a
+Signal*, *Send an Update*), each input encrypted through the codec server's `/encode`."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import threading
 import uuid
@@ -19,7 +21,7 @@ import codec_server
 from adapters.providers.sandbox import SandboxProvider
 from devstack import binaries
 from domain import clock
-from domain.models import Payment
+from domain.models import ApprovalKind, HardshipReason, HardshipReport, Stage
 from domain.policy import load_rule_pack
 from loadtest.stack import free_port
 from starter import start_case
@@ -47,6 +49,38 @@ async def in_any_frame(page, text: str, seconds: float = 30) -> str:
     raise AssertionError(f"{text!r} not shown in any frame")
 
 
+async def send_from_dialog(page, action: str, name: str, payload: dict, shot: str) -> None:
+    """What an operator does: More Actions → Send a Signal / Send an Update, choose the message, type its
+    JSON, leave the editor, Submit. The editor pretty-prints its JSON when it loses focus, which makes the
+    dialog taller and moves Submit: a press that lands before that reflow is lost (docs/operations.md)."""
+    kind = "signal" if "Signal" in action else "update"
+    await page.get_by_role("button", name="More Actions").click()
+    await page.get_by_role("menuitem", name=action).click()
+    dialog = page.locator("dialog[open]")  # the UI renders each dialog twice; only one is open
+    await dialog.get_by_test_id(f"{kind}-select-button").click()
+    await page.get_by_role("option", name=name, exact=True).click()
+    editor = dialog.locator(".cm-content")
+    await editor.click()
+    await page.keyboard.press("Control+A")  # the dialog keeps the last message's JSON: replace it
+    await page.keyboard.insert_text(json.dumps(payload))
+    await page.keyboard.press("Tab")  # leave the editor: it reformats now, not under the pointer
+    await dialog.locator(".cm-line").nth(len(payload)).wait_for()  # one line per key, plus the braces
+    await page.screenshot(path=str(SHOTS / shot))
+    async with page.expect_response(lambda r: "/encode" in r.url and r.request.method == "POST") as encoded:
+        await dialog.get_by_test_id("confirm-modal-button").click()
+    assert (await encoded.value).ok, "the codec server refused to encode the operator's input"
+    await page.locator("dialog[open]").wait_for(state="detached", timeout=30_000)
+
+
+async def until(handle, predicate, what: str, seconds: float = 30):
+    for _ in range(int(seconds * 5)):
+        status = await handle.query(OverdueCase.status)
+        if predicate(status):
+            return status
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} not seen in the case; last status: {status.model_dump_json(indent=1)}")
+
+
 @pytest_asyncio.fixture
 async def ui(converter, payload_keys, monkeypatch):
     ui_port, codec_port = free_port(), free_port()
@@ -63,22 +97,19 @@ async def ui(converter, payload_keys, monkeypatch):
     codec.shutdown()
 
 
-async def test_an_operator_finds_a_case_by_stage_and_reads_it_decrypted(ui, engine, config_dir):
+async def test_an_operator_finds_a_case_reads_it_decrypted_and_acts_from_the_dialogs(ui, engine, config_dir):
     from playwright.async_api import async_playwright
 
     env, base = ui
     queue = f"ui-{uuid.uuid4().hex[:6]}"
     window = load_rule_pack("cn").contact_window
-    case = factories.case(case_id=f"UI-{uuid.uuid4().hex[:6]}", mobile=factories.ANSWERS,
+    case = factories.case(case_id=f"UI-{uuid.uuid4().hex[:6]}", mobile=factories.ANSWERS, profile="hardship",
+                          balance="1200.00",
                           timezone=clock.zone_inside_window(datetime.now(UTC), window.start, window.end))
     async with build_worker(env.client, engine, SandboxProvider(engine), queue, config_dir):
         assert (await start_case(env.client, case, queue)).status == "started"
         handle = env.client.get_workflow_handle(case.workflow_id)
-        for _ in range(100):
-            status = await handle.query(OverdueCase.status)
-            if status.contact_counts.get("sms"):
-                break
-            await asyncio.sleep(0.2)
+        await until(handle, lambda s: s.contact_counts.get("sms"), "a first SMS")
         SHOTS.mkdir(parents=True, exist_ok=True)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -94,13 +125,30 @@ async def test_an_operator_finds_a_case_by_stage_and_reads_it_decrypted(ui, engi
             await page.screenshot(path=str(SHOTS / "case-decrypted.png"), full_page=True)
             await page.get_by_text("User Metadata").first.click()
             details = await in_any_frame(page, "Balance")  # current details render in an iframe
-            assert "3000.00 CNY" in details
+            assert "1200.00 CNY" in details
             await page.screenshot(path=str(SHOTS / "case-current-details.png"), full_page=True)
-            await browser.close()
 
-        result = await handle.execute_update(OverdueCase.record_payment, Payment(
-            amount=Decimal("3000.00"), paid_at=datetime.now(UTC), reference="UI-PAY"))
-        assert result.balance == 0
-        status = await handle.query(OverdueCase.status)
-        assert status.total_paid == Decimal("3000.00")
+            # The borrower reports hardship on a call (the agent's desk sends it): a plan awaiting approval.
+            await handle.execute_update(OverdueCase.report_hardship, HardshipReport(
+                reason=HardshipReason.JOB_LOSS, requested_instalments=8, waive_penalty=True))
+            approval = (await handle.query(OverdueCase.status)).pending_approvals[0]
+            assert approval.kind is ApprovalKind.HARDSHIP_PLAN
+
+            await send_from_dialog(page, "Send a Signal", "pause",
+                                   {"reason": "borrower in hospital", "by": "op-ui"}, "ui-signal-pause.png")
+            await until(handle, lambda s: "pause" in s.flags, "the pause hold")
+
+            await send_from_dialog(page, "Send an Update", "approve",
+                                   {"approval_id": approval.approval_id, "approve": True, "decided_by": "supervisor-ui"},
+                                   "ui-update-approve.png")
+            status = await until(handle, lambda s: s.plan and s.plan.status == "active", "the approved plan")
+            assert status.stage is Stage.HARDSHIP_PLAN and status.pending_approvals == []
+
+            first = status.plan.instalments[0].amount
+            await send_from_dialog(page, "Send an Update", "record_payment",
+                                   {"amount": str(first), "paid_at": datetime.now(UTC).isoformat(), "reference": "UI-PAY-1"},
+                                   "ui-update-record-payment.png")
+            status = await until(handle, lambda s: s.total_paid == first, "the payment")
+            assert status.balance == Decimal("1050.00") - first  # 1,200 less the waived 150, less the payment
+            await browser.close()
         await handle.terminate("browser test done")

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domain.policy import CONFIG_DIR
+from adapters.config_files import CONFIG_DIR
 
 DEFAULT_KEYS_FILE = Path(__file__).resolve().parent / ".data" / "payload-keys"  # made by `make run`
 

@@ -30,11 +30,20 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from domain.models import (
-    ApprovalDecision, CaseInput, CeaseContact, ContactInfoUpdate, DeliveryReceipt, HardshipReport,
-    PauseRequest, Payment, PromiseRequest, UpdateResult, VisitOutcome, workflow_id_for,
-)
+from domain.case_input import CaseInput, workflow_id_for
 from domain.errors import explain
+from domain.messages import (
+    ApprovalDecision,
+    CeaseContact,
+    ContactInfoUpdate,
+    DeliveryReceipt,
+    HardshipReport,
+    PauseRequest,
+    Payment,
+    PromiseRequest,
+    UpdateResult,
+    VisitOutcome,
+)
 from settings import Settings, connect
 from workflows.overdue_case import OverdueCase
 

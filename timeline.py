@@ -24,7 +24,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
-from domain.models import workflow_id_for
+from domain.case_input import workflow_id_for
 
 
 @dataclass

@@ -14,19 +14,19 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import telemetry
 from activities.case_data import CaseDataActivities
 from activities.contact import ContactActivities
 from activities.intake import IntakeActivities
 from activities.ledger import LedgerActivities
+from adapters.config_files import CONFIG_DIR, ConfigError, load_policy
 from adapters.db import make_engine
 from adapters.ledger import Ledger
 from adapters.providers import ChannelProvider
 from adapters.providers.http import HttpProvider
 from adapters.providers.sandbox import SandboxProvider
 from adapters.templates import TemplateError, TemplateLibrary, load_content_rules
-from domain.models import Channel
-from domain.policy import CONFIG_DIR, ConfigError, load_policy
-import telemetry
+from domain.enums import Channel
 from settings import Settings, connect
 from workflows.complaint import Complaint
 from workflows.daily_intake import DailyIntake

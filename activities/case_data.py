@@ -6,9 +6,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import LoadConfigRequest, VerifyRequest
+from adapters.config_files import CONFIG_DIR, ConfigError, load_case_config
 from domain import contacts
-from domain.models import VerificationReport
-from domain.policy import CONFIG_DIR, CaseConfig, ConfigError, load_case_config
+from domain.policy import CaseConfig
+from domain.state import VerificationReport
 
 
 class CaseDataActivities:

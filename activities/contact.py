@@ -14,7 +14,7 @@ from activities.contracts import ContactRequest, ContactResult
 from adapters.ledger import Ledger
 from adapters.providers import ChannelProvider, OutboundRequest, ProviderError
 from adapters.templates import TemplateError, TemplateLibrary
-from domain.models import Channel, Outcome
+from domain.enums import Channel, Outcome
 
 
 class ContactActivities:

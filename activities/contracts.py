@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.case_input import Borrower, EmergencyContact
+from domain.enums import Channel, Outcome
 from domain.guard import GuardDecision
-from domain.models import Borrower, Channel, EmergencyContact, Outcome
 
 
 class Contract(BaseModel):

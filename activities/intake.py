@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from activities.contracts import IntakeRequest, IntakeSummary
 from adapters.db import loans
-from domain.models import CaseInput
+from domain.case_input import CaseInput
 
 log = logging.getLogger("duecourse.intake")
 PAGE = 200

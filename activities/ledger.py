@@ -5,8 +5,15 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.contracts import (
-    CaseUpdate, EscalationRecord, EventRecord, OpenCaseRequest, PaymentRecord, PlanRecord,
-    PromiseRecord, ReceiptRecord, VisitRecord,
+    CaseUpdate,
+    EscalationRecord,
+    EventRecord,
+    OpenCaseRequest,
+    PaymentRecord,
+    PlanRecord,
+    PromiseRecord,
+    ReceiptRecord,
+    VisitRecord,
 )
 from adapters.ledger import Ledger
 

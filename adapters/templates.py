@@ -8,8 +8,9 @@ from pathlib import Path
 
 import yaml
 
+from adapters.config_files import CONFIG_DIR
 from domain.content import ContentRules, check_template
-from domain.policy import CONFIG_DIR, PolicyProfile
+from domain.policy import PolicyProfile
 
 SECTIONS = ("sms", "scripts", "third_party")
 # Templates the workflow uses by name, besides those a policy's schedule names.

@@ -20,12 +20,20 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from adapters.config_files import load_rule_pack
 from domain import clock
-from domain.models import (
-    ApprovalDecision, CaseInput, CaseStatus, CeaseContact, ContactInfoUpdate, HardshipReason, HardshipReport,
-    Payment, PromiseRequest, Stage, VisitOutcome, VisitResult, workflow_id_for,
+from domain.case_input import CaseInput, workflow_id_for
+from domain.enums import HardshipReason, Stage, VisitResult
+from domain.messages import (
+    ApprovalDecision,
+    CeaseContact,
+    ContactInfoUpdate,
+    HardshipReport,
+    Payment,
+    PromiseRequest,
+    VisitOutcome,
 )
-from domain.policy import load_rule_pack
+from domain.status import CaseStatus
 from starter import StartReport, start_case
 from workflows.overdue_case import OverdueCase
 

@@ -11,7 +11,8 @@ import hashlib
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
-from domain.models import Address, Borrower, EmergencyContact, PhoneCheck, VerificationReport
+from domain.case_input import Address, Borrower, EmergencyContact
+from domain.state import PhoneCheck, VerificationReport
 
 _LINE_TYPES = {
     PhoneNumberType.MOBILE: "mobile",

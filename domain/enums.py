@@ -61,3 +61,98 @@ class Segment(StrEnum):
     HARDSHIP = "hardship"
     LOW_RISK = "low_risk"
     HIGH_RISK = "high_risk"
+
+
+class HardshipReason(StrEnum):
+    ILLNESS = "illness"
+    JOB_LOSS = "job_loss"
+    FORCE_MAJEURE = "force_majeure"
+    OTHER = "other"
+
+
+
+class VisitResult(StrEnum):
+    MET = "met"
+    NOT_HOME = "not_home"
+    REFUSED = "refused"
+    MOVED = "moved"
+
+
+
+class CeaseScope(StrEnum):
+    ALL = "all"
+    CHANNEL = "channel"
+    NUMBER = "number"
+
+
+
+class VulnerabilityDriver(StrEnum):
+    HEALTH = "health"
+    LIFE_EVENT = "life_event"
+    RESILIENCE = "resilience"
+    CAPABILITY = "capability"
+
+
+
+class ApprovalKind(StrEnum):
+    VISIT = "visit"
+    HARDSHIP_PLAN = "hardship_plan"
+    WELLBEING_REVIEW = "wellbeing_review"
+    VULNERABILITY_REVIEW = "vulnerability_review"
+
+
+
+class HoldKind(StrEnum):
+    PAUSE = "pause"  # an operator's pause
+    DISPUTE = "dispute"  # the borrower disputes the debt: collection waits for verification
+    CAPACITY = "capacity"  # doubt about mental capacity (CONC 7.10): recovery suspended
+    MORATORIUM = "moratorium"  # Breathing Space: no contact, interest and fees frozen
+    COMPLAINT = "complaint"  # a complaint under review (when the policy pauses contact for it)
+
+
+
+class PromiseStatus(StrEnum):
+    OPEN = "open"
+    KEPT = "kept"
+    BROKEN = "broken"
+    SUPERSEDED = "superseded"
+
+
+class InstalmentStatus(StrEnum):
+    DUE = "due"
+    PAID = "paid"
+    MISSED = "missed"
+
+
+class PlanStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    BROKEN = "broken"
+    REJECTED = "rejected"
+
+
+class VisitStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    DISPATCHED = "dispatched"
+    OVERDUE = "overdue"
+    REPORTED = "reported"
+    REJECTED = "rejected"
+
+
+class HandOff(StrEnum):
+    """Who a case, or a question about it, is handed to (the ledger's `hand_offs.kind`)."""
+
+    SUPERVISOR = "supervisor"
+    CREDIT_BUREAU = "credit_bureau"
+    LEGAL_RECOVERY = "legal_recovery"
+    HARDSHIP_TEAM = "hardship_team"
+    WELLBEING_TEAM = "wellbeing_team"
+
+
+class Person(StrEnum):
+    """Who a number belongs to: the borrower, or an emergency contact (never told of the debt)."""
+
+    BORROWER = "borrower"
+    EMERGENCY_CONTACT = "emergency_contact"

@@ -14,8 +14,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain import clock
-from domain.models import Channel, ContactAttempt, Flags, Outcome
+from domain.enums import Channel, Outcome
 from domain.policy import EffectiveRules, Window
+from domain.state import ContactAttempt, Flags
 
 
 class PlannedAction(BaseModel):

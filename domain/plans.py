@@ -6,8 +6,10 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from domain import clock
-from domain.models import HardshipPlan, HardshipReport, Instalment, Loan, PromiseToPay
+from domain.case_input import Loan
+from domain.messages import HardshipReport
 from domain.policy import HardshipPolicy, PromisePolicy
+from domain.state import HardshipPlan, Instalment, PromiseToPay
 
 CENT = Decimal("0.01")
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from domain.models import Assessment, BorrowerProfile, Loan, Segment
+from domain.case_input import BorrowerProfile, Loan
+from domain.enums import Segment
 from domain.policy import ScorecardPolicy
+from domain.state import Assessment
 
 
 def ability_score(profile: BorrowerProfile, loan: Loan) -> tuple[int, list[str]]:

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from domain.case_input import CaseInput
 from domain.errors import explain
-from domain.models import CaseInput
 from intake.rows import Row, count_lines, file_format, read_rows
 from starter import start_case  # the one way a case starts
 

@@ -27,7 +27,10 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import CASE_ID_PATTERN, CaseInput, CaseStatus, Payment, UpdateResult, workflow_id_for
+from domain.case_input import CaseInput, workflow_id_for
+from domain.messages import Payment, UpdateResult
+from domain.status import CaseStatus
+from domain.values import CASE_ID_PATTERN
 from workflows.overdue_case import OverdueCase
 
 SIGNATURE_HEADER = "X-DueCourse-Signature"

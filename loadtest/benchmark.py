@@ -33,7 +33,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from domain.models import CaseInput, Payment
+from domain.case_input import CaseInput
+from domain.messages import Payment
 from loadtest.bare import BareCase, Shape
 from loadtest.stack import Process, Stack, daytime_zone, free_port
 from workflows.overdue_case import OverdueCase

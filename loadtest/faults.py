@@ -28,11 +28,12 @@ from pathlib import Path
 from sqlalchemy import text
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from adapters.config_files import load_policy
 from adapters.db import make_engine
 from adapters.ledger import Ledger
 from audit import compliance_report
-from domain.models import Payment, Stage
-from domain.policy import load_policy
+from domain.enums import Stage
+from domain.messages import Payment
 from loadtest.benchmark import synthetic_case
 from loadtest.stack import Stack, daytime_zone
 from workflows.overdue_case import OverdueCase

@@ -19,9 +19,9 @@ import psutil
 from temporalio.client import Client
 
 from adapters.codec import new_key_line
+from adapters.config_files import CONFIG_DIR, load_rule_pack
 from devstack import binaries, postgres
 from domain import clock
-from domain.policy import CONFIG_DIR, load_rule_pack
 from settings import Settings, connect
 from workflows import search
 

@@ -13,26 +13,25 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.codec import EncryptionCodec, new_key_line, parse_keys
+from adapters.config_files import CONFIG_DIR
 from adapters.converter import encrypted
 from adapters.db import make_engine
 from adapters.ledger import Ledger
-from audit import compliance_report
 from adapters.providers.sandbox import SandboxProvider
+from audit import compliance_report
 from devstack import binaries, postgres
-from domain.models import CaseStatus, Stage
-from domain.policy import CONFIG_DIR
+from domain.enums import Stage
+from domain.status import CaseStatus
+from tests import factories
 from worker import build_worker
 from workflows import search
 from workflows.overdue_case import OverdueCase
-
-from tests import factories
-
 
 TEST_KEYS = ",".join([new_key_line("test-2"), new_key_line("test-1")])  # made fresh for each run
 

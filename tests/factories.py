@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.models import CaseInput
+from domain.case_input import CaseInput
 
 # Sandbox numbers choose outcomes by their last two digits (adapters/providers/sandbox.py).
 ANSWERS = "+8613800138050"       # SMS delivered, robot answered, agent no answer

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from adapters.config_files import load_rule_pack
 from adapters.ledger import Ledger
 from audit import compliance_report
-from domain.policy import combine_packs, load_rule_pack
+from domain.policy import combine_packs
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 21:00 the day before in New York
 

@@ -18,11 +18,12 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 import codec_server
+from adapters.config_files import load_rule_pack
 from adapters.providers.sandbox import SandboxProvider
 from devstack import binaries
 from domain import clock
-from domain.models import ApprovalKind, HardshipReason, HardshipReport, Stage
-from domain.policy import load_rule_pack
+from domain.enums import ApprovalKind, HardshipReason, Stage
+from domain.messages import HardshipReport
 from loadtest.stack import free_port
 from starter import start_case
 from tests import factories

@@ -17,9 +17,19 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.ledger import Ledger
 from audit import compliance_report
-from domain.models import (
-    CapacityHoldRequest, CeaseContact, ComplaintRequest, ComplaintResolution, DeliveryReceipt, DisputeRequest,
-    DisputeResolution, Outcome, PauseRequest, Payment, PromiseRequest, ThirdPartyRefusal,
+from domain.enums import Outcome
+from domain.messages import (
+    CapacityHoldRequest,
+    CeaseContact,
+    ComplaintRequest,
+    ComplaintResolution,
+    DeliveryReceipt,
+    DisputeRequest,
+    DisputeResolution,
+    PauseRequest,
+    Payment,
+    PromiseRequest,
+    ThirdPartyRefusal,
 )
 from tests import factories
 from workflows.complaint import Complaint

@@ -7,10 +7,17 @@ import shutil
 import pytest
 import yaml
 
+from adapters.config_files import (
+    CONFIG_DIR,
+    ConfigError,
+    load_case_config,
+    load_policy,
+    load_rule_pack,
+    packs_for_country,
+)
 from adapters.templates import TemplateLibrary
 from domain import contacts
-from domain.models import Address, Borrower, CaseInput
-from domain.policy import CONFIG_DIR, ConfigError, load_case_config, load_policy, load_rule_pack, packs_for_country
+from domain.case_input import Address, Borrower, CaseInput
 from tests import factories
 
 POLICIES = sorted(p.stem for p in (CONFIG_DIR / "policies").glob("*.yaml"))
@@ -116,9 +123,10 @@ def test_case_input_refuses_what_would_break_a_case():
     ("scripts", "robot_reminder", "This is {sender_name}. You deadbeat, pay now.", "forbidden.insult"),
 ])
 def test_a_failing_template_stops_the_worker_naming_it_and_the_rule(tmp_path, engine, section, name, text, rule):
+    from temporalio.client import Client
+
     from adapters.providers.sandbox import SandboxProvider
     from adapters.templates import TemplateError
-    from temporalio.client import Client
     from worker import build_worker
 
     shutil.copytree(CONFIG_DIR, tmp_path, dirs_exist_ok=True)

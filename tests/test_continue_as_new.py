@@ -13,11 +13,12 @@ import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 
 from adapters.providers.sandbox import SandboxProvider
-from domain.models import CeaseContact, CeaseScope, Payment, PromiseRequest, Stage
+from domain.enums import CeaseScope, Stage
+from domain.messages import CeaseContact, Payment, PromiseRequest
+from loadtest.stack import daytime_zone
 from replay import from_server, replay
 from starter import start_case
 from tests import factories
-from loadtest.stack import daytime_zone
 from tests.conftest import Cases, dev_server
 from worker import build_worker
 from workflows.overdue_case import OverdueCase

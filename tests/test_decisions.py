@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.config_files import load_policy
 from domain import plans, scorecard
-from domain.models import BorrowerProfile, HardshipReason, HardshipReport, Segment
-from domain.policy import load_policy
+from domain.case_input import BorrowerProfile
+from domain.enums import HardshipReason, Segment
+from domain.messages import HardshipReport
 from tests import factories
 
 POLICY = load_policy("standard")

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest_asyncio
 from sqlalchemy import text
 
+from adapters.config_files import load_policy, load_rule_pack
 from domain import clock
-from domain.models import Payment, Stage
-from domain.policy import load_policy, load_rule_pack
+from domain.enums import Stage
+from domain.messages import Payment
 from starter import start_case
 from tests import factories
 from tests.conftest import dev_server

@@ -6,9 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from domain.models import (
-    CapacityHoldRequest, CeaseContact, ComplaintAcknowledgement, ComplaintRequest, ComplaintResolution, CrisisTreatmentEnd,
-    DisputeRequest, DisputeResolution, MoratoriumRequest, Stage, ThirdPartyRefusal, VulnerabilityReport,
+from domain.enums import Stage
+from domain.messages import (
+    CapacityHoldRequest,
+    CeaseContact,
+    ComplaintAcknowledgement,
+    ComplaintRequest,
+    ComplaintResolution,
+    CrisisTreatmentEnd,
+    DisputeRequest,
+    DisputeResolution,
+    MoratoriumRequest,
+    ThirdPartyRefusal,
+    VulnerabilityReport,
 )
 from tests import factories
 from tests.test_lifecycle import decide

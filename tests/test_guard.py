@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.config_files import load_rule_pack
 from domain.clock import local
+from domain.enums import Channel, Outcome
 from domain.guard import PlannedAction, evaluate
-from domain.models import Channel, ContactAttempt, Flags, Hold, Outcome
-from domain.policy import combine_packs, load_rule_pack
+from domain.policy import combine_packs
+from domain.state import ContactAttempt, Flags, Hold
 
 CN = combine_packs([load_rule_pack("cn")])
 US = combine_packs([load_rule_pack("us-regf")])
@@ -154,7 +156,7 @@ def test_emergency_contacts_only_when_the_borrower_is_unreachable_once_each_and_
 
 
 def test_public_holidays_are_quiet_days_when_the_policy_says_so():
-    from domain.policy import load_case_config
+    from adapters.config_files import load_case_config
 
     config = load_case_config("standard", "CN", [], today=datetime(2026, 9, 20).date())
     assert datetime(2026, 10, 1).date() in config.rules.quiet_days  # National Day

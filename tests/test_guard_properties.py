@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from adapters.config_files import load_rule_pack
 from domain.compliance import find_violations
+from domain.enums import Channel, HoldKind, Outcome
 from domain.guard import PlannedAction, evaluate
 from domain.journal import Entry
-from domain.models import Channel, ContactAttempt, Flags, Hold, HoldKind, Outcome
-from domain.policy import combine_packs, load_rule_pack
+from domain.policy import combine_packs
+from domain.state import ContactAttempt, Flags, Hold
 
 PACK_SETS = [["cn"], ["us-regf"], ["uk-conc"], ["cn", "us-regf"], ["uk-conc", "cn"], ["us-regf", "uk-conc"]]
 RULES = {tuple(p): combine_packs([load_rule_pack(n) for n in p]) for p in PACK_SETS}

@@ -6,12 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from domain.models import (
-    ApprovalDecision, ApprovalKind, ContactInfoUpdate, HardshipReason, HardshipReport, PauseRequest, Payment,
+from adapters.config_files import load_policy
+from domain.enums import ApprovalKind, HardshipReason, Stage, VisitResult
+from domain.messages import (
+    ApprovalDecision,
+    ContactInfoUpdate,
+    HardshipReport,
+    PauseRequest,
+    Payment,
     PromiseRequest,
-    Stage, VisitOutcome, VisitResult,
+    VisitOutcome,
 )
-from domain.policy import load_policy
 from tests import factories
 from workflows import search
 from workflows.overdue_case import OverdueCase

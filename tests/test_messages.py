@@ -12,13 +12,11 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 import starter
-from domain.models import (
-    ApprovalDecision, CeaseContact, Channel, DeliveryReceipt, Outcome, PauseRequest, Payment, PromiseRequest, Stage,
-)
 from adapters.providers.sandbox import SandboxProvider
+from domain.enums import Channel, Outcome, Stage
+from domain.messages import ApprovalDecision, CeaseContact, DeliveryReceipt, PauseRequest, Payment, PromiseRequest
 from tests import factories
 from workflows.overdue_case import OverdueCase
-
 
 UPDATE_EVENTS = {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED,
                  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
@@ -209,7 +207,8 @@ async def test_two_operators_deciding_the_same_approval_at_once_get_one_decision
 
     handle = await cases.start(profile="hardship")
     await cases.stage(handle, Stage.REMOTE_CONTACT)
-    from domain.models import HardshipReason, HardshipReport
+    from domain.enums import HardshipReason
+    from domain.messages import HardshipReport
     await handle.execute_update(OverdueCase.report_hardship, HardshipReport(
         reason=HardshipReason.ILLNESS, requested_instalments=12))
     approval = (await cases.status(handle)).pending_approvals[0]

@@ -18,8 +18,8 @@ from adapters.providers import OutboundRequest, ProviderError
 from adapters.providers.http import HttpProvider
 from adapters.providers.sandbox import SandboxProvider, simulated_outcome
 from adapters.templates import TemplateLibrary
+from domain.enums import Channel, Outcome
 from domain.guard import GuardDecision
-from domain.models import Channel, Outcome
 
 
 class Gateway(BaseHTTPRequestHandler):

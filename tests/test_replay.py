@@ -13,7 +13,8 @@ from pathlib import Path
 from temporalio import workflow
 
 from adapters.converter import data_converter
-from domain.models import CaseInput, CaseOutcome
+from domain.case_input import CaseInput
+from domain.status import CaseOutcome
 from replay import from_files, replay
 from workflows.complaint import Complaint
 from workflows.overdue_case import OverdueCase

@@ -16,9 +16,8 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import EscalationRecord, EventRecord
     from activities.ledger import LedgerActivities
-    from domain.models import (
-        ComplaintAcknowledgement, ComplaintClosed, ComplaintInput, ComplaintResolution, workflow_id_for,
-    )
+    from domain.case_input import workflow_id_for
+    from domain.messages import ComplaintAcknowledgement, ComplaintClosed, ComplaintInput, ComplaintResolution
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 

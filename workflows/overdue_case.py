@@ -19,31 +19,68 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_data import CaseDataActivities
     from activities.contact import ContactActivities
     from activities.contracts import (
-        CaseUpdate, ContactRequest, ContactResult, EscalationRecord, EventRecord, LoadConfigRequest,
-        OpenCaseRequest, PaymentRecord, PlanRecord, PromiseRecord, ReceiptRecord, VerifyRequest,
+        CaseUpdate,
+        ContactRequest,
+        ContactResult,
+        EscalationRecord,
+        EventRecord,
+        LoadConfigRequest,
+        OpenCaseRequest,
+        PaymentRecord,
+        PlanRecord,
+        PromiseRecord,
+        ReceiptRecord,
+        VerifyRequest,
         VisitRecord,
     )
     from activities.ledger import LedgerActivities
     from domain import clock, contacts, plans, scorecard
+    from domain.case_input import CaseInput
+    from domain.enums import ApprovalKind, CeaseScope, Channel, HoldKind, Outcome, Segment, Stage, VisitResult
     from domain.guard import GuardDecision, PlannedAction, evaluate
-    from domain.models import (
-        ApprovalDecision, ApprovalKind, CapacityHoldRequest, CaseInput, CaseOutcome, CaseState, CaseStatus,
-        CeaseContact, CeaseScope, Channel, ComplaintClosed, ComplaintInput, ComplaintRequest, ContactAttempt,
-        ContactInfoUpdate, CrisisTreatmentEnd, DeliveryReceipt, DisputeRequest, DisputeResolution, HardshipReport,
-        Hold, HoldKind, MoratoriumRequest, NextAction, Outcome, PauseRequest, Payment, PendingApproval,
-        PromiseRequest, PromiseToPay, Segment, Stage, ThirdPartyRefusal, UpdateResult, Visit, VisitOutcome,
-        VisitResult, Vulnerability, VulnerabilityReport,
+    from domain.messages import (
+        ApprovalDecision,
+        CapacityHoldRequest,
+        CeaseContact,
+        ComplaintClosed,
+        ComplaintInput,
+        ComplaintRequest,
+        ContactInfoUpdate,
+        CrisisTreatmentEnd,
+        DeliveryReceipt,
+        DisputeRequest,
+        DisputeResolution,
+        HardshipReport,
+        MoratoriumRequest,
+        PauseRequest,
+        Payment,
+        PromiseRequest,
+        ThirdPartyRefusal,
+        UpdateResult,
+        VisitOutcome,
+        VulnerabilityReport,
     )
-    from workflows.complaint import Complaint
     from domain.policy import CaseConfig, SegmentTreatment
+    from domain.state import (
+        CaseState,
+        ContactAttempt,
+        Hold,
+        NextAction,
+        PendingApproval,
+        PromiseToPay,
+        Visit,
+        Vulnerability,
+    )
+    from domain.status import CaseOutcome, CaseStatus
     from workflows import search
+    from workflows.complaint import Complaint
 
 TASK_QUEUE = "overdue-cases"
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from domain.models import Stage
+from domain.enums import Stage
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
 RISK_SEGMENT = SearchAttributeKey.for_keyword("RiskSegment")

@@ -4,7 +4,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from domain.models import Channel, Outcome
+from domain.enums import Channel, Outcome
 
 
 class OutboundRequest(BaseModel):

@@ -2,7 +2,7 @@
 
 Body: `{"idempotency_key", "channel", "to", "body"}`, with the key also in the `Idempotency-Key`
 header (the gateway deduplicates) and a bearer token when configured. Answer: `{"message_id",
-"status"}` where status is one of `domain.models.Outcome`. 4xx (but 408/429) is final; 5xx,
+"status"}` where status is one of `domain.enums.Outcome`. 4xx (but 408/429) is final; 5xx,
 timeouts and connection errors raise for the activity to retry.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 from adapters.providers.base import OutboundRequest, ProviderError, ProviderResponse
-from domain.models import Outcome
+from domain.enums import Outcome
 
 
 class HttpProvider:

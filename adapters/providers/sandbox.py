@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters import db
 from adapters.providers.base import OutboundRequest, ProviderResponse
-from domain.models import Channel, Outcome
+from domain.enums import Channel, Outcome
 
 
 def simulated_outcome(channel: Channel, to: str) -> tuple[Outcome, bool]:

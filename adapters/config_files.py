@@ -1,0 +1,79 @@
+"""Reads policy profiles and rule packs from their YAML files, and public holidays from the maintained
+`holidays` calendars: the I/O behind `domain.policy`'s pure models, used by the config activity, the
+worker's start-up check and the tools."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from domain.errors import explain
+from domain.policy import CaseConfig, PolicyProfile, RulePack, combine_packs
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+class ConfigError(ValueError):
+    """A policy profile or rule pack that is missing or invalid; the message names file and field."""
+
+
+def _load(kind: str, name: str, model: type[BaseModel], base: Path) -> BaseModel:
+    path = base / kind / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (base / kind).glob("*.yaml"))
+        raise ConfigError(f"no {kind[:-1]} named {name!r} (known: {', '.join(known)})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return model.model_validate(data)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{kind}/{name}.yaml is not valid YAML: {e}") from e
+    except ValidationError as e:
+        raise ConfigError(f"{kind}/{name}.yaml is invalid: {explain(e)}") from e
+
+
+def load_policy(name: str, base: Path = CONFIG_DIR) -> PolicyProfile:
+    return _load("policies", name, PolicyProfile, base)  # type: ignore[return-value]
+
+
+def load_rule_pack(name: str, base: Path = CONFIG_DIR) -> RulePack:
+    return _load("rulepacks", name, RulePack, base)  # type: ignore[return-value]
+
+
+def _all_packs(base: Path) -> dict[str, RulePack]:
+    return {p.stem: load_rule_pack(p.stem, base) for p in sorted((base / "rulepacks").glob("*.yaml"))}
+
+
+def _country_packs(country: str, packs: dict[str, RulePack]) -> list[str]:
+    return [name for name, pack in packs.items() if country in pack.countries] or ["cn"]
+
+
+def packs_for_country(country: str, base: Path = CONFIG_DIR) -> list[str]:
+    """The pack(s) whose `countries` list the borrower's country; `cn` where none does."""
+    return _country_packs(country, _all_packs(base))
+
+
+def public_holidays(country: str, first_year: int, years: int) -> list[date]:
+    """From the maintained `holidays` calendars; fixed into the case at its start, so replays agree."""
+    import holidays
+
+    try:
+        calendar = holidays.country_holidays(country, years=range(first_year, first_year + years))
+    except NotImplementedError:
+        return []
+    return sorted(calendar)
+
+
+def load_case_config(policy: str, country: str, extra_packs: list[str], base: Path = CONFIG_DIR,
+                     today: date | None = None) -> CaseConfig:
+    packs = _all_packs(base)  # read once: the country's packs and any extra ones come from here
+    names = _country_packs(country, packs)
+    names += [n for n in extra_packs if n not in names]
+    profile = load_policy(policy, base)
+    rules = combine_packs([packs[n] if n in packs else load_rule_pack(n, base) for n in names])
+    if profile.contact.quiet_on_public_holidays and today is not None:
+        rules = rules.model_copy(update={"quiet_days": public_holidays(country, today.year,
+                                                                       profile.contact.holiday_years)})
+    return CaseConfig(policy=profile, rules=rules)

@@ -1,0 +1,181 @@
+"""What operators, backends and providers send a case (updates and signals), and what an update answers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from domain.case_input import Address, EmergencyContact
+from domain.enums import CeaseScope, HardshipReason, Outcome, Stage, VisitResult, VulnerabilityDriver
+from domain.values import AwareDatetime, CurrencyCode, Model, Money, PositiveMoney
+
+
+class Payment(Model):
+    amount: PositiveMoney
+    paid_at: AwareDatetime
+    reference: str = Field(min_length=1, max_length=128)
+    currency: CurrencyCode | None = None
+
+
+class PromiseRequest(Model):
+    amount: PositiveMoney
+    due_date: date
+    taken_by: str = Field(default="agent", max_length=100)
+
+
+class HardshipReport(Model):
+    reason: HardshipReason
+    details: str = Field(default="", max_length=2000)
+    requested_instalments: int | None = Field(default=None, ge=2, le=60)
+    waive_penalty: bool = False
+
+
+class VisitOutcome(Model):
+    visit_id: str
+    result: VisitResult
+    collectors: list[str] = Field(min_length=1, max_length=5)
+    distress: bool = False
+    promise: PromiseRequest | None = None
+    hardship: HardshipReport | None = None
+    notes: str = Field(default="", max_length=2000)
+
+
+class ContactInfoUpdate(Model):
+    mobile_numbers: list[str] | None = Field(default=None, max_length=5)
+    address: Address | None = None
+    emergency_contacts: list[EmergencyContact] | None = Field(default=None, max_length=5)
+
+    @model_validator(mode="after")
+    def _something(self) -> ContactInfoUpdate:
+        if self.mobile_numbers is None and self.address is None and self.emergency_contacts is None:
+            raise ValueError("give at least one of mobile_numbers, address, emergency_contacts")
+        return self
+
+
+class ApprovalDecision(Model):
+    approval_id: str
+    approve: bool
+    decided_by: str = Field(min_length=1, max_length=100)
+    note: str = Field(default="", max_length=2000)
+
+
+class DeliveryReceipt(Model):
+    attempt_key: str
+    outcome: Outcome
+    distress: bool = False
+    at: AwareDatetime | None = None
+
+
+class CeaseContact(Model):
+    scope: CeaseScope
+    channel: Literal["sms", "voice", "visit"] | None = None
+    number: str | None = None
+    reason: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _target(self) -> CeaseContact:
+        if self.scope is CeaseScope.CHANNEL and self.channel is None:
+            raise ValueError("scope 'channel' needs channel: sms, voice or visit")
+        if self.scope is CeaseScope.NUMBER and not self.number:
+            raise ValueError("scope 'number' needs the number")
+        return self
+
+
+class DisputeRequest(Model):
+    reason: str = Field(min_length=1, max_length=500)
+    details: str = Field(default="", max_length=2000)
+    written: bool = Field(default=True, description="a written dispute (Reg F validation period)")
+
+
+class DisputeResolution(Model):
+    upheld: bool = Field(description="true: the borrower was right and the debt is not owed as claimed")
+    corrected_balance: PositiveMoney | None = None
+    note: str = Field(min_length=1, max_length=2000)
+    decided_by: str = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _corrected(self) -> DisputeResolution:
+        if self.upheld and self.corrected_balance is not None:
+            raise ValueError("an upheld dispute withdraws the case: give no corrected_balance")
+        return self
+
+
+class CapacityHoldRequest(Model):
+    on: bool
+    reason: str = Field(min_length=1, max_length=500)
+    by: str = Field(min_length=1, max_length=100)
+
+
+class MoratoriumRequest(Model):
+    kind: Literal["standard", "mental_health_crisis"]
+    reference: str = Field(min_length=1, max_length=100, description="the scheme's reference for it")
+
+
+class CrisisTreatmentEnd(Model):
+    ended_on: date
+
+
+class VulnerabilityReport(Model):
+    """Vulnerability as state. Its driver is sensitive data (PIPL): kept only with explicit consent."""
+
+    driver: VulnerabilityDriver
+    source: Literal["borrower", "agent", "visit", "third_party", "other"]
+    consent_to_record: bool
+    notes: str = Field(default="", max_length=2000)
+
+
+class ThirdPartyRefusal(Model):
+    number: str = Field(min_length=3, max_length=40)
+
+
+class ComplaintRequest(Model):
+    category: Literal["conduct", "contact", "amount", "privacy", "other"]
+    details: str = Field(min_length=1, max_length=4000)
+    channel: str = Field(default="phone", max_length=40)
+
+
+class ComplaintAcknowledgement(Model):
+    by: str = Field(min_length=1, max_length=100)
+
+
+class ComplaintResolution(Model):
+    upheld: bool
+    explanation: str = Field(min_length=1, max_length=4000)
+    compensation: Money = Field(default=Decimal("0"), ge=0)
+    by: str = Field(min_length=1, max_length=100)
+
+
+class ComplaintInput(Model):
+    case_id: str
+    complaint_id: str
+    request: ComplaintRequest
+    acknowledge_within: timedelta
+    resolve_within: timedelta
+    currency: CurrencyCode
+
+
+class ComplaintClosed(Model):
+    complaint_id: str
+    upheld: bool
+    compensation: Money
+    acknowledged_late: bool
+    resolved_late: bool
+
+
+class PauseRequest(Model):
+    reason: str = Field(min_length=1, max_length=500)
+    by: str = Field(default="operator", max_length=100)
+
+
+class UpdateResult(Model):
+    """What every update answers: what it did and the case's stage after it."""
+
+    accepted: bool = True
+    message: str
+    stage: Stage
+    balance: Money
+    ref: str | None = None
+

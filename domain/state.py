@@ -1,0 +1,202 @@
+"""What a case keeps: everything it carries across continue-as-new (no I/O needed to rebuild it)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import Field
+
+from domain.enums import (
+    ApprovalKind,
+    Channel,
+    HardshipReason,
+    HoldKind,
+    InstalmentStatus,
+    Outcome,
+    Person,
+    PlanStatus,
+    PromiseStatus,
+    Segment,
+    Stage,
+    VisitResult,
+    VisitStatus,
+    VulnerabilityDriver,
+)
+from domain.policy import CaseConfig
+from domain.values import Model, Money, PositiveMoney
+
+
+class Vulnerability(Model):
+    driver: VulnerabilityDriver | None  # None: consent withheld, only the fact is kept
+    source: str
+    recorded_at: datetime
+    review_due: datetime
+
+
+class Assessment(Model):
+    ability: int = Field(ge=0, le=100)
+    willingness: int = Field(ge=0, le=100)
+    segment: Segment
+    reasons: list[str]
+
+
+class PhoneCheck(Model):
+    """One number as verification saw it. `ref` stands for the number everywhere else."""
+
+    ref: str
+    owner: Person
+    index: int
+    valid: bool
+    line_type: str
+    problem: str | None = None
+
+
+class VerificationReport(Model):
+    phones: list[PhoneCheck]
+    address_complete: bool
+    missing: list[str]
+
+    @property
+    def reachable_refs(self) -> list[str]:
+        return [p.ref for p in self.phones if p.owner == "borrower" and p.valid]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+class ContactAttempt(Model):
+    """One outbound action, as the contact ledger knows it (no number, only its ref)."""
+
+    key: str
+    channel: Channel
+    person: Person = Person.BORROWER
+    phone_ref: str | None = None
+    template: str | None = None
+    at: datetime
+    outcome: Outcome
+    robot: bool = False
+    step: int | None = None
+    distress: bool = False
+
+
+class PendingApproval(Model):
+    approval_id: str
+    kind: ApprovalKind
+    requested_at: datetime
+    summary: str
+
+
+class PromiseToPay(Model):
+    promise_id: str
+    amount: PositiveMoney
+    due_date: date
+    deadline: datetime  # end of due date plus grace, borrower's local time
+    paid_at_start: Money  # total paid when the promise was made
+    taken_by: str
+    status: PromiseStatus = PromiseStatus.OPEN
+
+
+class Instalment(Model):
+    number: int
+    due_date: date
+    amount: Money
+    deadline: datetime
+    status: InstalmentStatus = InstalmentStatus.DUE
+
+
+class HardshipPlan(Model):
+    plan_id: str
+    reason: HardshipReason
+    instalments: list[Instalment]
+    penalty_waived: Money
+    needs_approval: bool
+    status: PlanStatus
+    paid_at_start: Money
+    credit_effect: str
+
+
+class Visit(Model):
+    visit_id: str
+    status: VisitStatus
+    outcome_deadline: datetime | None = None
+    result: VisitResult | None = None
+
+
+class Hold(Model):
+    kind: HoldKind
+    reason: str
+    since: datetime
+    until: datetime | None = None  # None: until lifted
+    ref: str | None = None
+
+
+class Flags(Model):
+    """Sticky flags the guard reads before every outbound action."""
+
+    holds: list[Hold] = Field(default_factory=list)
+    hardship: bool = False
+    distress: bool = False
+    vulnerable: bool = False
+    cease_all: bool = False
+    cease_channels: list[str] = Field(default_factory=list)
+    cease_numbers: list[str] = Field(default_factory=list)  # phone refs
+    third_parties_refused: list[str] = Field(default_factory=list)  # emergency contacts' phone refs
+    relationship_opt_out: bool = False
+
+    def hold(self, kind: HoldKind) -> Hold | None:
+        return next((h for h in self.holds if h.kind is kind), None)
+
+    def active(self) -> list[str]:
+        out = [h.kind.value for h in self.holds]
+        out += [name for name in ("hardship", "distress", "vulnerable", "cease_all") if getattr(self, name)]
+        out += [f"cease:{c}" for c in self.cease_channels]
+        out += ["cease:number"] * bool(self.cease_numbers)
+        return out
+
+
+class NextAction(Model):
+    what: str
+    at: datetime | None
+
+
+class CaseState(Model):
+    """Everything a case carries across continue-as-new (no I/O needed to rebuild it)."""
+
+    stage: Stage = Stage.VERIFICATION
+    balance: Money
+    total_paid: Money = Decimal("0")
+    payment_refs: list[str] = Field(default_factory=list)
+    flags: Flags = Field(default_factory=Flags)
+    verification: VerificationReport | None = None
+    verification_asked: bool = False
+    contact_info_version: int = 0
+    verification_deadline: datetime | None = None
+    assessment: Assessment | None = None
+    step_index: int = 0
+    next_step_at: datetime | None = None
+    attempts: list[ContactAttempt] = Field(default_factory=list)
+    attempts_pruned: int = 0
+    consecutive_failures: int = 0
+    promise: PromiseToPay | None = None
+    promises_broken: int = 0
+    plan: HardshipPlan | None = None
+    visit: Visit | None = None
+    approvals: list[PendingApproval] = Field(default_factory=list)
+    review_due: datetime | None = None  # a trained person's wellbeing or vulnerability review
+    vulnerability: Vulnerability | None = None
+    complaints_opened: int = 0
+    third_parties_asked: list[str] = Field(default_factory=list)  # emergency contacts' refs
+    relationship_until: datetime | None = None
+    relationship_next_at: datetime | None = None
+    relationship_sent: int = 0
+    seq: int = 0
+    next_action: NextAction | None = None
+    outcome_reason: str = ""
+    runs: int = 1
+    opened_at: datetime | None = None
+    config: CaseConfig | None = None
+    verified_version: int = -1
+    counts: dict[str, int] = Field(default_factory=dict)
+

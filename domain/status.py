@@ -1,0 +1,41 @@
+"""What a case shows: the `status` query and the outcome a closed case returns."""
+
+from __future__ import annotations
+
+from domain.enums import Segment, Stage
+from domain.state import ContactAttempt, HardshipPlan, NextAction, PendingApproval, PromiseToPay, Visit, Vulnerability
+from domain.values import Model, Money
+
+
+class CaseStatus(Model):
+    """The `status` query: what an operator needs to see to act on a case."""
+
+    case_id: str
+    stage: Stage
+    segment: Segment | None
+    currency: str
+    balance: Money
+    total_paid: Money
+    days_past_due: int
+    flags: list[str]
+    contact_counts: dict[str, int]
+    last_contacts: list[ContactAttempt]
+    pending_promise: PromiseToPay | None
+    plan: HardshipPlan | None
+    visit: Visit | None
+    pending_approvals: list[PendingApproval]
+    vulnerability: Vulnerability | None
+    next_action: NextAction | None
+    verification_missing: list[str]
+    policy: str
+    rule_packs: list[str]
+    run: int
+
+
+class CaseOutcome(Model):
+    case_id: str
+    stage: Stage
+    balance: Money
+    total_paid: Money
+    reason: str
+

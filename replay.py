@@ -28,7 +28,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from workflows.complaint import Complaint
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 from workflows.runner import workflow_runner
 
 WORKFLOWS = [OverdueCase, Complaint]

@@ -45,7 +45,7 @@ from domain.messages import (
     VisitOutcome,
 )
 from settings import Settings, connect
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 
 @dataclass

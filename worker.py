@@ -30,7 +30,7 @@ from domain.enums import Channel
 from settings import Settings, connect
 from workflows.complaint import Complaint
 from workflows.daily_intake import DailyIntake
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 from workflows.runner import workflow_runner
 
 log = logging.getLogger("duecourse.worker")

@@ -35,7 +35,7 @@ from domain.messages import (
 )
 from domain.status import CaseStatus
 from starter import StartReport, start_case
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 Act = Callable[[Client, CaseStatus], Awaitable[object]]

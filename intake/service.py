@@ -31,7 +31,7 @@ from domain.case_input import CaseInput, workflow_id_for
 from domain.messages import Payment, UpdateResult
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 SIGNATURE_HEADER = "X-DueCourse-Signature"
 

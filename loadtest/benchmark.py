@@ -37,7 +37,7 @@ from domain.case_input import CaseInput
 from domain.messages import Payment
 from loadtest.bare import BareCase, Shape
 from loadtest.stack import Process, Stack, daytime_zone, free_port
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 PAY_AFTER = 2.0  # seconds after its start each case is paid in full
 CONCURRENCY = 64  # cases being started or paid at once by this driver

@@ -36,7 +36,7 @@ from domain.enums import Stage
 from domain.messages import Payment
 from loadtest.benchmark import synthetic_case
 from loadtest.stack import Stack, daytime_zone
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 QUEUE = "drill"
 PROFILES = {  # case number % 3 → (profile, pays, terminal stage)

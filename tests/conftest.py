@@ -31,7 +31,7 @@ from domain.status import CaseStatus
 from tests import factories
 from worker import build_worker
 from workflows import search
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 TEST_KEYS = ",".join([new_key_line("test-2"), new_key_line("test-1")])  # made fresh for each run
 

@@ -29,7 +29,7 @@ from starter import start_case
 from tests import factories
 from worker import build_worker
 from workflows import search
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"

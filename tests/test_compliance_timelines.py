@@ -33,7 +33,7 @@ from domain.messages import (
 )
 from tests import factories
 from workflows.complaint import Complaint
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 SEED = int(os.environ.get("TIMELINE_SEED", "20261129"))
 TIMELINES = int(os.environ.get("TIMELINES", "10"))

@@ -21,7 +21,7 @@ from starter import start_case
 from tests import factories
 from tests.conftest import Cases, dev_server
 from worker import build_worker
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 SUGGEST_AFTER = 40  # history events; the server's default is 4,096
 

@@ -22,7 +22,7 @@ from domain.messages import Payment
 from starter import start_case
 from tests import factories
 from tests.conftest import dev_server
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from adapters.codec import EncryptionCodec, PayloadKeyError, new_key_line, parse_keys
 from adapters.converter import data_converter
 from tests import factories
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 SECRETS = [b"Test Borrower", b"13800138050", b"Test Road", b"Test Contact", b"13900139050"]
 

@@ -23,7 +23,7 @@ from domain.messages import (
 from tests import factories
 from tests.test_lifecycle import decide
 from workflows.complaint import Complaint
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 
 def sent(status) -> int:

@@ -19,7 +19,7 @@ from domain.messages import (
 )
 from tests import factories
 from workflows import search
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 
 def pay(amount: str, ref: str) -> Payment:

@@ -16,7 +16,7 @@ from adapters.providers.sandbox import SandboxProvider
 from domain.enums import Channel, Outcome, Stage
 from domain.messages import ApprovalDecision, CeaseContact, DeliveryReceipt, PauseRequest, Payment, PromiseRequest
 from tests import factories
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 UPDATE_EVENTS = {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED,
                  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,

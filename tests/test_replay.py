@@ -17,7 +17,7 @@ from domain.case_input import CaseInput
 from domain.status import CaseOutcome
 from replay import from_files, replay
 from workflows.complaint import Complaint
-from workflows.overdue_case import OverdueCase
+from workflows.case import OverdueCase
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain.case_input import Borrower, EmergencyContact
-from domain.enums import Channel, Outcome
+from domain.enums import Channel, HandOff, Outcome, Person, PlanStatus, PromiseStatus, VisitStatus
 from domain.guard import GuardDecision
 
 
@@ -64,7 +64,7 @@ class ContactRequest(Contract):
     case_id: str
     key: str
     channel: Channel
-    person: Literal["borrower", "emergency_contact"] = "borrower"
+    person: Person = Person.BORROWER
     phone_ref: str | None
     to: str
     template: str
@@ -109,13 +109,13 @@ class PromiseRecord(Contract):
     due_date: date
     deadline: datetime
     taken_by: str
-    status: str
+    status: PromiseStatus
 
 
 class VisitRecord(Contract):
     case_id: str
     visit_id: str
-    status: str
+    status: VisitStatus
     result: str | None = None
     collectors: list[str] | None = None
     distress: bool | None = None
@@ -125,7 +125,7 @@ class VisitRecord(Contract):
 class PlanRecord(Contract):
     case_id: str
     plan_id: str
-    status: str
+    status: PlanStatus
     reason: str
     instalments: list[dict[str, Any]]
     penalty_waived: Decimal
@@ -136,7 +136,7 @@ class PlanRecord(Contract):
 class EscalationRecord(Contract):
     case_id: str
     key: str
-    kind: str
+    kind: HandOff
     reason: str
     at: datetime
 

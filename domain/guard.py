@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain import clock
-from domain.enums import Channel, Outcome
+from domain.enums import Channel, Outcome, Person
 from domain.policy import EffectiveRules, Window
 from domain.state import ContactAttempt, Flags
 
@@ -26,7 +26,7 @@ class PlannedAction(BaseModel):
 
     channel: Channel | None = None
     phone_ref: str | None = None
-    person: Literal["borrower", "emergency_contact"] = "borrower"
+    person: Person = Person.BORROWER
     action: Literal["contact", "legal_handoff", "credit_report"] = "contact"
 
 

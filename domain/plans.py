@@ -7,6 +7,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from domain import clock
 from domain.case_input import Loan
+from domain.enums import PlanStatus
 from domain.messages import HardshipReport
 from domain.policy import HardshipPolicy, PromisePolicy
 from domain.state import HardshipPlan, Instalment, PromiseToPay
@@ -67,7 +68,7 @@ def propose_plan(
     )
     return HardshipPlan(
         plan_id=plan_id, reason=report.reason, instalments=instalments, penalty_waived=waiver,
-        needs_approval=needs_approval, status="pending_approval" if needs_approval else "active",
+        needs_approval=needs_approval, status=PlanStatus.PENDING_APPROVAL if needs_approval else PlanStatus.ACTIVE,
         paid_at_start=paid_so_far, credit_effect=effect,
     )
 

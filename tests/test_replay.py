@@ -40,7 +40,7 @@ class WelcomesUnpatched(OverdueCase):
 
     async def _open_case(self) -> None:
         await super()._open_case()
-        await self._event("welcome_noted", {})
+        await self.c.event("welcome_noted", {})
 
 
 @workflow.defn(name="OverdueCase", sandboxed=False)
@@ -54,7 +54,7 @@ class WelcomesPatched(OverdueCase):
     async def _open_case(self) -> None:
         await super()._open_case()
         if workflow.patched("welcome-noted"):
-            await self._event("welcome_noted", {})
+            await self.c.event("welcome_noted", {})
 
 
 async def test_a_change_fails_replay_unpatched_and_passes_behind_a_patch():

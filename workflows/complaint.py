@@ -7,19 +7,17 @@ ends when a person resolves it (explanation, and compensation where due), and te
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import ledger
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import EscalationRecord, EventRecord
-    from activities.ledger import LedgerActivities
     from domain.case_input import workflow_id_for
+    from domain.enums import HandOff
     from domain.messages import ComplaintAcknowledgement, ComplaintClosed, ComplaintInput, ComplaintResolution
-
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
 @workflow.defn(name="Complaint")
@@ -43,14 +41,11 @@ class Complaint:
             try:
                 await workflow.wait_condition(done, timeout=max(timedelta(0), deadline - workflow.now()),
                                               timeout_summary=f"Complaint SLA: {stage} by {deadline:%Y-%m-%d %H:%M} UTC")
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.late.add(stage)
-                await workflow.execute_activity_method(
-                    LedgerActivities.hand_off, EscalationRecord(
-                        case_id=self.c.case_id, key=f"{self.c.complaint_id}:sla-{stage}", kind="supervisor",
-                        reason=f"complaint {self.c.complaint_id}: {stage} SLA missed", at=workflow.now()),
-                    start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-                    summary=f"Escalate: {stage} SLA missed")
+                await ledger.hand_off(self.c.case_id, f"{self.c.complaint_id}:sla-{stage}", HandOff.SUPERVISOR,
+                                      f"complaint {self.c.complaint_id}: {stage} SLA missed", workflow.now(),
+                                      f"Escalate: {stage} SLA missed")
                 await workflow.wait_condition(done)
         assert self.resolution is not None
         closed = ComplaintClosed(complaint_id=self.c.complaint_id, upheld=self.resolution.upheld,
@@ -84,12 +79,9 @@ class Complaint:
             raise ValueError("already resolved")
 
     @workflow.query
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         return {"complaint_id": self.c.complaint_id, "acknowledged_by": self.acknowledged_by,
                 "resolved": self.resolution is not None, "late": sorted(self.late)}
 
-    async def _event(self, kind: str, data: dict) -> None:
-        await workflow.execute_activity_method(
-            LedgerActivities.record_event, EventRecord(
-                case_id=self.c.case_id, key=f"{self.c.complaint_id}:{kind}", kind=kind, at=workflow.now(), data=data),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY, summary=f"Ledger: {kind.replace('_', ' ')}")
+    async def _event(self, kind: str, data: dict[str, Any]) -> None:
+        await ledger.record_event(self.c.case_id, f"{self.c.complaint_id}:{kind}", kind, workflow.now(), data)

@@ -4,6 +4,7 @@ encrypted. Within the SQL visibility budget (at most 10 Keyword and 3 of each ot
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
@@ -18,7 +19,7 @@ AMOUNT_DUE = SearchAttributeKey.for_float("AmountDue")
 CASE_FLAGS = SearchAttributeKey.for_keyword_list("CaseFlags")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
 
-ALL = [CASE_STAGE, RISK_SEGMENT, COUNTRY, ASSIGNED_TEAM, DAYS_PAST_DUE, AMOUNT_DUE, CASE_FLAGS, NEXT_ACTION_AT]
+ALL: list[SearchAttributeKey[Any]] = [CASE_STAGE, RISK_SEGMENT, COUNTRY, ASSIGNED_TEAM, DAYS_PAST_DUE, AMOUNT_DUE, CASE_FLAGS, NEXT_ACTION_AT]
 
 # Which team's queue a case sits in, by stage: what an operator filters on to find their work.
 TEAM_BY_STAGE = {
@@ -46,9 +47,9 @@ def case_attributes(stage: Stage, segment: str | None, country: str, days_past_d
     }
 
 
-def updates(values: dict[str, object], previous: dict[str, object]) -> list[SearchAttributeUpdate]:
+def updates(values: dict[str, object], previous: dict[str, object]) -> list[SearchAttributeUpdate[Any]]:
     """Only what changed, so a case's history is not filled with identical upserts."""
-    out = []
+    out: list[SearchAttributeUpdate[Any]] = []
     for key in ALL:
         value = values[key.name]
         if value == previous.get(key.name):  # unchanged, or None and never set

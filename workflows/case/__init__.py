@@ -1,5 +1,6 @@
-"""The case workflow `OverdueCase`, one module per stage (see `workflow.py` for the run loop)."""
+"""The case workflow `OverdueCase`: the run loop in `workflow.py`, one module per stage, the message
+handlers in `messages.py` and `protections.py`, what people see in `presentation.py`."""
 
-from workflows.overdue_case import OverdueCase
+from workflows.case.workflow import OverdueCase
 
 __all__ = ["OverdueCase"]

@@ -1,0 +1,1 @@
+"""Temporal workflows: the case (`workflows.case`), its complaints, the daily intake."""

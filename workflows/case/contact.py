@@ -1,0 +1,145 @@
+"""Reaching people: ask the guard, then send through the channel's activity, and learn from the outcome.
+
+Every outbound action of every stage passes here, so none can skip the guard: a deferral or denial is
+journalled and returned to the stage instead of a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from workflows.case.core import CaseRun
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contact import ContactActivities
+    from activities.contracts import ContactRequest, ContactResult
+    from domain import reachability
+    from domain.enums import Channel, Outcome, Person
+    from domain.guard import GuardDecision, PlannedAction, evaluate
+    from domain.state import ContactAttempt
+
+CONTACT_ACTIVITY: dict[Channel, Callable[[Any, ContactRequest], Awaitable[ContactResult]]] = {
+    Channel.SMS: ContactActivities.send_sms,
+    Channel.ROBOT_CALL: ContactActivities.place_robot_call,
+    Channel.AGENT_CALL: ContactActivities.create_agent_call_task,
+    Channel.VISIT: ContactActivities.dispatch_visit,
+}
+LABEL = {Channel.SMS: "SMS reminder", Channel.ROBOT_CALL: "Robot call",
+         Channel.AGENT_CALL: "Agent call task", Channel.VISIT: "Field visit"}
+
+
+def deferred(result: ContactResult | GuardDecision) -> GuardDecision | None:
+    """The guard's deferral, when it said "not now" (the stage plans to try again at `until`)."""
+    return result if isinstance(result, GuardDecision) and result.verdict == "defer" else None
+
+
+def guard(run: CaseRun, action: PlannedAction) -> GuardDecision:
+    return evaluate(action, now=run.now, timezone=run.case.borrower.timezone, flags=run.s.flags,
+                    attempts=run.s.attempts, rules=run.config.rules,
+                    borrower_unreachable=borrower_unreachable(run),
+                    third_party_cap=run.config.policy.third_party.max_messages_each)
+
+
+async def record_guard(run: CaseRun, decision: GuardDecision, channel: Channel) -> None:
+    await run.event("guard_decision", {"channel": channel.value, **decision.model_dump(mode="json")})
+
+
+async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step: int | None,
+                  summary: str | None = None, person: Person = Person.BORROWER) -> ContactResult | GuardDecision:
+    """Ask the guard, then act; a deferral or denial is recorded and returned instead."""
+    decision = guard(run, PlannedAction(channel=channel, phone_ref=ref, person=person))
+    if not decision.allowed:
+        await record_guard(run, decision, channel)
+        return decision
+    return await send(run, channel, template, ref, number_for(run, ref), step, decision,
+                      summary or LABEL[channel], person)
+
+
+async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, to: str, step: int | None,
+               decision: GuardDecision, summary: str, person: Person = Person.BORROWER) -> ContactResult:
+    """Send through the channel's activity (the guard has allowed it) and record the attempt."""
+    sender, loan = run.config.policy.sender, run.case.loan
+    key = run.key(channel.value)
+    if person == Person.BORROWER:
+        variables = {"sender_name": sender.name, "sender_number": sender.contact_number,
+                     "amount": str(run.s.balance), "currency": loan.currency,
+                     "due_date": loan.due_date.isoformat()}
+    else:  # a third party learns nothing of the debt, not even the lender's name
+        variables = {"neutral_sender": sender.neutral_name, "sender_number": sender.contact_number,
+                     "contact_person": run.case.borrower.name.split()[0]}
+    request = ContactRequest(
+        case_id=run.case_id, key=key, channel=channel, person=person, phone_ref=ref, to=to,
+        template=template, locale=run.case.borrower.locale, variables=variables,
+        with_opt_out=run.config.rules.sms_requires_opt_out and channel is Channel.SMS,
+        step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=run.now,
+    )
+    try:
+        result = await run.act(CONTACT_ACTIVITY[channel], request, summary)
+    except ActivityError as e:  # refused for good (bad number, bad template): a failed attempt
+        workflow.logger.warning("contact refused", extra={"key": key, "reason": str(e.cause)})
+        result = ContactResult(key=key, outcome=Outcome.FAILED, distress=False, provider="", message_id="")
+    attempt = ContactAttempt(key=key, channel=channel, person=person, phone_ref=ref, template=template, at=run.now,
+                             outcome=Outcome.SENT, robot=channel is Channel.ROBOT_CALL, step=step)
+    run.s.attempts.append(attempt)
+    run.s.counts[channel.value] = run.s.counts.get(channel.value, 0) + 1
+    apply_outcome(run, attempt, result.outcome, result.distress)
+    return result
+
+
+def apply_outcome(run: CaseRun, attempt: ContactAttempt, outcome: Outcome, distress: bool) -> None:
+    """An attempt's outcome, as sent or from a later receipt: reachability, conversations, distress."""
+    s = run.s
+    attempt.outcome = outcome
+    s.consecutive_failures = reachability.failures_after(s.consecutive_failures, attempt.person, outcome)
+    if outcome is Outcome.CONVERSATION:
+        s.counts["conversations"] = s.counts.get("conversations", 0) + 1
+    if distress:
+        attempt.distress = True
+        s.flags.distress = True
+        run.wake = True
+
+
+def borrower_unreachable(run: CaseRun) -> bool:
+    report = run.s.verification
+    return reachability.unreachable(verified_without_number=report is not None and not report.reachable_refs,
+                                    failures=run.s.consecutive_failures,
+                                    limit=run.config.rules.unreachable_after_failures)
+
+
+async def ask_third_parties(run: CaseRun) -> None:
+    """Ask each emergency contact, once, only to pass on a message: never the debt."""
+    report = run.s.verification
+    for phone in [p for p in report.phones if p.owner == Person.EMERGENCY_CONTACT and p.valid] if report else []:
+        if phone.ref in run.s.third_parties_asked:
+            continue
+        result = await contact(run, Channel.SMS, "whereabouts_request", phone.ref, step=None,
+                               person=Person.EMERGENCY_CONTACT,
+                               summary=f"Ask emergency contact {phone.index + 1} to pass on a message")
+        if not deferred(result):
+            run.s.third_parties_asked.append(phone.ref)  # sent, or refused by the guard: done
+
+
+def borrower_number(run: CaseRun) -> str | None:
+    """The first verified borrower number that the borrower has not refused."""
+    report = run.s.verification
+    if report is None:
+        return None
+    return next((r for r in report.reachable_refs if r not in run.s.flags.cease_numbers), None)
+
+
+def number_for(run: CaseRun, ref: str) -> str:
+    """The real number behind a ref: only here, on its way to the provider's activity (encrypted)."""
+    assert run.s.verification is not None
+    check = next(p for p in run.s.verification.phones if p.ref == ref)
+    numbers = run.case.borrower.mobile_numbers if check.owner == Person.BORROWER else [
+        c.phone for c in run.case.emergency_contacts]
+    return numbers[check.index]
+
+
+def address_text(run: CaseRun) -> str:
+    a = run.case.borrower.address
+    return ", ".join(part for part in (a.line1, a.line2, a.city, a.region, a.postal_code) if part)

@@ -1,0 +1,191 @@
+"""`CaseRun`: one case's working state and the effects every stage shares.
+
+The workflow class holds one `CaseRun`; stage modules and message handlers take it and act through
+it: record a fact, move the stage, hand off, hold, ask for an approval, plan the next action. Keys
+for activities come from the case's own sequence (`key`), so every side effect is idempotent and a
+replay produces the same commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows import ledger
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import CaseUpdate
+    from activities.ledger import LedgerActivities
+    from domain import lifecycle
+    from domain.case_input import CaseInput
+    from domain.enums import ApprovalKind, HandOff, HoldKind, Stage
+    from domain.messages import UpdateResult
+    from domain.policy import CaseConfig, SegmentTreatment
+    from domain.state import CaseState, Hold, NextAction, PendingApproval
+
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
+
+LEDGER_WINDOW = timedelta(days=8)  # attempts older than this no longer count for any cap
+
+
+class CaseRun:
+    def __init__(self, case: CaseInput) -> None:
+        self.case = case.model_copy(update={"state": None})
+        self.s: CaseState = case.state or CaseState(balance=case.loan.outstanding_balance)
+        self.wake = False  # something happened: the loop looks again before its timer
+        self.published: dict[str, object] = {}  # search attributes as last upserted
+        # Handlers and the loop take turns, so a handler's changes land whole before the loop acts.
+        self.lock = asyncio.Lock()
+
+    # --- what the case is configured with ----------------------------------------------------
+
+    @property
+    def config(self) -> CaseConfig:
+        assert self.s.config is not None, "the case is not open yet"
+        return self.s.config
+
+    @property
+    def treatment(self) -> SegmentTreatment:
+        assert self.s.assessment is not None, "the case is not assessed yet"
+        return self.config.policy.segments[self.s.assessment.segment]
+
+    @property
+    def now(self) -> datetime:
+        return workflow.now()
+
+    @property
+    def days_past_due(self) -> int:
+        """As the loan system said at the start, plus the days the case has run since."""
+        opened = self.s.opened_at or self.now
+        return self.case.loan.days_past_due + (self.now - opened).days
+
+    @property
+    def case_id(self) -> str:
+        return self.case.case_id
+
+    def key(self, kind: str) -> str:
+        """The next idempotency key: the case's own sequence, carried across continue-as-new."""
+        self.s.seq += 1
+        return f"{self.case.case_id}:{kind}:{self.s.seq}"
+
+    # --- effects ---------------------------------------------------------------------------
+
+    async def act(self, activity: Callable[[Any, Arg], Awaitable[Result]], arg: Arg, summary: str,
+                  timeout: timedelta | None = None) -> Result:
+        return await ledger.act(activity, arg, summary, timeout or self._timeout)
+
+    @property
+    def _timeout(self) -> timedelta:
+        return self.s.config.policy.activity_timeout if self.s.config else ledger.DEFAULT_TIMEOUT
+
+    async def event(self, kind: str, data: dict[str, Any]) -> None:
+        await ledger.record_event(self.case_id, self.key(kind), kind, self.now, data, self._timeout)
+
+    async def to_stage(self, stage: Stage, why: str) -> datetime:
+        """Move the case (a no-op if it is there already); the move is journalled and synced."""
+        if stage is not self.s.stage:
+            if not lifecycle.allowed(self.s.stage, stage):
+                workflow.logger.error("stage move outside the lifecycle", extra={"from": self.s.stage, "to": stage})
+            previous, self.s.stage = self.s.stage, stage
+            self.wake = True
+            await self.event("stage_changed", {"from": previous.value, "to": stage.value, "why": why})
+            await self.sync_case()
+        return self.now
+
+    async def sync_case(self, closed: bool = False) -> None:
+        s = self.s
+        await self.act(LedgerActivities.update_case, CaseUpdate(
+            case_id=self.case_id, stage=s.stage.value, balance=s.balance,
+            segment=s.assessment.segment.value if s.assessment else None,
+            closed_at=self.now if closed else None, outcome_reason=s.outcome_reason if closed else None,
+        ), "Update the case in the ledger")
+
+    async def hand_off(self, kind: HandOff, reason: str) -> None:
+        """A hand-off to people or a partner (supervisor, legal / recovery, credit bureau), on record."""
+        await ledger.hand_off(self.case_id, self.key(f"handoff-{kind.value}"), kind, reason, self.now,
+                              f"Hand off: {kind.value.replace('_', ' ')}", self._timeout)
+        await self.event("handed_off", {"kind": kind.value, "reason": reason})
+
+    async def finish(self, stage: Stage, hand_off: HandOff | None, reason: str) -> None:
+        """Close the case in a terminal stage, handing it off first where someone takes it on."""
+        if hand_off is not None:
+            await self.hand_off(hand_off, reason)
+        self.s.outcome_reason = reason
+        self.s.approvals = []
+        await self.to_stage(stage, reason)
+        await self.sync_case(closed=True)
+
+    async def ask_approval(self, kind: ApprovalKind, approval_id: str, summary: str) -> None:
+        self.s.approvals.append(PendingApproval(approval_id=approval_id, kind=kind, requested_at=self.now,
+                                                summary=summary))
+        await self.event("approval_requested", {"approval_id": approval_id, "kind": kind.value, "summary": summary})
+
+    # --- holds -----------------------------------------------------------------------------
+
+    async def current_hold(self) -> Hold | None:
+        """The hold in force, if any; holds whose time is up are lifted here."""
+        for hold in list(self.s.flags.holds):
+            if hold.until is not None and self.now >= hold.until:
+                await self.end_hold(hold.kind, "its time is up")
+        return self.s.flags.holds[0] if self.s.flags.holds else None
+
+    async def start_hold(self, kind: HoldKind, reason: str, until: datetime | None = None,
+                         ref: str | None = None) -> None:
+        flags = self.s.flags
+        flags.holds = [h for h in flags.holds if h.kind is not kind]
+        flags.holds.append(Hold(kind=kind, reason=reason, since=self.now, until=until, ref=ref))
+        self.wake = True
+        await self.event("hold_started", {"kind": kind.value, "reason": reason,
+                                          "until": until.isoformat() if until else None, "ref": ref})
+
+    async def end_hold(self, kind: HoldKind, reason: str) -> None:
+        flags = self.s.flags
+        if flags.hold(kind) is None:
+            return
+        flags.holds = [h for h in flags.holds if h.kind is not kind]
+        self.wake = True
+        await self.event("hold_ended", {"kind": kind.value, "reason": reason})
+
+    # --- turns, answers, plans -------------------------------------------------------------
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """A handler's turn: once the case is open (a message can arrive before `run` starts), and
+        never while the loop or another handler is part-way through a change."""
+        await workflow.wait_condition(lambda: self.s.config is not None)
+        async with self.lock:
+            yield
+
+    def recheck(self, validator: Callable[[Arg], None], arg: Arg) -> None:
+        """Run an update's validator again once it has its turn: another message may have changed
+        the case while it waited (two operators deciding the same approval)."""
+        try:
+            validator(arg)
+        except ValueError as e:
+            raise ApplicationError(str(e), type="InvalidUpdate", non_retryable=True) from e
+
+    def reject_if_closed(self) -> None:
+        if self.s.stage.terminal:
+            raise ValueError(f"the case is closed ({self.s.stage.value})")
+
+    def result(self, message: str, ref: str | None = None) -> UpdateResult:
+        return UpdateResult(message=message, stage=self.s.stage, balance=self.s.balance, ref=ref)
+
+    def prune_attempts(self) -> None:
+        """Before continue-as-new: attempts too old to count for any cap need not travel on."""
+        keep_after = self.now - LEDGER_WINDOW
+        kept = [a for a in self.s.attempts if a.at >= keep_after]
+        self.s.attempts_pruned += len(self.s.attempts) - len(kept)
+        self.s.attempts = kept
+
+    def plan_next(self, what: str, at: datetime | None) -> datetime | None:
+        """What the case waits for next, and until when (None: until something happens)."""
+        self.s.next_action = NextAction(what=what, at=at)
+        return at

@@ -1,0 +1,88 @@
+"""5b. Hardship plan: when the borrower cannot pay, instalments (and a penalty waiver) instead of
+pressure; above the policy's thresholds a supervisor approves. Each instalment has its own durable
+deadline; a missed one breaks the plan and the schedule resumes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+from workflows.case import promise, remote_contact
+from workflows.case.core import CaseRun
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import PlanRecord
+    from activities.ledger import LedgerActivities
+    from domain import plans
+    from domain.enums import ApprovalKind, InstalmentStatus, PlanStatus, PromiseStatus, Stage
+    from domain.messages import HardshipReport
+
+
+async def propose(run: CaseRun, report: HardshipReport) -> tuple[str, str]:
+    """Enter the plan stage: propose a plan from the report, active at once or awaiting approval."""
+    s = run.s
+    s.flags.hardship = True
+    plan = plans.propose_plan(run.key("plan"), report, run.case.loan, s.balance, s.total_paid, run.now,
+                              run.case.borrower.timezone, run.config.policy.hardship)
+    s.plan = plan
+    if s.promise is not None:
+        await promise.close(run, PromiseStatus.SUPERSEDED)
+    run.wake = True
+    await run.event("hardship_reported", {"reason": report.reason.value, "plan_id": plan.plan_id,
+                                          "needs_approval": plan.needs_approval})
+    if plan.needs_approval:
+        await run.ask_approval(ApprovalKind.HARDSHIP_PLAN, plan.plan_id, f"Hardship plan: {plan.credit_effect}")
+    else:
+        await activate(run)
+    await record(run)
+    await run.to_stage(Stage.HARDSHIP_PLAN, f"hardship: {report.reason.value}")
+    state = "awaits approval" if plan.needs_approval else "is active"
+    return f"plan of {len(plan.instalments)} instalments {state}", plan.plan_id
+
+
+async def activate(run: CaseRun) -> None:
+    plan = run.s.plan
+    assert plan is not None
+    plan.status = PlanStatus.ACTIVE
+    if plan.penalty_waived:
+        run.s.balance -= plan.penalty_waived
+        await run.event("penalty_waived", {"plan_id": plan.plan_id, "amount": str(plan.penalty_waived)})
+
+
+async def step(run: CaseRun) -> datetime | None:
+    s, plan = run.s, run.s.plan
+    assert plan is not None
+    if plan.status is PlanStatus.PENDING_APPROVAL:
+        return run.plan_next("Wait for plan approval", None)
+    if plan.status is PlanStatus.REJECTED:
+        s.plan = None
+        return await remote_contact.resume(run, "hardship plan not approved")
+    for n, instalment in enumerate(plan.instalments, start=1):
+        if instalment.status is not InstalmentStatus.DUE:
+            continue
+        if plans.due_instalment_shortfall(plan, s.total_paid, n) <= 0:
+            instalment.status = InstalmentStatus.PAID
+            await record(run)
+            continue
+        if run.now >= instalment.deadline:
+            instalment.status = InstalmentStatus.MISSED
+            plan.status = PlanStatus.BROKEN
+            await record(run)
+            s.plan = None
+            return await remote_contact.resume(run, f"instalment {n} missed: plan broken")
+        return run.plan_next(f"Instalment {n} of {len(plan.instalments)} due {instalment.due_date}",
+                             instalment.deadline)
+    plan.status = PlanStatus.COMPLETED
+    await record(run)
+    return run.now
+
+
+async def record(run: CaseRun, decided_by: str | None = None) -> None:
+    plan = run.s.plan
+    assert plan is not None
+    await run.act(LedgerActivities.record_plan, PlanRecord(
+        case_id=run.case_id, plan_id=plan.plan_id, status=plan.status, reason=plan.reason.value,
+        instalments=[i.model_dump(mode="json") for i in plan.instalments], penalty_waived=plan.penalty_waived,
+        credit_effect=plan.credit_effect, decided_by=decided_by,
+    ), f"Record hardship plan ({plan.status.value})")

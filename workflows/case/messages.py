@@ -1,0 +1,198 @@
+"""What operators and backends tell a case about money and the process: payments, promises,
+hardship, visit outcomes, new contact data, approvals. Each update has a validator (`check_*`: a
+rejected update leaves no trace in history) and a handler that runs in the case's turn.
+Borrower-protection messages (holds, disputes, complaints, cease, receipts) are in `protections.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+from workflows.case import assessment, field_visit, hardship_plan, promise
+from workflows.case.core import CaseRun
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import PaymentRecord, VisitRecord
+    from activities.ledger import LedgerActivities
+    from domain.enums import ApprovalKind, HandOff, PlanStatus, Segment, Stage, VisitResult, VisitStatus
+    from domain.messages import (
+        ApprovalDecision,
+        ContactInfoUpdate,
+        HardshipReport,
+        Payment,
+        PromiseRequest,
+        UpdateResult,
+        VisitOutcome,
+    )
+    from domain.payments import apply_payment
+
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between a bank's system and ours
+
+
+# --- payments --------------------------------------------------------------------------------
+
+def check_payment(run: CaseRun, payment: Payment) -> None:
+    run.reject_if_closed()
+    if payment.currency and payment.currency != run.case.loan.currency:
+        raise ValueError(f"currency {payment.currency} does not match the loan's {run.case.loan.currency}")
+    if payment.paid_at > run.now + FUTURE_TOLERANCE:
+        raise ValueError(f"paid_at {payment.paid_at.isoformat()} is in the future")
+
+
+async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
+    s, currency = run.s, run.case.loan.currency
+    applied = apply_payment(s.balance, s.total_paid, s.payment_refs, payment.amount, payment.reference)
+    if applied.duplicate:
+        return run.result(f"payment {payment.reference} was already applied", payment.reference)
+    s.payment_refs.append(payment.reference)
+    s.total_paid, s.balance = applied.total_paid, applied.balance
+    run.wake = True
+    await run.act(LedgerActivities.record_payment, PaymentRecord(
+        case_id=run.case_id, reference=payment.reference, amount=payment.amount, currency=currency,
+        paid_at=payment.paid_at, balance_after=s.balance), f"Record payment {payment.amount} {currency}")
+    if applied.overpaid:
+        await run.event("overpayment", {"reference": payment.reference, "amount": str(applied.overpaid),
+                                        "action": "refund due to the borrower"})
+    return run.result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
+
+
+# --- promises and hardship -------------------------------------------------------------------
+
+def check_promise(run: CaseRun, request: PromiseRequest) -> None:
+    run.reject_if_closed()
+    if run.s.promise is not None:
+        raise ValueError(f"a promise is already open (due {run.s.promise.due_date})")
+    if run.s.stage in (Stage.WELLBEING_HOLD, Stage.RELATIONSHIP):
+        raise ValueError(f"no promise can be taken in stage {run.s.stage.value}")
+    problem = promise.problem(run, request)
+    if problem:
+        raise ValueError(problem)
+
+
+async def promise_to_pay(run: CaseRun, request: PromiseRequest) -> UpdateResult:
+    run.recheck(lambda r: check_promise(run, r), request)  # with the policy loaded, whatever the validator saw
+    return run.result(*await promise.take(run, request))
+
+
+def check_hardship(run: CaseRun, report: HardshipReport) -> None:
+    run.reject_if_closed()
+    if run.s.plan is not None and run.s.plan.status in (PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE):
+        raise ValueError(f"a hardship plan is already {run.s.plan.status.value}")
+    if run.s.stage is Stage.RELATIONSHIP:
+        raise ValueError("the loan is paid in full")
+
+
+async def report_hardship(run: CaseRun, report: HardshipReport) -> UpdateResult:
+    run.recheck(lambda r: check_hardship(run, r), report)
+    return run.result(*await hardship_plan.propose(run, report))
+
+
+# --- field visits ----------------------------------------------------------------------------
+
+def check_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> None:
+    run.reject_if_closed()
+    visit = run.s.visit
+    if visit is None or visit.visit_id != outcome.visit_id:
+        raise ValueError(f"no visit {outcome.visit_id!r} on this case")
+    if visit.status not in (VisitStatus.DISPATCHED, VisitStatus.OVERDUE):
+        raise ValueError(f"visit {outcome.visit_id} is {visit.status.value}, not awaiting an outcome")
+    needed = run.config.rules.min_visit_collectors
+    named = len(set(outcome.collectors))
+    if named < needed:
+        raise ValueError(f"a visit needs at least {needed} collectors together; {named} named")
+    if outcome.result is not VisitResult.MET and (outcome.promise or outcome.hardship):
+        raise ValueError("a promise or hardship report needs result 'met'")
+    if outcome.promise is not None:
+        problem = promise.problem(run, outcome.promise)
+        if problem:
+            raise ValueError(f"promise: {problem}")
+
+
+async def record_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> UpdateResult:
+    s = run.s
+    run.recheck(lambda o: check_visit_outcome(run, o), outcome)
+    visit = s.visit
+    assert visit is not None
+    visit.status, visit.result = VisitStatus.REPORTED, outcome.result
+    await field_visit.record(run, VisitRecord(
+        case_id=run.case_id, visit_id=visit.visit_id, status=VisitStatus.REPORTED, result=outcome.result.value,
+        collectors=outcome.collectors, distress=outcome.distress), "Record visit outcome")
+    await run.event("visit_reported", {"visit_id": visit.visit_id, "result": outcome.result.value,
+                                       "collectors": len(set(outcome.collectors)), "distress": outcome.distress})
+    run.wake = True
+    if outcome.distress:
+        s.flags.distress = True
+        return run.result("distress recorded: automated contact stopped, review requested")
+    if outcome.promise is not None:
+        return run.result(*await promise.take(run, outcome.promise))
+    if outcome.hardship is not None:
+        return run.result(*await hardship_plan.propose(run, outcome.hardship))
+    return run.result(f"visit outcome {outcome.result.value} recorded")
+
+
+# --- contact data ----------------------------------------------------------------------------
+
+async def update_contact_info(run: CaseRun, update: ContactInfoUpdate) -> UpdateResult:
+    changed = update.model_dump(exclude_none=True)
+    borrower = run.case.borrower
+    if update.mobile_numbers is not None:
+        borrower.mobile_numbers = update.mobile_numbers
+    if update.address is not None:
+        borrower.address = update.address
+    if update.emergency_contacts is not None:
+        run.case.emergency_contacts = update.emergency_contacts
+    run.s.contact_info_version += 1
+    run.wake = True
+    await run.event("contact_data_updated", {"fields": sorted(changed)})
+    return run.result(f"updated {', '.join(sorted(changed))}; verification runs again")
+
+
+# --- approvals -------------------------------------------------------------------------------
+
+def check_approve(run: CaseRun, decision: ApprovalDecision) -> None:
+    run.reject_if_closed()
+    pending = [a.approval_id for a in run.s.approvals]
+    if not pending:
+        raise ValueError("nothing on this case is awaiting approval")
+    if decision.approval_id not in pending:
+        raise ValueError(f"approval {decision.approval_id!r} is not pending (pending: {', '.join(pending)})")
+
+
+async def approve(run: CaseRun, decision: ApprovalDecision) -> UpdateResult:
+    """A supervisor's or trained reviewer's decision on what the case asked them."""
+    s = run.s
+    run.recheck(lambda d: check_approve(run, d), decision)
+    pending = next(a for a in s.approvals if a.approval_id == decision.approval_id)
+    s.approvals.remove(pending)
+    run.wake = True
+    verdict = "approved" if decision.approve else "rejected"
+    await run.event("approval_decided", {"approval_id": pending.approval_id, "kind": pending.kind.value,
+                                         "verdict": verdict, "by": decision.decided_by, "note": decision.note})
+    match pending.kind:
+        case ApprovalKind.VISIT:
+            assert s.visit is not None
+            s.visit.status = VisitStatus.APPROVED if decision.approve else VisitStatus.REJECTED
+            s.next_step_at = run.now + run.config.policy.visit.earliest_after_approval
+            await field_visit.record(run, VisitRecord(case_id=run.case_id, visit_id=s.visit.visit_id,
+                                                      status=s.visit.status, decided_by=decision.decided_by),
+                                     f"Visit {verdict}")
+        case ApprovalKind.HARDSHIP_PLAN:
+            assert s.plan is not None
+            if decision.approve:
+                await hardship_plan.activate(run)
+            else:
+                s.plan.status = PlanStatus.REJECTED
+            await hardship_plan.record(run, decided_by=decision.decided_by)
+        case ApprovalKind.WELLBEING_REVIEW | ApprovalKind.VULNERABILITY_REVIEW:
+            s.flags.distress = s.flags.vulnerable = False
+            s.review_due = None
+            if decision.approve and s.assessment is None:
+                await run.to_stage(Stage.ASSESSMENT, "review: resume")
+            elif decision.approve:
+                s.flags.hardship = True
+                await assessment.start_treatment(run, Segment.HARDSHIP, "review: resume gently on the soft path")
+            else:
+                await run.finish(Stage.REFERRED, HandOff.WELLBEING_TEAM, "review: handed to specialists")
+    return run.result(f"{pending.kind.value} {verdict}", pending.approval_id)

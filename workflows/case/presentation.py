@@ -1,0 +1,64 @@
+"""What people see of a case: the `status` query, the Web UI's current details, and the search
+attributes operators filter on (upserted only when they change; never personal data)."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from workflows import search
+from workflows.case.core import CaseRun
+
+with workflow.unsafe.imports_passed_through():
+    from domain import clock
+    from domain.status import CaseStatus
+
+
+def status(run: CaseRun) -> CaseStatus:
+    s = run.s
+    return CaseStatus(
+        case_id=run.case_id, stage=s.stage, segment=s.assessment.segment if s.assessment else None,
+        currency=run.case.loan.currency, balance=s.balance, total_paid=s.total_paid,
+        days_past_due=run.days_past_due, flags=s.flags.active(), contact_counts=dict(s.counts),
+        last_contacts=s.attempts[-5:], pending_promise=s.promise, plan=s.plan, visit=s.visit,
+        pending_approvals=s.approvals, vulnerability=s.vulnerability, next_action=s.next_action,
+        verification_missing=s.verification.missing if s.verification else [],
+        policy=run.case.policy, rule_packs=run.config.rules.packs if s.config else [], run=s.runs,
+    )
+
+
+def publish(run: CaseRun) -> None:
+    """Search attributes for operators' lists (when they change), and the live current details."""
+    s = run.s
+    values = search.case_attributes(
+        s.stage, s.assessment.segment.value if s.assessment else None, run.case.borrower.country,
+        run.days_past_due, float(s.balance), s.flags.active() + (["promise"] if s.promise else [])
+        + [f"awaiting_{a.kind.value}" for a in s.approvals],
+        s.next_action.at if s.next_action and not s.stage.terminal else None,
+    )
+    changes = search.updates(values, run.published)
+    if changes:
+        workflow.upsert_search_attributes(changes)
+        run.published = values
+    workflow.set_current_details(details(run))
+
+
+def details(run: CaseRun) -> str:
+    """The case at a glance, for the Web UI (a query, not stored in history); times in the borrower's zone."""
+    s, loan, tz = run.s, run.case.loan, run.case.borrower.timezone
+    lines = [f"### {s.stage.value.replace('_', ' ').capitalize()}"
+             + (f" · {s.assessment.segment.value.replace('_', ' ')}" if s.assessment else ""),
+             f"**Balance** {s.balance} {loan.currency} (paid {s.total_paid}) · **{run.days_past_due}** days past due"]
+    if s.flags.active():
+        lines.append("**Flags** " + ", ".join(s.flags.active()))
+    if s.next_action:
+        when = f" at {clock.local(s.next_action.at, tz):%Y-%m-%d %H:%M} {tz}" if s.next_action.at else ""
+        lines.append(f"**Next** {s.next_action.what}{when}")
+    for item in s.approvals:
+        lines.append(f"**Awaiting approval** {item.summary} (`{item.approval_id}`)")
+    if s.promise:
+        lines.append(f"**Promise** {s.promise.amount} by {s.promise.due_date}")
+    if s.attempts:
+        lines.append("**Last contacts**")
+        lines += [f"- {clock.local(a.at, tz):%m-%d %H:%M} {a.channel.value} → {a.outcome.value}"
+                  for a in s.attempts[-5:]]
+    return "\n\n".join(lines[:4]) + ("\n\n" + "\n".join(lines[4:]) if lines[4:] else "")

@@ -1,0 +1,199 @@
+"""What protects the borrower: disputes, capacity holds, moratoria (breathing space), recorded
+vulnerability, complaints, requests to stop contact, refusals by third parties, and the providers'
+delivery receipts. Holds stop all contact until lifted; the guard reads them before every action.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
+
+from workflows.case import contact
+from workflows.case.core import CaseRun
+from workflows.complaint import Complaint
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import ReceiptRecord
+    from activities.ledger import LedgerActivities
+    from domain import clock, contacts
+    from domain.enums import CeaseScope, HoldKind, Stage
+    from domain.messages import (
+        CapacityHoldRequest,
+        CeaseContact,
+        ComplaintClosed,
+        ComplaintInput,
+        ComplaintRequest,
+        CrisisTreatmentEnd,
+        DeliveryReceipt,
+        DisputeRequest,
+        DisputeResolution,
+        MoratoriumRequest,
+        PauseRequest,
+        ThirdPartyRefusal,
+        UpdateResult,
+        VulnerabilityReport,
+    )
+    from domain.state import Vulnerability
+
+
+# --- disputes --------------------------------------------------------------------------------
+
+def check_dispute(run: CaseRun, dispute: DisputeRequest) -> None:
+    run.reject_if_closed()
+    if run.s.flags.hold(HoldKind.DISPUTE):
+        raise ValueError("a dispute is already open")
+
+
+async def open_dispute(run: CaseRun, dispute: DisputeRequest) -> UpdateResult:
+    await run.start_hold(HoldKind.DISPUTE, dispute.reason)
+    await run.event("dispute_opened", dispute.model_dump())
+    return run.result("dispute opened: collection paused until it is verified")
+
+
+def check_resolution(run: CaseRun, resolution: DisputeResolution) -> None:
+    run.reject_if_closed()
+    if not run.s.flags.hold(HoldKind.DISPUTE):
+        raise ValueError("no dispute is open")
+
+
+async def resolve_dispute(run: CaseRun, resolution: DisputeResolution) -> UpdateResult:
+    await run.event("dispute_resolved", resolution.model_dump(mode="json"))
+    if resolution.upheld:
+        await run.finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
+        return run.result("dispute upheld: the case is withdrawn")
+    if resolution.corrected_balance is not None:
+        run.s.balance = resolution.corrected_balance
+    await run.end_hold(HoldKind.DISPUTE, "debt verified")
+    return run.result(f"debt verified; balance {run.s.balance}: collection resumes")
+
+
+# --- holds -----------------------------------------------------------------------------------
+
+async def set_capacity_hold(run: CaseRun, request: CapacityHoldRequest) -> UpdateResult:
+    if request.on:
+        await run.start_hold(HoldKind.CAPACITY, request.reason)
+    else:
+        await run.end_hold(HoldKind.CAPACITY, request.reason)
+    return run.result(f"capacity hold {'on' if request.on else 'off'}")
+
+
+def check_moratorium(run: CaseRun, request: MoratoriumRequest) -> None:
+    run.reject_if_closed()
+    if run.s.config is None or run.config.rules.moratorium is None:
+        raise ValueError("no moratorium scheme applies under this case's rule packs")
+
+
+async def start_moratorium(run: CaseRun, request: MoratoriumRequest) -> UpdateResult:
+    scheme = run.config.rules.moratorium
+    assert scheme is not None
+    until = run.now + timedelta(days=scheme.standard_days) if request.kind == "standard" else None
+    await run.start_hold(HoldKind.MORATORIUM, f"{request.kind} moratorium {request.reference}", until,
+                         request.reference)
+    await run.event("moratorium_started", {"kind": request.kind, "reference": request.reference,
+                                           "interest_and_fees": "frozen"})
+    return run.result(f"moratorium {request.reference}: no contact, interest and fees frozen")
+
+
+def check_crisis_end(run: CaseRun, end: CrisisTreatmentEnd) -> None:
+    run.reject_if_closed()
+    hold = run.s.flags.hold(HoldKind.MORATORIUM)
+    if hold is None or hold.until is not None:
+        raise ValueError("no open-ended (mental health crisis) moratorium on this case")
+
+
+async def end_crisis_treatment(run: CaseRun, end: CrisisTreatmentEnd) -> UpdateResult:
+    hold, scheme = run.s.flags.hold(HoldKind.MORATORIUM), run.config.rules.moratorium
+    assert hold is not None and scheme is not None
+    hold.until = (clock.end_of_local_day(end.ended_on, run.case.borrower.timezone)
+                  + timedelta(days=scheme.after_crisis_treatment_days))
+    run.wake = True
+    await run.event("moratorium_ends", {"until": hold.until.isoformat(), "reference": hold.ref})
+    return run.result(f"moratorium ends {hold.until:%Y-%m-%d}")
+
+
+async def pause(run: CaseRun, request: PauseRequest) -> None:
+    await run.start_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
+
+
+async def resume(run: CaseRun, request: PauseRequest) -> None:
+    await run.end_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
+
+
+# --- vulnerability and complaints ------------------------------------------------------------
+
+async def record_vulnerability(run: CaseRun, report: VulnerabilityReport) -> UpdateResult:
+    run.s.vulnerability = Vulnerability(
+        driver=report.driver if report.consent_to_record else None, source=report.source,
+        recorded_at=run.now, review_due=run.now + run.config.policy.wellbeing.review_within)
+    run.s.flags.vulnerable = True
+    run.wake = True
+    await run.event("vulnerability_recorded", {
+        "driver": report.driver.value if report.consent_to_record else "withheld (no consent)",
+        "source": report.source})
+    return run.result("vulnerability recorded: contact stops until a trained person reviews")
+
+
+async def open_complaint(run: CaseRun, request: ComplaintRequest) -> UpdateResult:
+    """A complaint runs as its own child workflow (SLA timers); contact is held while it is open."""
+    s, policy = run.s, run.config.policy.complaints
+    s.complaints_opened += 1
+    complaint_id = f"complaint-{run.case_id}-{s.complaints_opened}"
+    await workflow.start_child_workflow(
+        Complaint.run, ComplaintInput(
+            case_id=run.case_id, complaint_id=complaint_id, request=request,
+            acknowledge_within=policy.acknowledge_within, resolve_within=policy.resolve_within,
+            currency=run.case.loan.currency),
+        id=complaint_id, parent_close_policy=ParentClosePolicy.ABANDON,
+        static_summary=f"Complaint ({request.category}) on case {run.case_id}")
+    if policy.pause_contact:
+        await run.start_hold(HoldKind.COMPLAINT, f"complaint {complaint_id} under review", ref=complaint_id)
+    return run.result(f"complaint {complaint_id} opened", complaint_id)
+
+
+async def complaint_closed(run: CaseRun, closed: ComplaintClosed) -> None:
+    hold = run.s.flags.hold(HoldKind.COMPLAINT)
+    if hold is not None and hold.ref == closed.complaint_id:
+        await run.end_hold(HoldKind.COMPLAINT, "complaint resolved")
+    await run.event("complaint_closed", closed.model_dump(mode="json"))
+
+
+# --- who may be contacted --------------------------------------------------------------------
+
+async def cease_contact(run: CaseRun, request: CeaseContact) -> None:
+    flags = run.s.flags
+    if request.scope is CeaseScope.ALL:
+        flags.cease_all = True
+    elif request.scope is CeaseScope.CHANNEL and request.channel not in flags.cease_channels:
+        assert request.channel is not None
+        flags.cease_channels.append(request.channel)
+    elif request.scope is CeaseScope.NUMBER:
+        assert request.number is not None
+        flags.cease_numbers.append(contacts.phone_ref(run.case_id, request.number, run.case.borrower.country))
+    if run.s.stage is Stage.RELATIONSHIP:
+        flags.relationship_opt_out = True
+    run.wake = True
+    await run.event("cease_contact", {"scope": request.scope.value, "channel": request.channel,
+                                      "number_ref": flags.cease_numbers[-1] if request.number else None,
+                                      "reason": request.reason})
+
+
+async def third_party_refused(run: CaseRun, request: ThirdPartyRefusal) -> None:
+    """An emergency contact asked not to be contacted again: never again, on any channel."""
+    ref = contacts.phone_ref(run.case_id, request.number, run.case.borrower.country)
+    if ref not in run.s.flags.third_parties_refused:
+        run.s.flags.third_parties_refused.append(ref)
+    await run.event("third_party_refused", {"phone_ref": ref})
+
+
+async def delivery_receipt(run: CaseRun, receipt: DeliveryReceipt) -> None:
+    """A provider's later word on an attempt (delivered, answered, distress heard on the call)."""
+    attempt = next((a for a in run.s.attempts if a.key == receipt.attempt_key), None)
+    if attempt is None:
+        workflow.logger.warning("receipt for an unknown attempt", extra={"attempt_key": receipt.attempt_key})
+        return
+    contact.apply_outcome(run, attempt, receipt.outcome, receipt.distress)
+    await run.act(LedgerActivities.record_receipt, ReceiptRecord(
+        case_id=run.case_id, key=receipt.attempt_key, outcome=receipt.outcome, distress=receipt.distress,
+        at=run.now), "Record delivery receipt")

@@ -1,0 +1,52 @@
+"""7. Relationship: paid in full, the case keeps a light touch for a while (credit-health reminders at
+the policy's interval, within the same rules), then settles; an opt-out settles it at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+from workflows.case import contact, hardship_plan, promise
+from workflows.case.core import CaseRun
+
+with workflow.unsafe.imports_passed_through():
+    from domain.enums import Channel, PlanStatus, PromiseStatus, Stage
+
+
+async def enter(run: CaseRun) -> None:
+    """Paid in full: close what is open (a promise kept, a plan completed) and start the relationship."""
+    s, policy = run.s, run.config.policy
+    if s.promise is not None:
+        await promise.close(run, PromiseStatus.KEPT)
+    if s.plan is not None and s.plan.status is PlanStatus.ACTIVE:
+        s.plan.status = PlanStatus.COMPLETED
+        await hardship_plan.record(run)
+    s.approvals = []
+    s.flags.distress = False
+    s.relationship_until = run.now + policy.relationship.duration
+    s.relationship_next_at = run.now + policy.relationship.reminder_interval
+    await run.event("paid_in_full", {"total_paid": str(s.total_paid)})
+    await run.to_stage(Stage.RELATIONSHIP, "paid in full")
+
+
+async def step(run: CaseRun) -> datetime | None:
+    s = run.s
+    assert s.relationship_until is not None and s.relationship_next_at is not None
+    opted_out = s.flags.relationship_opt_out or s.flags.cease_all or Channel.SMS.value in s.flags.cease_channels
+    if opted_out or run.now >= s.relationship_until:
+        await run.finish(Stage.SETTLED, None, "settled" + (" (reminders opted out)" if opted_out else ""))
+        return None
+    if run.now >= s.relationship_next_at:
+        ref = contact.borrower_number(run)
+        if ref is not None:
+            result = await contact.contact(run, Channel.SMS, run.config.policy.relationship.template, ref, step=None,
+                                           summary=f"Credit-health reminder {s.relationship_sent + 1}")
+            deferral = contact.deferred(result)
+            if deferral:
+                assert deferral.until is not None
+                s.relationship_next_at = deferral.until
+                return run.plan_next("Credit-health reminder", min(deferral.until, s.relationship_until))
+            s.relationship_sent += 1
+        s.relationship_next_at = run.now + run.config.policy.relationship.reminder_interval
+    return run.plan_next("Credit-health reminder", min(s.relationship_next_at, s.relationship_until))

@@ -1,0 +1,52 @@
+"""3. Remote contact: the segment's schedule of SMS reminders and calls (robot and agent), one step at
+a time, each when it falls due (`domain.schedule`) and only when the guard allows it. When the
+borrower cannot be reached, their emergency contacts are asked, once each, to pass on a message.
+When the schedule is done and nothing resolved the case, it goes to the field-visit decision.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+from workflows.case import contact, field_visit
+from workflows.case.core import CaseRun
+
+with workflow.unsafe.imports_passed_through():
+    from domain import schedule
+    from domain.enums import Stage
+
+
+async def step(run: CaseRun) -> datetime | None:
+    s, steps = run.s, run.treatment.schedule
+    if s.step_index >= len(steps):
+        return await field_visit.enter(run)
+    planned = steps[s.step_index]
+    label = f"{contact.LABEL[planned.channel]} {s.step_index + 1} of {len(steps)}"
+    if not schedule.step_due(s.next_step_at, run.now):
+        return run.plan_next(label, s.next_step_at)
+    if contact.borrower_unreachable(run):
+        await contact.ask_third_parties(run)
+    ref = contact.borrower_number(run)
+    if ref is None:
+        await run.event("step_skipped", {"step": s.step_index, "reason": "no usable borrower number"})
+    else:
+        result = await contact.contact(run, planned.channel, planned.template, ref, step=s.step_index, summary=label)
+        deferral = contact.deferred(result)
+        if deferral:
+            s.next_step_at = deferral.until
+            return run.plan_next(f"{label} ({deferral.reason})", deferral.until)
+    s.step_index += 1
+    following = schedule.next_step_at(steps, s.step_index, run.now)
+    if s.stage is Stage.REMOTE_CONTACT and following is not None:
+        s.next_step_at = following
+    return run.now
+
+
+async def resume(run: CaseRun, why: str) -> datetime | None:
+    """Back to the schedule at the step where it stopped (after a promise, a plan or a review)."""
+    following = schedule.next_step_at(run.treatment.schedule, run.s.step_index, run.now)
+    if following is not None:
+        run.s.next_step_at = following
+    return await run.to_stage(Stage.REMOTE_CONTACT, why)

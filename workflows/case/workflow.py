@@ -1,0 +1,294 @@
+"""`OverdueCase`: one overdue loan, from verification to settlement or hand-off, as one workflow.
+
+The run loop reads like the process: verify, assess, remind within the rules, visit when remote
+contact fails, follow promises and plans with durable timers, stop at once on distress, and after
+settlement keep a light relationship. Each pass does what is due in the current stage (one module per
+stage) and returns when it next needs to wake; operators' updates and providers' signals
+(`messages.py`, `protections.py`) record facts and wake it. Decisions are pure functions in `domain`;
+every side effect is an activity with a retry policy and an idempotency key from the case's sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from temporalio import workflow
+
+from workflows.case import (
+    assessment,
+    field_visit,
+    hardship_plan,
+    messages,
+    presentation,
+    promise,
+    protections,
+    relationship,
+    remote_contact,
+    verification,
+    wellbeing,
+)
+from workflows.case.core import CaseRun
+
+with workflow.unsafe.imports_passed_through():
+    from domain.case_input import CaseInput
+    from domain.enums import ApprovalKind, Stage
+    from domain.messages import (
+        ApprovalDecision,
+        CapacityHoldRequest,
+        CeaseContact,
+        ComplaintClosed,
+        ComplaintRequest,
+        ContactInfoUpdate,
+        CrisisTreatmentEnd,
+        DeliveryReceipt,
+        DisputeRequest,
+        DisputeResolution,
+        HardshipReport,
+        MoratoriumRequest,
+        PauseRequest,
+        Payment,
+        PromiseRequest,
+        ThirdPartyRefusal,
+        UpdateResult,
+        VisitOutcome,
+        VulnerabilityReport,
+    )
+    from domain.status import CaseOutcome, CaseStatus
+
+STEPS: dict[Stage, Callable[[CaseRun], Awaitable[datetime | None]]] = {
+    Stage.VERIFICATION: verification.step,
+    Stage.ASSESSMENT: assessment.step,
+    Stage.REMOTE_CONTACT: remote_contact.step,
+    Stage.FIELD_VISIT: field_visit.step,
+    Stage.PROMISE: promise.step,
+    Stage.HARDSHIP_PLAN: hardship_plan.step,
+    Stage.WELLBEING_HOLD: wellbeing.step,
+    Stage.RELATIONSHIP: relationship.step,
+}
+
+
+@workflow.defn(name="OverdueCase")
+class OverdueCase:
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        self.c = CaseRun(case)
+
+    # --- the process ------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, case: CaseInput) -> CaseOutcome:
+        c, s = self.c, self.c.s
+        if s.config is None:
+            async with c.lock:
+                await self._open_case()
+        else:
+            s.runs += 1
+        while not s.stage.terminal:
+            c.wake = False
+            async with c.lock:
+                wake_at = await self._advance()
+            presentation.publish(c)
+            if s.stage.terminal:
+                break
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                c.prune_attempts()
+                workflow.continue_as_new(c.case.model_copy(update={"state": s}))
+            await self._sleep_until(wake_at)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CaseOutcome(case_id=c.case_id, stage=s.stage, balance=s.balance, total_paid=s.total_paid,
+                           reason=s.outcome_reason)
+
+    async def _open_case(self) -> None:
+        await verification.open_case(self.c)
+
+    async def _advance(self) -> datetime | None:
+        """Do what is due now; return when to look again (None: only when something happens)."""
+        c, s = self.c, self.c.s
+        if s.verification is not None and s.verified_version != s.contact_info_version:
+            await verification.verify(c)
+        if s.balance <= 0 and s.stage is not Stage.RELATIONSHIP:
+            await relationship.enter(c)
+        if s.stage is not Stage.WELLBEING_HOLD and s.stage is not Stage.RELATIONSHIP:
+            if s.flags.distress:
+                await wellbeing.enter_review(c, ApprovalKind.WELLBEING_REVIEW, "distress reported")
+            elif s.flags.vulnerable:
+                await wellbeing.enter_review(c, ApprovalKind.VULNERABILITY_REVIEW, "vulnerability recorded")
+        hold = await c.current_hold()
+        if hold is not None:
+            return c.plan_next(f"On hold ({hold.kind.value}): {hold.reason}", hold.until)
+        step = STEPS.get(s.stage)
+        return await step(c) if step else None
+
+    async def _sleep_until(self, at: datetime | None) -> None:
+        c = self.c
+        summary = c.s.next_action.what if c.s.next_action else None
+        if at is not None and at <= c.now:
+            return
+        try:
+            await workflow.wait_condition(lambda: c.wake, timeout=(at - c.now) if at else None,
+                                          timeout_summary=summary if at else None)
+        except TimeoutError:
+            pass
+
+    def _history_is_long(self) -> bool:
+        info, config = workflow.info(), self.c.s.config
+        budget = config.policy.history_event_budget if config else None
+        return info.is_continue_as_new_suggested() or (budget is not None and info.get_current_history_length() > budget)
+
+    # --- operators and backends: updates (handlers in messages.py and protections.py) --------
+
+    @workflow.update
+    async def record_payment(self, payment: Payment) -> UpdateResult:
+        async with self.c.turn():
+            return await messages.record_payment(self.c, payment)
+
+    @record_payment.validator
+    def _check_payment(self, payment: Payment) -> None:
+        messages.check_payment(self.c, payment)
+
+    @workflow.update
+    async def promise_to_pay(self, request: PromiseRequest) -> UpdateResult:
+        async with self.c.turn():
+            return await messages.promise_to_pay(self.c, request)
+
+    @promise_to_pay.validator
+    def _check_promise(self, request: PromiseRequest) -> None:
+        messages.check_promise(self.c, request)
+
+    @workflow.update
+    async def report_hardship(self, report: HardshipReport) -> UpdateResult:
+        async with self.c.turn():
+            return await messages.report_hardship(self.c, report)
+
+    @report_hardship.validator
+    def _check_hardship(self, report: HardshipReport) -> None:
+        messages.check_hardship(self.c, report)
+
+    @workflow.update
+    async def record_visit_outcome(self, outcome: VisitOutcome) -> UpdateResult:
+        async with self.c.turn():
+            return await messages.record_visit_outcome(self.c, outcome)
+
+    @record_visit_outcome.validator
+    def _check_visit_outcome(self, outcome: VisitOutcome) -> None:
+        messages.check_visit_outcome(self.c, outcome)
+
+    @workflow.update
+    async def update_contact_info(self, update: ContactInfoUpdate) -> UpdateResult:
+        async with self.c.turn():
+            return await messages.update_contact_info(self.c, update)
+
+    @update_contact_info.validator
+    def _check_contact_info(self, update: ContactInfoUpdate) -> None:
+        self.c.reject_if_closed()
+
+    @workflow.update
+    async def approve(self, decision: ApprovalDecision) -> UpdateResult:
+        async with self.c.turn():
+            return await messages.approve(self.c, decision)
+
+    @approve.validator
+    def _check_approve(self, decision: ApprovalDecision) -> None:
+        messages.check_approve(self.c, decision)
+
+    @workflow.update
+    async def open_dispute(self, dispute: DisputeRequest) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.open_dispute(self.c, dispute)
+
+    @open_dispute.validator
+    def _check_dispute(self, dispute: DisputeRequest) -> None:
+        protections.check_dispute(self.c, dispute)
+
+    @workflow.update
+    async def resolve_dispute(self, resolution: DisputeResolution) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.resolve_dispute(self.c, resolution)
+
+    @resolve_dispute.validator
+    def _check_resolution(self, resolution: DisputeResolution) -> None:
+        protections.check_resolution(self.c, resolution)
+
+    @workflow.update
+    async def set_capacity_hold(self, request: CapacityHoldRequest) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.set_capacity_hold(self.c, request)
+
+    @set_capacity_hold.validator
+    def _check_capacity(self, request: CapacityHoldRequest) -> None:
+        self.c.reject_if_closed()
+
+    @workflow.update
+    async def start_moratorium(self, request: MoratoriumRequest) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.start_moratorium(self.c, request)
+
+    @start_moratorium.validator
+    def _check_moratorium(self, request: MoratoriumRequest) -> None:
+        protections.check_moratorium(self.c, request)
+
+    @workflow.update
+    async def end_crisis_treatment(self, end: CrisisTreatmentEnd) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.end_crisis_treatment(self.c, end)
+
+    @end_crisis_treatment.validator
+    def _check_crisis_end(self, end: CrisisTreatmentEnd) -> None:
+        protections.check_crisis_end(self.c, end)
+
+    @workflow.update
+    async def record_vulnerability(self, report: VulnerabilityReport) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.record_vulnerability(self.c, report)
+
+    @record_vulnerability.validator
+    def _check_vulnerability(self, report: VulnerabilityReport) -> None:
+        self.c.reject_if_closed()
+
+    @workflow.update
+    async def open_complaint(self, request: ComplaintRequest) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.open_complaint(self.c, request)
+
+    @open_complaint.validator
+    def _check_complaint(self, request: ComplaintRequest) -> None:
+        self.c.reject_if_closed()
+
+    # --- providers and operators: signals ----------------------------------------------------
+
+    @workflow.signal
+    async def delivery_receipt(self, receipt: DeliveryReceipt) -> None:
+        async with self.c.turn():
+            await protections.delivery_receipt(self.c, receipt)
+
+    @workflow.signal
+    async def cease_contact(self, request: CeaseContact) -> None:
+        async with self.c.turn():
+            await protections.cease_contact(self.c, request)
+
+    @workflow.signal
+    async def pause(self, request: PauseRequest) -> None:
+        async with self.c.turn():
+            await protections.pause(self.c, request)
+
+    @workflow.signal
+    async def resume(self, request: PauseRequest) -> None:
+        async with self.c.turn():
+            await protections.resume(self.c, request)
+
+    @workflow.signal
+    async def third_party_refused(self, request: ThirdPartyRefusal) -> None:
+        async with self.c.turn():
+            await protections.third_party_refused(self.c, request)
+
+    @workflow.signal
+    async def complaint_closed(self, closed: ComplaintClosed) -> None:
+        """From the complaint's own workflow, when it is resolved."""
+        async with self.c.turn():
+            await protections.complaint_closed(self.c, closed)
+
+    @workflow.query
+    def status(self) -> CaseStatus:
+        return presentation.status(self.c)

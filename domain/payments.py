@@ -27,3 +27,8 @@ def apply_payment(balance: Decimal, total_paid: Decimal, applied_refs: list[str]
         return PaymentApplied(duplicate=True, balance=balance, total_paid=total_paid, overpaid=ZERO)
     return PaymentApplied(duplicate=False, balance=max(ZERO, balance - amount), total_paid=total_paid + amount,
                           overpaid=max(ZERO, amount - balance))
+
+
+def waive(balance: Decimal, amount: Decimal) -> Decimal:
+    """The balance after a penalty waiver (an approved hardship plan's)."""
+    return balance - amount

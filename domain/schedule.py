@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.policy import ContactStep
+from domain.policy import ContactStep, RelationshipPolicy
 
 
 def first_step_at(schedule: list[ContactStep], start: datetime) -> datetime:
@@ -25,3 +25,18 @@ def next_step_at(schedule: list[ContactStep], index: int, previous_at: datetime)
 def step_due(due_at: datetime | None, now: datetime) -> bool:
     """Whether a step planned for `due_at` may be taken now (no plan: at once)."""
     return due_at is None or now >= due_at
+
+
+def relationship_until(paid_at: datetime, policy: RelationshipPolicy) -> datetime:
+    """How long a settled case keeps its light touch."""
+    return paid_at + policy.duration
+
+
+def reminder_at(previous_at: datetime, policy: RelationshipPolicy) -> datetime:
+    """The next credit-health reminder, counted from the last (or from settlement)."""
+    return previous_at + policy.reminder_interval
+
+
+def relationship_wake(next_reminder: datetime, until: datetime) -> datetime:
+    """When a settled case next looks: its next reminder, or its end if that comes first."""
+    return min(next_reminder, until)

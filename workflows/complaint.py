@@ -39,8 +39,9 @@ class Complaint:
             ("resolve", opened + self.c.resolve_within, lambda: self.resolution is not None),
         ):
             try:
-                await workflow.wait_condition(done, timeout=max(timedelta(0), deadline - workflow.now()),
-                                              timeout_summary=f"Complaint SLA: {stage} by {deadline:%Y-%m-%d %H:%M} UTC")
+                await workflow.wait_condition(
+                    done, timeout=max(timedelta(0), deadline - workflow.now()),
+                    timeout_summary=f"Complaint SLA: {stage} by {deadline:%Y-%m-%d %H:%M} UTC")
             except TimeoutError:
                 self.late.add(stage)
                 await ledger.hand_off(self.c.case_id, f"{self.c.complaint_id}:sla-{stage}", HandOff.SUPERVISOR,

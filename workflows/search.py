@@ -19,7 +19,8 @@ AMOUNT_DUE = SearchAttributeKey.for_float("AmountDue")
 CASE_FLAGS = SearchAttributeKey.for_keyword_list("CaseFlags")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
 
-ALL: list[SearchAttributeKey[Any]] = [CASE_STAGE, RISK_SEGMENT, COUNTRY, ASSIGNED_TEAM, DAYS_PAST_DUE, AMOUNT_DUE, CASE_FLAGS, NEXT_ACTION_AT]
+ALL: list[SearchAttributeKey[Any]] = [
+    CASE_STAGE, RISK_SEGMENT, COUNTRY, ASSIGNED_TEAM, DAYS_PAST_DUE, AMOUNT_DUE, CASE_FLAGS, NEXT_ACTION_AT]
 
 # Which team's queue a case sits in, by stage: what an operator filters on to find their work.
 TEAM_BY_STAGE = {

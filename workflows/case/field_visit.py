@@ -72,7 +72,8 @@ async def step(run: CaseRun) -> datetime | None:
         case VisitStatus.OVERDUE:
             return run.plan_next("Visit outcome overdue: supervisor alerted", None)
         case VisitStatus.REPORTED:
-            return await escalation.end_of_path(run, f"field visit: {visit.result.value if visit.result else 'no result'}")
+            result = visit.result.value if visit.result else "no result"
+            return await escalation.end_of_path(run, f"field visit: {result}")
     return None
 
 

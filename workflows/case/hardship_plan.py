@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import plans
     from domain.enums import ApprovalKind, InstalmentStatus, PlanStatus, PromiseStatus, Stage
     from domain.messages import HardshipReport
+    from domain.payments import waive
 
 
 async def propose(run: CaseRun, report: HardshipReport) -> tuple[str, str]:
@@ -46,7 +47,7 @@ async def activate(run: CaseRun) -> None:
     assert plan is not None
     plan.status = PlanStatus.ACTIVE
     if plan.penalty_waived:
-        run.s.balance -= plan.penalty_waived
+        run.s.balance = waive(run.s.balance, plan.penalty_waived)
         await run.event("penalty_waived", {"plan_id": plan.plan_id, "amount": str(plan.penalty_waived)})
 
 

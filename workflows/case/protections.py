@@ -5,8 +5,6 @@ delivery receipts. Holds stop all contact until lifted; the guard reads them bef
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
@@ -17,7 +15,7 @@ from workflows.complaint import Complaint
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import ReceiptRecord
     from activities.ledger import LedgerActivities
-    from domain import clock, contacts
+    from domain import contacts
     from domain.enums import CeaseScope, HoldKind, Stage
     from domain.messages import (
         CapacityHoldRequest,
@@ -35,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
         VulnerabilityReport,
     )
+    from domain.moratorium import after_crisis_treatment, moratorium_until
     from domain.state import Vulnerability
 
 
@@ -88,7 +87,7 @@ def check_moratorium(run: CaseRun, request: MoratoriumRequest) -> None:
 async def start_moratorium(run: CaseRun, request: MoratoriumRequest) -> UpdateResult:
     scheme = run.config.rules.moratorium
     assert scheme is not None
-    until = run.now + timedelta(days=scheme.standard_days) if request.kind == "standard" else None
+    until = moratorium_until(request.kind, run.now, scheme)
     await run.start_hold(HoldKind.MORATORIUM, f"{request.kind} moratorium {request.reference}", until,
                          request.reference)
     await run.event("moratorium_started", {"kind": request.kind, "reference": request.reference,
@@ -106,8 +105,7 @@ def check_crisis_end(run: CaseRun, end: CrisisTreatmentEnd) -> None:
 async def end_crisis_treatment(run: CaseRun, end: CrisisTreatmentEnd) -> UpdateResult:
     hold, scheme = run.s.flags.hold(HoldKind.MORATORIUM), run.config.rules.moratorium
     assert hold is not None and scheme is not None
-    hold.until = (clock.end_of_local_day(end.ended_on, run.case.borrower.timezone)
-                  + timedelta(days=scheme.after_crisis_treatment_days))
+    hold.until = after_crisis_treatment(end.ended_on, run.case.borrower.timezone, scheme)
     run.wake = True
     await run.event("moratorium_ends", {"until": hold.until.isoformat(), "reference": hold.ref})
     return run.result(f"moratorium ends {hold.until:%Y-%m-%d}")

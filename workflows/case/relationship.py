@@ -11,6 +11,7 @@ from workflows.case import contact, hardship_plan, promise
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
+    from domain import schedule
     from domain.enums import Channel, PlanStatus, PromiseStatus, Stage
 
 
@@ -24,8 +25,8 @@ async def enter(run: CaseRun) -> None:
         await hardship_plan.record(run)
     s.approvals = []
     s.flags.distress = False
-    s.relationship_until = run.now + policy.relationship.duration
-    s.relationship_next_at = run.now + policy.relationship.reminder_interval
+    s.relationship_until = schedule.relationship_until(run.now, policy.relationship)
+    s.relationship_next_at = schedule.reminder_at(run.now, policy.relationship)
     await run.event("paid_in_full", {"total_paid": str(s.total_paid)})
     await run.to_stage(Stage.RELATIONSHIP, "paid in full")
 
@@ -46,7 +47,9 @@ async def step(run: CaseRun) -> datetime | None:
             if deferral:
                 assert deferral.until is not None
                 s.relationship_next_at = deferral.until
-                return run.plan_next("Credit-health reminder", min(deferral.until, s.relationship_until))
+                wake = schedule.relationship_wake(deferral.until, s.relationship_until)
+                return run.plan_next("Credit-health reminder", wake)
             s.relationship_sent += 1
-        s.relationship_next_at = run.now + run.config.policy.relationship.reminder_interval
-    return run.plan_next("Credit-health reminder", min(s.relationship_next_at, s.relationship_until))
+        s.relationship_next_at = schedule.reminder_at(run.now, run.config.policy.relationship)
+    wake = schedule.relationship_wake(s.relationship_next_at, s.relationship_until)
+    return run.plan_next("Credit-health reminder", wake)

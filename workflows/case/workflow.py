@@ -10,6 +10,7 @@ every side effect is an activity with a retry policy and an idempotency key from
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -126,16 +127,15 @@ class OverdueCase:
         summary = c.s.next_action.what if c.s.next_action else None
         if at is not None and at <= c.now:
             return
-        try:
+        with contextlib.suppress(TimeoutError):  # the planned time came: look again
             await workflow.wait_condition(lambda: c.wake, timeout=(at - c.now) if at else None,
                                           timeout_summary=summary if at else None)
-        except TimeoutError:
-            pass
 
     def _history_is_long(self) -> bool:
         info, config = workflow.info(), self.c.s.config
         budget = config.policy.history_event_budget if config else None
-        return info.is_continue_as_new_suggested() or (budget is not None and info.get_current_history_length() > budget)
+        over_budget = budget is not None and info.get_current_history_length() > budget
+        return info.is_continue_as_new_suggested() or over_budget
 
     # --- operators and backends: updates (handlers in messages.py and protections.py) --------
 

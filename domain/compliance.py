@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from domain import lifecycle
+from domain.enums import Stage
 from domain.journal import Entry
 from domain.policy import EffectiveRules
 
@@ -105,6 +107,9 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "handed_off" if data["kind"] in ("legal_recovery", "credit_bureau"):
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, f"{data['kind']}: {detail}")
                           for rule, detail in _blocked(case, entry.at)]
+            case "stage_changed" if not lifecycle.allowed(Stage(data["from"]), Stage(data["to"])):
+                found.append(Violation(case.case_id, "lifecycle.move", entry.at, entry.seq,
+                                       f"{data['from']} → {data['to']} is not an allowed stage move"))
             case "contact_attempt":
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
                           for rule, detail in _judge(case, entry)]

@@ -123,6 +123,14 @@ async def test_a_hand_off_during_a_hold_is_a_violation(engine):
     assert await rules_found(engine, j) == Counter({"hold.dispute": 1})
 
 
+async def test_a_stage_move_outside_the_lifecycle_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.add("stage_changed", T0, **{"from": "verification", "to": "assessment", "why": "verified"})
+    await j.add("stage_changed", T0 + timedelta(hours=1), **{"from": "assessment", "to": "escalated", "why": "?"})
+    await j.add("stage_changed", T0 + timedelta(hours=2), **{"from": "escalated", "to": "settled", "why": "?"})
+    assert await rules_found(engine, j) == Counter({"lifecycle.move": 2})
+
+
 async def test_the_command_line_exits_non_zero_on_a_violation(engine, database_url):
     import os
     import subprocess

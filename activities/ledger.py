@@ -56,7 +56,8 @@ class LedgerActivities:
 
     @activity.defn
     async def record_plan(self, plan: PlanRecord) -> None:
-        await self.ledger.upsert_plan(**plan.model_dump(mode="json", exclude_none=True) | {"penalty_waived": plan.penalty_waived})
+        await self.ledger.upsert_plan(
+            **plan.model_dump(mode="json", exclude_none=True) | {"penalty_waived": plan.penalty_waived})
 
     @activity.defn
     async def hand_off(self, escalation: EscalationRecord) -> None:

@@ -6,8 +6,8 @@ payload names the key that sealed it (`encryption-key-id`), so keys rotate: new 
 first key, old ones still open with theirs. A payload whose key is missing, or that does not
 authenticate, fails loudly; nothing is ever passed on undecrypted or silently dropped.
 
-Keys come from configuration: `PAYLOAD_KEYS="k2:<base64 32 bytes>,k1:<base64 32 bytes>"` (the
-first seals), or a file with the same content named by `PAYLOAD_KEYS_FILE`.
+Keys come from configuration (`settings.PayloadKeys`): `PAYLOAD_KEYS="k2:<base64 32 bytes>,k1:<base64
+32 bytes>"` (the first seals), or a file with the same content named by `PAYLOAD_KEYS_FILE`.
 """
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ def new_key_line(key_id: str = "k1") -> str:
     return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
 
 
-def codec_from_environment(default_file: Path | None = None) -> EncryptionCodec:
-    text = os.environ.get("PAYLOAD_KEYS")
-    if not text:
-        file = os.environ.get("PAYLOAD_KEYS_FILE") or (default_file if default_file and default_file.exists() else None)
-        if not file:
-            raise PayloadKeyError("no payload keys: set PAYLOAD_KEYS or PAYLOAD_KEYS_FILE (make run creates .data/payload-keys)")
-        text = Path(file).read_text()
-    return EncryptionCodec(*parse_keys(text))
+def load_codec(keys: str | None, keys_file: Path | None = None) -> EncryptionCodec:
+    """The codec for the keys given as text (`id:base64,...`), else read from `keys_file`
+    (the values come from `settings.PayloadKeys`)."""
+    if not keys:
+        if keys_file is None:
+            raise PayloadKeyError("no payload keys: set PAYLOAD_KEYS or PAYLOAD_KEYS_FILE "
+                                  "(make run creates .data/payload-keys)")
+        keys = Path(keys_file).read_text()
+    return EncryptionCodec(*parse_keys(keys))

@@ -7,8 +7,6 @@ retried or replayed step writes once.
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -189,12 +187,5 @@ def async_url(url: str) -> str:
     raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {url.split(':', 1)[0]!r}")
 
 
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        raise RuntimeError("DATABASE_URL is not set (the run command sets it for embedded Postgres)")
-    return url
-
-
-def make_engine(url: str | None = None, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(async_url(url or database_url()), pool_size=pool_size, pool_pre_ping=True)
+def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(async_url(url), pool_size=pool_size, pool_pre_ping=True)

@@ -9,12 +9,12 @@ from pathlib import Path
 import yaml
 
 from adapters.config_files import CONFIG_DIR
-from domain.content import ContentRules, check_template
+from domain.content import ContentRules, Kind, check_template
 from domain.policy import PolicyProfile
 
-SECTIONS = ("sms", "scripts", "third_party")
+SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party")
 # Templates the workflow uses by name, besides those a policy's schedule names.
-FIXED = {"verify_update": "sms", "visit_brief": "scripts", "whereabouts_request": "third_party"}
+FIXED: dict[str, Kind] = {"verify_update": "sms", "visit_brief": "scripts", "whereabouts_request": "third_party"}
 
 
 class TemplateError(LookupError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -20,9 +21,10 @@ import time
 from pathlib import Path
 
 from adapters.codec import new_key_line
-from devstack import binaries, demo, postgres
-from intake.schedule import SCHEDULE_ID
-from settings import Settings, connect
+from devstack import demo
+from service.cases import Cases
+from settings import DAILY_INTAKE_SCHEDULE_ID, IntakeSettings, PayloadKeys, Settings, TelemetrySettings, connect
+from testkit import postgres, processes, servers
 from workflows import search
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +37,7 @@ def say(message: str) -> None:
 def ensure_keys(data: Path) -> Path:
     """A payload key for this machine's embedded run, made once (production keys come from a vault)."""
     keys = data / "payload-keys"
-    if not os.environ.get("PAYLOAD_KEYS") and not keys.exists():
+    if not PayloadKeys().text and not keys.exists():
         keys.write_text(new_key_line("dev-1") + "\n")
         keys.chmod(0o600)
         say(f"      made a payload encryption key in {keys} (keep it: old cases need it)")
@@ -51,16 +53,9 @@ def ensure_intake_token(data: Path) -> str:
     return token_file.read_text().strip()
 
 
-def start_temporal(data: Path, port: int, ui_port: int, codec_port: int) -> subprocess.Popen:
-    log = open(data / "temporal.log", "ab")
-    return subprocess.Popen(
-        [str(binaries.temporal_cli()), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-         "--ui-port", str(ui_port), "--db-filename", str(data / "temporal.db"), "--ui-disable-news-fetch",
-         "--ui-codec-endpoint", f"http://127.0.0.1:{codec_port}",
-         "--log-level", "warn", "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=NORMAL",
-         *search.dev_server_flags()],
-        stdout=log, stderr=log, start_new_session=True,
-    )
+def start_temporal(data: Path, port: int, ui_port: int, codec_port: int) -> subprocess.Popen[bytes]:
+    return servers.dev_server(port, data / "temporal.log", db_file=data / "temporal.db", ui_port=ui_port,
+                              codec_endpoint=f"http://127.0.0.1:{codec_port}", log_level="warn").start()
 
 
 async def wait_for_temporal(settings: Settings, server: subprocess.Popen, data: Path, seconds: float = 60):
@@ -89,8 +84,9 @@ def stop(process: subprocess.Popen | None, name: str) -> None:
 
 
 def prepare_database(data: Path) -> str:
-    say("[1/4] PostgreSQL: " + ("DATABASE_URL" if os.environ.get("DATABASE_URL") else f"embedded, in {data / 'postgres'}"))
-    url = os.environ.get("DATABASE_URL") or postgres.create_database(
+    given = Settings().database_url
+    say("[1/4] PostgreSQL: " + ("DATABASE_URL" if given else f"embedded, in {data / 'postgres'}"))
+    url = given or postgres.create_database(
         postgres.start_embedded(data / "postgres"), "duecourse")
     postgres.migrate(url)
     say("      migrated to the latest schema (alembic upgrade head)")
@@ -98,21 +94,22 @@ def prepare_database(data: Path) -> str:
 
 
 async def run(args: argparse.Namespace, data: Path, url: str) -> None:
-    settings = Settings(temporal_address=f"127.0.0.1:{args.port}")
     server = worker = codec = intake = None
     keys = ensure_keys(data)
-    os.environ.setdefault("PAYLOAD_KEYS_FILE", str(keys))
+    os.environ.setdefault("PAYLOAD_KEYS_FILE", str(keys))  # for the children, and the settings below
+    settings = Settings(temporal_address=f"127.0.0.1:{args.port}")
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_event.set)
     try:
         say(f"[2/4] Temporal dev server on 127.0.0.1:{args.port}, state in {data / 'temporal.db'}")
-        say(f"      codec server on 127.0.0.1:{args.codec_port}: the UI decrypts through it; the server sees ciphertext")
-        codec = subprocess.Popen(
-            [sys.executable, "codec_server.py", "--port", str(args.codec_port),
-             "--origin", f"http://127.0.0.1:{args.ui_port}", "--origin", f"http://localhost:{args.ui_port}"],
-            cwd=ROOT, stdout=open(data / "codec.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        say(f"      codec server on 127.0.0.1:{args.codec_port}: the UI decrypts through it; "
+            "the server sees ciphertext")
+        codec = processes.Process("codec server", [
+            sys.executable, "codec_server.py", "--port", str(args.codec_port),
+            "--origin", f"http://127.0.0.1:{args.ui_port}", "--origin", f"http://localhost:{args.ui_port}",
+        ], data / "codec.log").start()
         server = start_temporal(data, args.port, args.ui_port, args.codec_port)
         client = await wait_for_temporal(settings, server, data)
         say(f"      ready; search attributes: {', '.join(k.name for k in search.ALL)}")
@@ -120,26 +117,24 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
         say(f"[3/4] Worker on task queue {settings.task_queue} (log and traces: {data / 'worker.log'}; "
             f"metrics: http://{args.metrics}/metrics)")
         services = os.environ | {"DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address}
-        worker = subprocess.Popen(
-            [sys.executable, "worker.py"], cwd=ROOT, stdout=open(data / "worker.log", "ab"), stderr=subprocess.STDOUT,
-            env=services | {"METRICS_ADDRESS": os.environ.get("METRICS_ADDRESS", args.metrics)}, start_new_session=True,
-        )
+        worker = processes.worker(data / "worker.log", services | {
+            "METRICS_ADDRESS": TelemetrySettings().metrics_address or args.metrics}).start()
         say(f"      HTTP intake on 127.0.0.1:{args.intake_port} (log: {data / 'intake.log'}; "
             f"bearer token in {data / 'intake-token'})")
-        intake = subprocess.Popen(
-            [sys.executable, "-m", "intake"], cwd=ROOT, stdout=open(data / "intake.log", "ab"),
-            stderr=subprocess.STDOUT, start_new_session=True,
-            env=services | {"INTAKE_PORT": str(args.intake_port), "INTAKE_TOKEN": ensure_intake_token(data)},
-        )
-        say(f"      the service keeps Schedule '{SCHEDULE_ID}': daily at {os.environ.get('INTAKE_AT', '06:00')} "
-            f"{os.environ.get('INTAKE_TIMEZONE', 'UTC')}, from the loans table (pause or trigger it in the UI)")
+        intake = processes.Process("intake service", [sys.executable, "-m", "intake"], data / "intake.log",
+                                   services | {"INTAKE_PORT": str(args.intake_port),
+                                               "INTAKE_TOKEN": ensure_intake_token(data)}).start()
+        daily = IntakeSettings()
+        say(f"      the service keeps Schedule '{DAILY_INTAKE_SCHEDULE_ID}': daily at {daily.schedule_at} "
+            f"{daily.schedule_timezone}, from the loans table (pause or trigger it in the UI)")
 
         ui = f"http://127.0.0.1:{args.ui_port}/namespaces/default/workflows"
+        cases = Cases(client, settings.task_queue)
         if args.no_demo:
             say("[4/4] Demo skipped (--no-demo)")
         else:
             say("[4/4] Demo cases on the 'demo' policy (days compressed into seconds, rules unchanged)")
-            for report in await demo.start_demo(client, settings.task_queue):
+            for report in await demo.start_demo(cases):
                 say(f"      {report.case_id}: {report.status.replace('_', ' ')}")
         print(f"""
   Web UI        {ui}
@@ -149,15 +144,13 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
   Schedules     http://127.0.0.1:{args.ui_port}/namespaces/default/schedules
   Stop          Ctrl-C (state is kept in {data}; `make clean` wipes it)
 """, flush=True)
-        operators = None if args.no_demo else asyncio.create_task(demo.run_operators(client, say, stop_event))
+        operators = None if args.no_demo else asyncio.create_task(demo.run_operators(cases, say, stop_event))
         while not stop_event.is_set():
             if worker.poll() is not None:
                 say(f"the worker exited with code {worker.returncode}; see {data / 'worker.log'}")
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_event.wait(), 1)
-            except TimeoutError:
-                pass
         stop_event.set()
         if operators:
             await operators

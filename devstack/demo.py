@@ -3,27 +3,24 @@
 Each demo case is an example file started as `demo-<name>` with the `demo` policy (days compressed
 into seconds) and a borrower timezone where it is daytime now, because the rule packs' contact
 windows hold in the demo as in production. The "operators" below act only through the public
-contract (updates and signals), once each, when a case's `status` shows the moment has come.
+contract (updates and signals, through the service layer), once each, when a case's `status`
+shows the moment has come.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from pydantic import BaseModel, ValidationError
 
-from adapters.config_files import load_rule_pack
-from domain import clock
-from domain.case_input import CaseInput, workflow_id_for
-from domain.enums import HardshipReason, Stage, VisitResult
+from domain.case_input import CaseInput
+from domain.enums import CeaseScope, HardshipReason, Stage, VisitResult
 from domain.messages import (
     ApprovalDecision,
     CeaseContact,
@@ -34,38 +31,31 @@ from domain.messages import (
     VisitOutcome,
 )
 from domain.status import CaseStatus
-from starter import StartReport, start_case
-from workflows.case import OverdueCase
+from service.cases import Cases, CaseServiceError, StartReport, UpdateRejected
+from testkit.cases import EXAMPLES, daytime_zone, example
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-Act = Callable[[Client, CaseStatus], Awaitable[object]]
+Act = Callable[[Cases, CaseStatus], Awaitable[object]]
+M = TypeVar("M", bound=BaseModel)
 
 
 def contacts(status: CaseStatus) -> int:
     return sum(status.contact_counts.get(c, 0) for c in ("sms", "robot_call", "agent_call"))
 
 
-def update(name: str, make: Callable[[CaseStatus], object]) -> Act:
-    async def act(client: Client, status: CaseStatus) -> object:
-        handle = client.get_workflow_handle(workflow_id_for(status.case_id))
-        return await handle.execute_update(name, make(status))
-    return act
-
-
-def signal(name: str, make: Callable[[CaseStatus], object]) -> Act:
-    async def act(client: Client, status: CaseStatus) -> object:
-        await client.get_workflow_handle(workflow_id_for(status.case_id)).signal(name, make(status))
-        return f"{name} sent"
+def send(method: Callable[[Cases, str, M], Awaitable[object]], make: Callable[[CaseStatus], M]) -> Act:
+    """Send the case what `make` builds from its status, by a `Cases` method (`Cases.pay`, ...)."""
+    async def act(cases: Cases, status: CaseStatus) -> object:
+        return await method(cases, status.case_id, make(status))
     return act
 
 
 def pay(amount: Callable[[CaseStatus], Decimal], ref: str) -> Act:
-    return update("record_payment", lambda s: Payment(amount=amount(s), reference=f"{s.case_id}-{ref}",
-                                                      paid_at=datetime.now(UTC)))
+    return send(Cases.pay, lambda s: Payment(amount=amount(s), reference=f"{s.case_id}-{ref}",
+                                             paid_at=datetime.now(UTC)))
 
 
 def decide(kind: str, approve: bool, by: str) -> Act:
-    return update("approve", lambda s: ApprovalDecision(
+    return send(Cases.approve, lambda s: ApprovalDecision(
         approval_id=next(a.approval_id for a in s.pending_approvals if a.kind.value == kind), approve=approve,
         decided_by=by))
 
@@ -74,7 +64,7 @@ def in_full(status: CaseStatus) -> Decimal:
     return status.balance
 
 
-def today(status: CaseStatus) -> object:
+def today(status: CaseStatus) -> date:
     return datetime.now(UTC).date()
 
 
@@ -98,13 +88,25 @@ def awaiting(kind: str) -> Callable[[CaseStatus], bool]:
     return lambda s: any(a.kind.value == kind for a in s.pending_approvals)
 
 
+def instalment_due(n: int) -> Callable[[CaseStatus], bool]:
+    """The plan's instalment n (from 1) is due, and every one before it is paid."""
+    def due(s: CaseStatus) -> bool:
+        return (s.plan is not None and s.plan.status == "active" and s.plan.instalments[n - 1].status == "due"
+                and all(i.status == "paid" for i in s.plan.instalments[:n - 1]))
+    return due
+
+
+def instalment(n: int) -> Callable[[CaseStatus], Decimal]:
+    return lambda s: s.plan.instalments[n - 1].amount if s.plan else Decimal("0")
+
+
 SCENARIOS = [
     Scenario("low_risk_pays", [
         Step("borrower pays in full after the robot call", lambda s: contacts(s) >= 2, pay(in_full, "FULL")),
     ]),
     Scenario("promise_kept", [
         Step("agent takes a promise of 1000", lambda s: contacts(s) >= 1 and s.stage is Stage.REMOTE_CONTACT,
-             update("promise_to_pay", lambda s: PromiseRequest(amount=Decimal("1000.00"), due_date=today(s)))),
+             send(Cases.promise, lambda s: PromiseRequest(amount=Decimal("1000.00"), due_date=today(s)))),
         Step("borrower keeps the promise", lambda s: s.pending_promise is not None,
              pay(lambda s: Decimal("1000.00"), "PROMISED")),
         Step("borrower pays the rest", lambda s: s.total_paid > 0 and s.stage is Stage.REMOTE_CONTACT,
@@ -113,62 +115,56 @@ SCENARIOS = [
     Scenario("wilful_visit_escalation", [
         Step("supervisor approves the field visit", awaiting("visit"), decide("visit", True, "demo-supervisor")),
         Step("collectors report late: not at home", lambda s: s.visit is not None and s.visit.status == "overdue",
-             update("record_visit_outcome", lambda s: VisitOutcome(
-                 visit_id=s.visit.visit_id, result=VisitResult.NOT_HOME, collectors=["collector-1", "collector-2"]))),
+             send(Cases.visit_outcome, lambda s: VisitOutcome(
+                 visit_id=s.visit.visit_id if s.visit else "", result=VisitResult.NOT_HOME,
+                 collectors=["collector-1", "collector-2"]))),
     ]),
     Scenario("hardship_plan", [
         Step("borrower reports job loss; asks for 4 instalments", lambda s: contacts(s) >= 1,
-             update("report_hardship", lambda s: HardshipReport(reason=HardshipReason.JOB_LOSS,
-                                                                requested_instalments=4, waive_penalty=True))),
+             send(Cases.hardship, lambda s: HardshipReport(reason=HardshipReason.JOB_LOSS,
+                                                           requested_instalments=4, waive_penalty=True))),
         Step("care team approves the plan", awaiting("hardship_plan"), decide("hardship_plan", True, "demo-care-lead")),
-        *[Step(f"borrower pays instalment {n}",
-               lambda s, n=n: s.plan is not None and s.plan.status == "active"
-               and s.plan.instalments[n - 1].status == "due" and all(i.status == "paid" for i in s.plan.instalments[:n - 1]),
-               pay(lambda s, n=n: s.plan.instalments[n - 1].amount, f"INST-{n}")) for n in range(1, 5)],
+        *[Step(f"borrower pays instalment {n}", instalment_due(n), pay(instalment(n), f"INST-{n}"))
+          for n in range(1, 5)],
     ]),
     Scenario("distress_referral", [
-        Step("trained reviewer resumes gently", awaiting("wellbeing_review"), decide("wellbeing_review", True, "demo-wellbeing-lead")),
+        Step("trained reviewer resumes gently", awaiting("wellbeing_review"),
+             decide("wellbeing_review", True, "demo-wellbeing-lead")),
         Step("borrower pays in full", lambda s: s.stage is Stage.REMOTE_CONTACT and "hardship" in s.flags,
              pay(in_full, "FULL")),
     ]),
     Scenario("missing_contact_data", [
         Step("borrower sends a new number and address", lambda s: bool(s.verification_missing),
-             update("update_contact_info", lambda s: ContactInfoUpdate.model_validate_json(
+             send(Cases.update_contact, lambda s: ContactInfoUpdate.model_validate_json(
                  (EXAMPLES / "update_contact.json").read_text()))),
         Step("borrower pays in full", lambda s: contacts(s) >= 2, pay(in_full, "FULL")),
     ]),
     Scenario("cease_contact", [
         Step("borrower asks to stop all contact", lambda s: contacts(s) >= 1,
-             signal("cease_contact", lambda s: CeaseContact(scope="all", reason="asked in writing"))),
+             send(Cases.cease, lambda s: CeaseContact(scope=CeaseScope.ALL, reason="asked in writing"))),
     ]),
 ]
 
 
-def demo_case(example: str, now: datetime) -> CaseInput:
-    window = load_rule_pack("cn").contact_window
-    data = json.loads((EXAMPLES / f"{example}.json").read_text(encoding="utf-8"))
-    data["case_id"] = f"demo-{example.replace('_', '-')}"
-    data["policy"] = "demo"
-    data["borrower"]["timezone"] = clock.zone_inside_window(now, window.start, window.end)
-    return CaseInput.model_validate(data)
+def demo_case(name: str, now: datetime) -> CaseInput:
+    return example(name, case_id=f"demo-{name.replace('_', '-')}", policy="demo", timezone=daytime_zone(now))
 
 
-async def start_demo(client: Client, task_queue: str) -> list[StartReport]:
+async def start_demo(cases: Cases) -> list[StartReport]:
     now = datetime.now(UTC)
-    return [await start_case(client, demo_case(s.example, now), task_queue) for s in SCENARIOS]
+    return [await cases.start(demo_case(s.example, now)) for s in SCENARIOS]
 
 
-async def run_operators(client: Client, say: Callable[[str], None], stop: asyncio.Event,
+async def run_operators(cases: Cases, say: Callable[[str], None], stop: asyncio.Event,
                         poll: timedelta = timedelta(seconds=1)) -> None:
     """Watch every demo case; act when its moment comes; report each stage change."""
     stages: dict[str, Stage] = {}
     while not stop.is_set():
         for scenario in SCENARIOS:
             case_id = f"demo-{scenario.example.replace('_', '-')}"
-            handle = client.get_workflow_handle(workflow_id_for(case_id))
             try:
-                status = await handle.query(OverdueCase.status)
-            except Exception:  # closed and no longer queryable, or not started: nothing to do
+                status = await cases.status(case_id)
+            except CaseServiceError:  # not started, or not answering: nothing to do
                 continue
             if stages.get(case_id) is not status.stage:
                 say(f"{case_id:32} {status.stage.value:16} balance {status.balance} {status.currency}")
@@ -180,14 +176,12 @@ async def run_operators(client: Client, say: Callable[[str], None], stop: asynci
                     continue
                 scenario.done.add(n)
                 try:
-                    await step.act(client, status)
+                    await step.act(cases, status)
                     say(f"{case_id:32} operator: {step.label}")
-                except WorkflowUpdateFailedError as e:
-                    say(f"{case_id:32} operator: {step.label} (refused: {e.cause})")
-                except (ValidationError, RPCError) as e:
+                except UpdateRejected as e:
+                    say(f"{case_id:32} operator: {step.label} (refused: {e})")
+                except (ValidationError, CaseServiceError) as e:
                     say(f"{case_id:32} operator: {step.label} (not sent: {e})")
                 break
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), poll.total_seconds())
-        except TimeoutError:
-            pass

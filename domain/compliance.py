@@ -8,7 +8,8 @@ they were set, every attempt and receipt). If the two ever disagree, the record 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain import lifecycle
@@ -168,7 +169,7 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     return out
 
 
-def _third_party(case: _Case, data: dict) -> list[tuple[str, str]]:
+def _third_party(case: _Case, data: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     unreachable = not case.borrower_numbers_valid or case.borrower_failures >= case.rules.unreachable_after_failures
     if not unreachable:
@@ -182,11 +183,11 @@ def _third_party(case: _Case, data: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _voice(case: _Case, data: dict, at: datetime, local: datetime) -> list[tuple[str, str]]:
+def _voice(case: _Case, data: dict[str, Any], at: datetime, local: datetime) -> list[tuple[str, str]]:
     caps, out = case.rules.voice, []
     before = [a for a in case.attempts if a.channel in VOICE and a.person == data["person"] and a.at <= at]
 
-    def day(a: _Attempt):
+    def day(a: _Attempt) -> date:
         return a.at.astimezone(case.tz).date()
 
     today = [a for a in before if day(a) == local.date()]

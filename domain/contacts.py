@@ -12,6 +12,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
 from domain.case_input import Address, Borrower, EmergencyContact
+from domain.enums import Person
 from domain.state import PhoneCheck, VerificationReport
 
 _LINE_TYPES = {
@@ -27,6 +28,9 @@ _LINE_TYPES = {
     PhoneNumberType.UAN: "uan",
     PhoneNumberType.VOICEMAIL: "voicemail",
 }
+# NumberParseException.error_type is an int; its names, for the report.
+_PARSE_ERRORS = {getattr(NumberParseException, name): name.lower() for name in (
+    "INVALID_COUNTRY_CODE", "NOT_A_NUMBER", "TOO_SHORT_AFTER_IDD", "TOO_SHORT_NSN", "TOO_LONG")}
 _CALLABLE = {"mobile", "fixed_line", "fixed_line_or_mobile", "voip", "personal"}
 _TEXTABLE = {"mobile", "fixed_line_or_mobile"}
 
@@ -48,18 +52,18 @@ def phone_ref(case_id: str, number: str, region: str) -> str:
     return hashlib.sha256(f"{case_id}:{canonical}".encode()).hexdigest()[:16]
 
 
-def check_phone(case_id: str, number: str, region: str, owner: str, index: int) -> PhoneCheck:
+def check_phone(case_id: str, number: str, region: str, owner: Person, index: int) -> PhoneCheck:
     ref = phone_ref(case_id, number, region)
     try:
         parsed = phonenumbers.parse(number, region)
     except NumberParseException as e:
         return PhoneCheck(ref=ref, owner=owner, index=index, valid=False, line_type="unknown",
-                          problem=f"unparseable: {e.error_type.name.lower()}")
+                          problem=f"unparseable: {_PARSE_ERRORS.get(e.error_type, 'unknown')}")
     if not phonenumbers.is_valid_number(parsed):
         return PhoneCheck(ref=ref, owner=owner, index=index, valid=False, line_type="unknown",
                           problem="not a valid number for its region")
     line = _LINE_TYPES.get(phonenumbers.number_type(parsed), "unknown")
-    usable = line in (_TEXTABLE if owner == "borrower" else _CALLABLE)
+    usable = line in (_TEXTABLE if owner is Person.BORROWER else _CALLABLE)
     return PhoneCheck(ref=ref, owner=owner, index=index, valid=usable, line_type=line,
                       problem=None if usable else f"line type {line} cannot be used")
 
@@ -71,9 +75,9 @@ def address_complete(address: Address) -> bool:
 def verify(case_id: str, borrower: Borrower, contacts: list[EmergencyContact]) -> VerificationReport:
     """What is usable, and what the borrower must be asked to update."""
     phones = [
-        check_phone(case_id, n, borrower.country, "borrower", i) for i, n in enumerate(borrower.mobile_numbers)
+        check_phone(case_id, n, borrower.country, Person.BORROWER, i) for i, n in enumerate(borrower.mobile_numbers)
     ] + [
-        check_phone(case_id, c.phone, borrower.country, "emergency_contact", i) for i, c in enumerate(contacts)
+        check_phone(case_id, c.phone, borrower.country, Person.EMERGENCY_CONTACT, i) for i, c in enumerate(contacts)
     ]
     missing = []
     if not any(p.valid for p in phones if p.owner == "borrower"):

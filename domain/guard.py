@@ -30,10 +30,13 @@ class PlannedAction(BaseModel):
     action: Literal["contact", "legal_handoff", "credit_report"] = "contact"
 
 
+Verdict = Literal["allow", "deny", "defer"]
+
+
 class GuardDecision(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    verdict: Literal["allow", "deny", "defer"]
+    verdict: Verdict
     rule: str
     reason: str
     until: datetime | None = None
@@ -63,7 +66,7 @@ def evaluate(
     borrower_unreachable: bool = False,
     third_party_cap: int | None = None,
 ) -> GuardDecision:
-    def decide(verdict: str, rule: str, reason: str, until: datetime | None = None) -> GuardDecision:
+    def decide(verdict: Verdict, rule: str, reason: str, until: datetime | None = None) -> GuardDecision:
         return GuardDecision(verdict=verdict, rule=rule, reason=reason, until=until, packs=rules.packs)
 
     # Hard stops first: they never turn into a later contact by themselves.
@@ -82,12 +85,15 @@ def evaluate(
             return decide("deny", *refusal)
     if flags.cease_all:
         return decide("deny", "cease.all", "the borrower asked us to stop all contact")
-    if _CEASE_CHANNEL[action.channel] in flags.cease_channels:
-        return decide("deny", f"cease.{_CEASE_CHANNEL[action.channel]}", "the borrower refused this channel")
+    channel = action.channel
+    if channel is None:
+        raise ValueError("a planned contact names its channel")
+    if _CEASE_CHANNEL[channel] in flags.cease_channels:
+        return decide("deny", f"cease.{_CEASE_CHANNEL[channel]}", "the borrower refused this channel")
     if action.phone_ref and action.phone_ref in flags.cease_numbers:
         return decide("deny", "cease.number", "the borrower refused contact on this number")
 
-    window: Window = rules.visit_window if action.channel is Channel.VISIT else rules.contact_window
+    window: Window = rules.visit_window if channel is Channel.VISIT else rules.contact_window
     today = clock.local(now, timezone).date()
     if today in rules.quiet_days:
         day = today + timedelta(days=1)
@@ -101,7 +107,7 @@ def evaluate(
             "defer", "window", f"outside {window.start:%H:%M}-{window.end:%H:%M} {timezone}", opens
         )
 
-    if action.channel.is_voice:
+    if channel.is_voice:
         capped = _voice_caps(action, now, timezone, attempts, rules)
         if capped is not None:
             rule, reason, until = capped

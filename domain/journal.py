@@ -20,7 +20,7 @@ def canonical(case_id: str, seq: int, key: str, kind: str, at: datetime, data: d
                       separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def entry_hash(prev_hash: str, case_id: str, seq: int, key: str, kind: str, at: datetime, data: dict) -> str:
+def entry_hash(prev_hash: str, case_id: str, seq: int, key: str, kind: str, at: datetime, data: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(case_id, seq, key, kind, at, data)).hexdigest()
 
 

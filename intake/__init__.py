@@ -1,1 +1,2 @@
-"""How cases come in from the loan system: bulk files, the HTTP webhook service, the daily Schedule."""
+"""How cases come in from the loan system: the HTTP webhook service, the daily Schedule, and bulk files
+(`intake.bulk`, whose code is `service.bulk`, shared with `starter.py bulk`)."""

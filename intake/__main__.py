@@ -1,33 +1,33 @@
 """`python -m intake`: the HTTP intake service (INTAKE_HOST, INTAKE_PORT; default 127.0.0.1:8090).
-It also creates or updates the daily intake Schedule (INTAKE_SCHEDULE=off to leave it alone)."""
+It also creates or updates the daily intake Schedule (INTAKE_SCHEDULE=off to leave it alone).
+Configuration: `settings.Settings` (Temporal) and `settings.IntakeSettings`."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 
 import uvicorn
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 import telemetry
 from intake.schedule import ensure_schedule
-from intake.service import ServiceSettings, create_app
-from settings import Settings, connect
+from intake.service import create_app
+from service.cases import Cases
+from settings import IntakeSettings, Settings, connect
 
 
 async def main() -> None:
     telemetry.configure_logging()
-    service = ServiceSettings()
-    service.check()
+    intake = IntakeSettings()
+    intake.check()
     traces = telemetry.tracer_provider("duecourse-intake")
     settings = Settings()
     client = await connect(settings, traces.get_tracer("duecourse.intake"))
-    if os.environ.get("INTAKE_SCHEDULE", "on") != "off":  # the daily Schedule, created or brought up to date
-        await ensure_schedule(client, settings.task_queue)
-    app = create_app(client, service)
+    if intake.schedule:  # the daily Schedule, created or brought up to date
+        await ensure_schedule(client, settings.task_queue, at=intake.schedule_at, timezone=intake.schedule_timezone)
+    app = create_app(Cases(client, settings.task_queue), intake)
     FastAPIInstrumentor.instrument_app(app, tracer_provider=traces)
-    config = uvicorn.Config(app, host=os.environ.get("INTAKE_HOST", "127.0.0.1"),
-                            port=int(os.environ.get("INTAKE_PORT", "8090")), log_config=None)
+    config = uvicorn.Config(app, host=intake.host, port=intake.port, log_config=None)
     try:
         await uvicorn.Server(config).serve()
     finally:

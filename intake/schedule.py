@@ -3,7 +3,6 @@ left to operators afterwards (pause, trigger, backfill from the Web UI's Schedul
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 from temporalio.client import (
@@ -22,16 +21,16 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from settings import DAILY_INTAKE_AT, DAILY_INTAKE_SCHEDULE_ID, DAILY_INTAKE_TIMEZONE
 from workflows.daily_intake import DailyIntake
 
-SCHEDULE_ID = "daily-intake"
+SCHEDULE_ID = DAILY_INTAKE_SCHEDULE_ID  # operators find it by this id on the Schedules page
 
 
-def daily_intake(task_queue: str, at: str | None = None, timezone: str | None = None,
+def daily_intake(task_queue: str, at: str = DAILY_INTAKE_AT, timezone: str = DAILY_INTAKE_TIMEZONE,
                  lookback_days: int = 7) -> Schedule:
-    """Every day at `at` (HH:MM, INTAKE_AT, default 06:00) in `timezone` (INTAKE_TIMEZONE, default UTC);
+    """Every day at `at` (HH:MM; INTAKE_AT in `settings.IntakeSettings`) in `timezone` (INTAKE_TIMEZONE);
     a run still going when the next is due makes the next one skip."""
-    at = at or os.environ.get("INTAKE_AT", "06:00")
     try:
         hour, minute = (int(x) for x in at.split(":"))
     except ValueError:
@@ -39,7 +38,7 @@ def daily_intake(task_queue: str, at: str | None = None, timezone: str | None = 
     return Schedule(
         action=ScheduleActionStartWorkflow(DailyIntake.run, lookback_days, id="daily-intake", task_queue=task_queue),
         spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])],
-                          time_zone_name=timezone or os.environ.get("INTAKE_TIMEZONE", "UTC")),
+                          time_zone_name=timezone),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
         state=ScheduleState(note="Starts the cases of loans newly overdue in the loan system's export"),
     )

@@ -7,48 +7,31 @@
 
 Every call but /healthz is authenticated by a bearer token (INTAKE_TOKEN) or a signed webhook
 (INTAKE_HMAC_SECRET): `X-DueCourse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`,
-accepted within INTAKE_SIGNATURE_WINDOW seconds (default 300) and only once. OpenAPI at /docs.
+accepted within INTAKE_SIGNATURE_WINDOW seconds (default 300) and only once (`settings.IntakeSettings`).
+Cases are started and driven through the service layer (`service.cases.Cases`), whose errors map to
+HTTP statuses in one place. OpenAPI at /docs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
-from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import SkipJsonSchema
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from domain.case_input import CaseInput, workflow_id_for
+from domain.case_input import CaseInput
 from domain.messages import Payment, UpdateResult
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
-from workflows.case import OverdueCase
+from service.cases import CaseClosed, CaseNotFound, Cases, TemporalError, UpdateRejected
+from settings import IntakeSettings
 
 SIGNATURE_HEADER = "X-DueCourse-Signature"
-
-
-@dataclass
-class ServiceSettings:
-    task_queue: str = field(default_factory=lambda: os.environ.get("TASK_QUEUE", "overdue-cases"))
-    token: str | None = field(default_factory=lambda: os.environ.get("INTAKE_TOKEN") or None)
-    hmac_secret: str | None = field(default_factory=lambda: os.environ.get("INTAKE_HMAC_SECRET") or None)
-    signature_window: int = field(default_factory=lambda: int(os.environ.get("INTAKE_SIGNATURE_WINDOW", "300")))
-
-    def check(self) -> None:
-        if not (self.token or self.hmac_secret):
-            raise SystemExit("set INTAKE_TOKEN or INTAKE_HMAC_SECRET: the service never runs unauthenticated")
-        for name, value in (("INTAKE_TOKEN", self.token), ("INTAKE_HMAC_SECRET", self.hmac_secret)):
-            if value is not None and len(value) < 24:
-                raise SystemExit(f"{name} is too short: use at least 24 random characters")
 
 
 def sign(secret: str, body: bytes, at: int | None = None) -> str:
@@ -82,7 +65,7 @@ CaseId = Annotated[str, Path(pattern=CASE_ID_PATTERN.pattern, max_length=64, des
 
 
 class Authenticator:
-    def __init__(self, settings: ServiceSettings):
+    def __init__(self, settings: IntakeSettings):
         self.settings = settings
         self._seen: dict[str, float] = {}  # signatures already used, until their window closes
 
@@ -93,12 +76,12 @@ class Authenticator:
             return
         header = request.headers.get(SIGNATURE_HEADER)
         if s.hmac_secret and header:
-            self._verify(header, await request.body())
+            self._verify(header, await request.body(), s.hmac_secret)
             return
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token or a signature is required",
                             headers={"WWW-Authenticate": "Bearer"})
 
-    def _verify(self, header: str, body: bytes) -> None:
+    def _verify(self, header: str, body: bytes, secret: str) -> None:
         parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
         try:
             at = int(parts["t"])
@@ -108,7 +91,7 @@ class Authenticator:
         now = time.time()
         if abs(now - at) > self.settings.signature_window:
             raise HTTPException(401, "signature timestamp outside the accepted window (check the clock)")
-        expected = sign(self.settings.hmac_secret, body, at).split("v1=")[1]
+        expected = sign(secret, body, at).split("v1=")[1]
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise HTTPException(401, "signature does not match the body")
         self._seen = {k: v for k, v in self._seen.items() if v > now}
@@ -117,50 +100,49 @@ class Authenticator:
         self._seen[given] = at + self.settings.signature_window
 
 
-def create_app(client: Client, settings: ServiceSettings | None = None) -> FastAPI:
-    from starter import start_case
-
-    settings = settings or ServiceSettings()
+def create_app(cases: Cases, settings: IntakeSettings | None = None) -> FastAPI:
+    """The service for `cases` (which names the task queue cases start on)."""
+    settings = settings or IntakeSettings()
     settings.check()
     app = FastAPI(title="DueCourse intake", version="1", description=__doc__.split("\n\n")[0],
                   responses={401: PROBLEMS[401], 503: PROBLEMS[503]})
     authenticated = [Depends(Authenticator(settings))]
 
-    @app.exception_handler(RPCError)
-    async def temporal_error(_: Request, e: RPCError) -> JSONResponse:
-        if e.status is RPCStatusCode.NOT_FOUND:
-            return JSONResponse({"detail": "no such case"}, status_code=404)
-        return JSONResponse({"detail": f"Temporal: {e.message}"}, status_code=503)
+    @app.exception_handler(CaseNotFound)
+    async def not_found(_: Request, e: CaseNotFound) -> JSONResponse:
+        return JSONResponse({"detail": "no such case"}, status_code=404)
 
-    async def case_state(case_id: str) -> WorkflowExecutionStatus:
-        return (await client.get_workflow_handle(workflow_id_for(case_id)).describe()).status
+    @app.exception_handler(CaseClosed)
+    @app.exception_handler(UpdateRejected)
+    async def refused(_: Request, e: CaseClosed | UpdateRejected) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=409)
+
+    @app.exception_handler(TemporalError)
+    async def unavailable(_: Request, e: TemporalError) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=503)
 
     @app.post("/cases", status_code=201, response_model=Started, dependencies=authenticated,
               responses={200: {"model": Started, "description": "the case exists already: nothing started"}})
     async def start(case: NewCase) -> JSONResponse:
-        report = await start_case(client, case, settings.task_queue)
+        report = await cases.start(case)
+        if report.status == "rejected":  # validated above already; kept for rules the service adds
+            raise HTTPException(422, report.detail)
         body = Started(case_id=case.case_id, workflow_id=case.workflow_id, run_id=report.run_id, status=report.status)
         return JSONResponse(body.model_dump(), status_code=201 if report.status == "started" else 200)
 
     @app.post("/cases/{case_id}/payments", response_model=UpdateResult, dependencies=authenticated,
               responses={404: PROBLEMS[404], 409: {"model": Problem, "description": "the case refused it"}})
     async def record_payment(case_id: CaseId, payment: Payment) -> UpdateResult:
-        if await case_state(case_id) is not WorkflowExecutionStatus.RUNNING:
-            raise HTTPException(409, f"case {case_id} is closed")
-        try:
-            return await client.get_workflow_handle(workflow_id_for(case_id)).execute_update(
-                OverdueCase.record_payment, payment)
-        except WorkflowUpdateFailedError as e:
-            raise HTTPException(409, getattr(e.cause, "message", None) or str(e.cause)) from None
+        return await cases.pay(case_id, payment)
 
     @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=authenticated,
              responses={404: PROBLEMS[404]})
     async def case_status(case_id: CaseId) -> CaseStatus:
-        return await client.get_workflow_handle(workflow_id_for(case_id)).query(OverdueCase.status)
+        return await cases.status(case_id)
 
     @app.get("/healthz", responses={503: PROBLEMS[503]})
     async def health() -> dict[str, str]:
-        await client.workflow_service.get_system_info(GetSystemInfoRequest())
+        await cases.ping()
         return {"status": "ok"}
 
     return app

@@ -6,8 +6,9 @@
 Each N gets a fresh deployment (embedded Postgres, a file-backed dev server as `make run` starts it,
 one worker process). Every case (policy `bench`) opens, is verified and assessed, gets its first
 reminder, is paid in full two seconds after its start (the `record_payment` update, timed until
-`status` shows it), passes through the relationship phase (reminders a second apart) and settles. The baseline runs the same
-number of activities, timers and updates in a bare workflow with no logic and no database.
+`status` shows it), passes through the relationship phase (reminders a second apart) and settles. The
+baseline runs the same number of activities, timers and updates in a bare workflow with no logic and
+no database.
 Printed: cases/s, activities/s, update-to-status p50/p95, history events and bytes per case, worker
 memory; the ratios to the baseline; then the worker's memory holding `--hold` open cases.
 """
@@ -23,40 +24,29 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from domain.case_input import CaseInput
 from domain.messages import Payment
 from loadtest.bare import BareCase, Shape
-from loadtest.stack import Process, Stack, daytime_zone, free_port
+from loadtest.stack import Stack
+from service.cases import Cases, CaseServiceError
+from testkit.cases import daytime_zone, numbered
+from testkit.processes import Process
+from testkit.servers import free_port
 from workflows.case import OverdueCase
 
 PAY_AFTER = 2.0  # seconds after its start each case is paid in full
 CONCURRENCY = 64  # cases being started or paid at once by this driver
-
-
-def synthetic_case(n: int, policy: str, zone: str, tag: str) -> CaseInput:
-    return CaseInput.model_validate({
-        "case_id": f"{tag}-{n:06d}",
-        "borrower": {"name": f"Load Borrower {n}", "mobile_numbers": ["+8613800138050"],
-                     "address": {"line1": "1 Load Road", "city": "Hangzhou", "region": "Zhejiang",
-                                 "postal_code": "310000", "country": "CN"},
-                     "timezone": zone, "country": "CN", "locale": "zh-CN"},
-        "emergency_contacts": [{"name": f"Load Contact {n}", "relation": "sibling", "phone": "+8613900139050"}],
-        "loan": {"loan_id": f"L-{n}", "principal": "5000.00", "outstanding_balance": "3000.00", "currency": "CNY",
-                 "due_date": "2026-11-01", "days_past_due": 28},
-        "profile": {"monthly_income": "12000", "monthly_debt_payments": "1000", "on_time_payments": 20,
-                    "late_payments": 1},
-        "policy": policy,
-    })
 
 
 @dataclass
@@ -114,7 +104,7 @@ async def drive(client: Client, label: str, ids: list[str], start, pay, done_que
         async with gate:
             try:
                 latencies.append(await pay(workflow_id))
-            except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+            except (CaseServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
                 failed.append(workflow_id)  # refused, or no answer in time: counted, not timed
 
     before = activities_done(metrics_url)
@@ -134,7 +124,7 @@ async def drive(client: Client, label: str, ids: list[str], start, pay, done_que
     return result
 
 
-def shape_of(histories: list[list]) -> Shape:
+def shape_of(histories: Sequence[Sequence[Any]]) -> Shape:
     """The mean case of the sample: its activities, timers and their mean duration."""
     acts = [sum(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED for e in h) for h in histories]
     timers = []  # the timers that fired (a wait cut short by a message is no timer's cost)
@@ -157,18 +147,18 @@ async def run_cases(n: int, base: Path, zone: str, cache: int) -> tuple[Result, 
         worker = stack.add_worker("bench", METRICS_ADDRESS=f"127.0.0.1:{port}", WORKER_CACHE=str(cache))
         client = await stack.client()
         await asyncio.sleep(2)  # the worker polling
-        from starter import start_case
+        case_service = Cases(client, "bench")
 
         async def start(workflow_id: str) -> None:
             number = int(workflow_id.rsplit("-", 1)[1])
-            await start_case(client, synthetic_case(number, "bench", zone, f"B{n}"), "bench")
+            await case_service.start(numbered(number, tag=f"B{n}", policy="bench", timezone=zone))
 
         async def pay(workflow_id: str) -> float:
-            handle = client.get_workflow_handle_for(OverdueCase.run, workflow_id)
+            case_id = workflow_id.removeprefix("case-")
             t = time.monotonic()
-            await handle.execute_update(OverdueCase.record_payment, Payment(
+            await case_service.pay(case_id, Payment(
                 amount=Decimal("3000.00"), paid_at=datetime.now(UTC), reference=f"PAY-{workflow_id}"))
-            while (await handle.query(OverdueCase.status)).total_paid < Decimal("3000.00"):
+            while (await case_service.status(case_id)).total_paid < Decimal("3000.00"):
                 await asyncio.sleep(0.01)
             return time.monotonic() - t
 
@@ -178,6 +168,7 @@ async def run_cases(n: int, base: Path, zone: str, cache: int) -> tuple[Result, 
                              f"http://127.0.0.1:{port}/metrics")
         outcome = await client.get_workflow_handle_for(OverdueCase.run, ids[-1]).result()
         assert outcome.stage.value == "settled", outcome
+        assert result.shape is not None
         return result, result.shape
     finally:
         stack.stop()
@@ -214,8 +205,6 @@ async def run_baseline(n: int, shape: Shape, base: Path, cache: int) -> Result:
 
 async def hold_open(m: int, base: Path, zone: str) -> list[tuple[int, float]]:
     """Start m cases that open and wait a week on a timer; the worker's memory as they accumulate."""
-    from starter import start_case
-
     stack = Stack(base / f"hold-{m}")
     readings = []
     try:
@@ -226,10 +215,11 @@ async def hold_open(m: int, base: Path, zone: str) -> list[tuple[int, float]]:
         await asyncio.sleep(3)
         readings.append((0, worker.rss_mib()))
         gate = asyncio.Semaphore(CONCURRENCY)
+        case_service = Cases(client, "hold")
 
         async def start(i: int) -> None:
             async with gate:
-                await start_case(client, synthetic_case(i, "hold", zone, f"H{m}"), "hold")
+                await case_service.start(numbered(i, tag=f"H{m}", policy="hold", timezone=zone))
 
         async def waiting() -> int:
             return (await client.count_workflows('CaseStage="remote_contact"')).count

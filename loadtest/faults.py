@@ -31,11 +31,12 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from adapters.config_files import load_policy
 from adapters.db import make_engine
 from adapters.ledger import Ledger
-from audit import compliance_report
 from domain.enums import Stage
 from domain.messages import Payment
-from loadtest.benchmark import synthetic_case
-from loadtest.stack import Stack, daytime_zone
+from loadtest.stack import Stack
+from service.cases import Cases, UpdateRejected
+from service.compliance import compliance_report
+from testkit.cases import daytime_zone, numbered
 from workflows.case import OverdueCase
 
 QUEUE = "drill"
@@ -71,12 +72,14 @@ class DrillReport:
 
     def text(self) -> str:
         return "\n".join([
-            f"{self.cases} cases in {self.seconds:.0f} s: " + ", ".join(f"{n} {s}" for s, n in sorted(self.stages.items())),
+            f"{self.cases} cases in {self.seconds:.0f} s: "
+            + ", ".join(f"{n} {s}" for s, n in sorted(self.stages.items())),
             f"faults: worker killed {self.worker_kills}×, dev server restarted {self.server_restarts}×, "
             f"PostgreSQL restarted {self.postgres_restarts}× and down {self.outage_seconds:.0f} s once",
             f"contact ledger {self.attempts} rows, gateway {self.messages} messages, "
             f"{self.duplicate_messages} sent twice, {self.unsent_attempts} never completed",
-            f"wrong terminal stage: {len(self.wrong_stage)}; wrong number of contacts: {len(self.wrong_contact_count)}; "
+            f"wrong terminal stage: {len(self.wrong_stage)}; "
+            f"wrong number of contacts: {len(self.wrong_contact_count)}; "
             f"compliance violations: {self.violations}; worker crashes on its own: {self.worker_crashes}",
             "PASS" if self.passed else "FAIL",
         ])
@@ -88,7 +91,7 @@ async def _retrying(what: Callable, attempts: int = 600):
     for n in range(attempts):
         try:
             return await what()
-        except WorkflowUpdateFailedError:
+        except (UpdateRejected, WorkflowUpdateFailedError):
             raise
         except Exception:
             if n == attempts - 1:
@@ -109,7 +112,7 @@ async def drill(data: Path, cases: int = 500, outage: float = 60, say: Callable[
         zone = daytime_zone()
         policy = load_policy("drill", stack.config)
         plan = {f"F-{n:06d}": PROFILES[n % 3] for n in range(cases)}
-        from starter import start_case
+        case_service = Cases(client, QUEUE)
 
         gate = asyncio.Semaphore(32)
 
@@ -117,17 +120,13 @@ async def drill(data: Path, cases: int = 500, outage: float = 60, say: Callable[
             profile, pays, _ = PROFILES[n % 3]
             # Never-paying cases run the whole fast schedule; paying ones wait minutes between
             # reminders, so their payment finds them open however long the faults delay it.
-            case = synthetic_case(n, "bench" if pays else "drill", zone, "F")
-            if profile == "high_risk":
-                case = case.model_copy(update={"profile": case.profile.model_copy(update={
-                    "on_time_payments": 2, "late_payments": 3, "missed_payments": 8, "broken_promises": 2})})
+            case = numbered(n, tag="F", policy="bench" if pays else "drill", timezone=zone, profile=profile)
             async with gate:
-                await _retrying(lambda: start_case(client, case, QUEUE))
+                await _retrying(lambda: case_service.start(case))
             if pays:
                 await asyncio.sleep(3)
-                handle = client.get_workflow_handle_for(OverdueCase.run, case.workflow_id)
                 async with gate:
-                    await _retrying(lambda: handle.execute_update(OverdueCase.record_payment, Payment(
+                    await _retrying(lambda: case_service.pay(case.case_id, Payment(
                         amount=Decimal("3000.00"), paid_at=datetime.now(UTC), reference=f"DRILL-{n}")))
 
         async def watch_worker(stop: asyncio.Event) -> None:
@@ -192,7 +191,7 @@ async def drill(data: Path, cases: int = 500, outage: float = 60, say: Callable[
 
 
 async def check(client: Client, stack: Stack, plan: dict, policy, report: DrillReport) -> None:
-    for case_id, (profile, _, expected) in plan.items():
+    for case_id, (_, _, expected) in plan.items():
         outcome = await client.get_workflow_handle_for(OverdueCase.run, f"case-{case_id}").result()
         report.stages[outcome.stage.value] += 1
         if outcome.stage is not expected:

@@ -5,7 +5,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.db import async_url, database_url, metadata
+from adapters.db import async_url, metadata
+from settings import Settings
 
 
 def _migrate(connection) -> None:
@@ -15,7 +16,7 @@ def _migrate(connection) -> None:
 
 
 async def _run() -> None:
-    engine = create_async_engine(async_url(context.config.attributes.get("url") or database_url()))
+    engine = create_async_engine(async_url(context.config.attributes.get("url") or Settings().require_database_url()))
     async with engine.connect() as connection:
         await connection.run_sync(_migrate)
         await connection.commit()

@@ -1,5 +1,5 @@
 """Shared fixtures: a real Postgres (embedded, migrated by Alembic), the time-skipping Temporal test
-server, and a real worker with the real activities per test."""
+server (or a real dev server), and a real worker with the real activities per test; all from `testkit`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -24,13 +23,12 @@ from adapters.converter import encrypted
 from adapters.db import make_engine
 from adapters.ledger import Ledger
 from adapters.providers.sandbox import SandboxProvider
-from audit import compliance_report
-from devstack import binaries, postgres
 from domain.enums import Stage
 from domain.status import CaseStatus
-from tests import factories
+from service.compliance import compliance_report
+from testkit import cases as synthetic
+from testkit import postgres, servers
 from worker import build_worker
-from workflows import search
 from workflows.case import OverdueCase
 
 TEST_KEYS = ",".join([new_key_line("test-2"), new_key_line("test-1")])  # made fresh for each run
@@ -65,20 +63,16 @@ async def engine(database_url: str):
 @pytest_asyncio.fixture
 async def env(converter) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server per test (0.1 s to start): one test's clock never stalls another's."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=converter, test_server_existing_path=str(binaries.test_server()),
-    ) as env:
-        await register_search_attributes(env.client)
+    async with servers.time_skipping(converter) as env:
         yield env
 
 
-def dev_server(converter, *extra_args: str):
-    """A real Temporal dev server (in memory) with the case search attributes; extra CLI arguments
-    such as `--dynamic-config-value KEY=VALUE`."""
-    return WorkflowEnvironment.start_local(
-        data_converter=converter, dev_server_existing_path=str(binaries.temporal_cli()),
-        dev_server_log_level="error", search_attributes=search.ALL, dev_server_extra_args=list(extra_args),
-    )
+@pytest_asyncio.fixture
+async def dev_server(converter, tmp_path: Path) -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (in memory) with the case search attributes, for tests on the real
+    clock; `testkit.servers.dev_environment` for one with other arguments."""
+    async with servers.dev_environment(converter, log=tmp_path / "temporal.log") as env:
+        yield env
 
 
 @pytest.fixture(scope="session")
@@ -89,14 +83,6 @@ def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for policy in (Path(__file__).parent / "policies").glob("*.yaml"):
         shutil.copy(policy, folder / "policies" / policy.name)
     return folder
-
-
-async def register_search_attributes(client: Client) -> None:
-    """The time-skipping server knows no custom attribute until told (else the workflow task hangs)."""
-    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=client.namespace,
-        search_attributes={key.name: key.indexed_value_type for key in search.ALL},
-    ))
 
 
 @pytest_asyncio.fixture
@@ -117,7 +103,7 @@ class Cases:
         self.started: list[WorkflowHandle] = []
 
     async def start(self, **overrides) -> WorkflowHandle:
-        case = factories.case(**overrides)
+        case = synthetic.case(**overrides)
         handle = await self.client.start_workflow(OverdueCase.run, case, id=case.workflow_id, task_queue=self.queue)
         self.started.append(handle)
         return handle

@@ -12,8 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters.config_files import load_rule_pack
 from adapters.ledger import Ledger
-from audit import compliance_report
 from domain.policy import combine_packs
+from service.compliance import compliance_report
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 21:00 the day before in New York
 
@@ -90,7 +90,8 @@ async def test_a_clean_journal_reports_clean(engine):
 
 async def test_the_journal_refuses_updates_and_deletes(engine):
     j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
-    for statement in ("UPDATE case_events SET kind = 'x' WHERE case_id = :c", "DELETE FROM case_events WHERE case_id = :c"):
+    for statement in ("UPDATE case_events SET kind = 'x' WHERE case_id = :c",
+                      "DELETE FROM case_events WHERE case_id = :c"):
         with pytest.raises(DBAPIError, match="append-only"):
             async with engine.begin() as conn:
                 await conn.execute(text(statement), {"c": j.case_id})

@@ -15,25 +15,23 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 import codec_server
 from adapters.config_files import load_rule_pack
 from adapters.providers.sandbox import SandboxProvider
-from devstack import binaries
 from domain import clock
 from domain.enums import ApprovalKind, HardshipReason, Stage
 from domain.messages import HardshipReport
-from loadtest.stack import free_port
-from starter import start_case
+from service.cases import Cases
+from testkit.servers import dev_environment, free_port
 from tests import factories
 from worker import build_worker
-from workflows import search
 from workflows.case import OverdueCase
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
 async def in_any_frame(page, text: str, seconds: float = 30) -> str:
@@ -89,11 +87,7 @@ async def ui(converter, payload_keys, monkeypatch):
     monkeypatch.delenv("CODEC_TOKEN", raising=False)
     codec = codec_server.serve(codec_port, {f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"})
     threading.Thread(target=codec.serve_forever, daemon=True).start()
-    async with await WorkflowEnvironment.start_local(
-        data_converter=converter, dev_server_existing_path=str(binaries.temporal_cli()), ui=True, ui_port=ui_port,
-        search_attributes=search.ALL, dev_server_log_level="error",
-        dev_server_extra_args=["--ui-codec-endpoint", f"http://127.0.0.1:{codec_port}", "--ui-disable-news-fetch"],
-    ) as env:
+    async with dev_environment(converter, ui_port=ui_port, codec_endpoint=f"http://127.0.0.1:{codec_port}") as env:
         yield env, f"http://127.0.0.1:{ui_port}"
     codec.shutdown()
 
@@ -108,7 +102,7 @@ async def test_an_operator_finds_a_case_reads_it_decrypted_and_acts_from_the_dia
                           balance="1200.00",
                           timezone=clock.zone_inside_window(datetime.now(UTC), window.start, window.end))
     async with build_worker(env.client, engine, SandboxProvider(engine), queue, config_dir):
-        assert (await start_case(env.client, case, queue)).status == "started"
+        assert (await Cases(env.client, queue).start(case)).status == "started"
         handle = env.client.get_workflow_handle(case.workflow_id)
         await until(handle, lambda s: s.contact_counts.get("sms"), "a first SMS")
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -140,14 +134,16 @@ async def test_an_operator_finds_a_case_reads_it_decrypted_and_acts_from_the_dia
             await until(handle, lambda s: "pause" in s.flags, "the pause hold")
 
             await send_from_dialog(page, "Send an Update", "approve",
-                                   {"approval_id": approval.approval_id, "approve": True, "decided_by": "supervisor-ui"},
+                                   {"approval_id": approval.approval_id, "approve": True,
+                                    "decided_by": "supervisor-ui"},
                                    "ui-update-approve.png")
             status = await until(handle, lambda s: s.plan and s.plan.status == "active", "the approved plan")
             assert status.stage is Stage.HARDSHIP_PLAN and status.pending_approvals == []
 
             first = status.plan.instalments[0].amount
             await send_from_dialog(page, "Send an Update", "record_payment",
-                                   {"amount": str(first), "paid_at": datetime.now(UTC).isoformat(), "reference": "UI-PAY-1"},
+                                   {"amount": str(first), "paid_at": datetime.now(UTC).isoformat(),
+                                    "reference": "UI-PAY-1"},
                                    "ui-update-record-payment.png")
             status = await until(handle, lambda s: s.total_paid == first, "the payment")
             assert status.balance == Decimal("1050.00") - first  # 1,200 less the waived 150, less the payment

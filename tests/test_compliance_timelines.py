@@ -16,8 +16,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.ledger import Ledger
-from audit import compliance_report
-from domain.enums import Outcome
+from domain.enums import CeaseScope, Outcome
 from domain.messages import (
     CapacityHoldRequest,
     CeaseContact,
@@ -31,9 +30,10 @@ from domain.messages import (
     PromiseRequest,
     ThirdPartyRefusal,
 )
+from service.compliance import compliance_report
 from tests import factories
-from workflows.complaint import Complaint
 from workflows.case import OverdueCase
+from workflows.complaint import Complaint
 
 SEED = int(os.environ.get("TIMELINE_SEED", "20261129"))
 TIMELINES = int(os.environ.get("TIMELINES", "10"))
@@ -53,7 +53,7 @@ async def act(cases, handle, rng: random.Random, what: str, state: dict) -> None
         case "cease":
             scope = rng.choice(["all", "channel", "number"])
             await handle.signal(OverdueCase.cease_contact, CeaseContact(
-                scope=scope, channel=rng.choice(["sms", "voice", "visit"]) if scope == "channel" else None,
+                scope=CeaseScope(scope), channel=rng.choice(["sms", "voice", "visit"]) if scope == "channel" else None,
                 number=state["mobile"] if scope == "number" else None))
         case "pause":
             await handle.signal(OverdueCase.pause, PauseRequest(reason="random pause"))

@@ -15,11 +15,12 @@ from temporalio.api.enums.v1 import EventType
 from adapters.providers.sandbox import SandboxProvider
 from domain.enums import CeaseScope, Stage
 from domain.messages import CeaseContact, Payment, PromiseRequest
-from loadtest.stack import daytime_zone
 from replay import from_server, replay
-from starter import start_case
+from service.cases import Cases as CaseService
+from testkit.cases import daytime_zone
+from testkit.servers import dev_environment
 from tests import factories
-from tests.conftest import Cases, dev_server
+from tests.conftest import Cases
 from worker import build_worker
 from workflows.case import OverdueCase
 
@@ -28,7 +29,7 @@ SUGGEST_AFTER = 40  # history events; the server's default is 4,096
 
 @pytest_asyncio.fixture
 async def small_history_server(converter):
-    async with await dev_server(
+    async with dev_environment(
         converter, "--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER}",
     ) as env:
         yield env
@@ -50,7 +51,7 @@ async def test_a_case_continues_as_new_on_the_servers_suggestion_and_loses_nothi
     case = factories.case(policy="fast", timezone=daytime_zone())  # the rules hold on the real clock too
     async with build_worker(env.client, engine, SandboxProvider(engine), "can", config_dir):
         cases = Cases(env, "can", engine)
-        assert (await start_case(env.client, case, "can")).status == "started"
+        assert (await CaseService(env.client, "can").start(case)).status == "started"
         handle = env.client.get_workflow_handle(case.workflow_id)
         cases.started.append(handle)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,8 @@ POLICY = load_policy("standard")
 
 
 def profile(**kw) -> BorrowerProfile:
-    base = dict(monthly_income=Decimal("12000"), monthly_debt_payments=Decimal("1000"), on_time_payments=20,
-                late_payments=1, missed_payments=0)
+    base: dict[str, Any] = dict(monthly_income=Decimal("12000"), monthly_debt_payments=Decimal("1000"),
+                                on_time_payments=20, late_payments=1, missed_payments=0)
     return BorrowerProfile(**base | kw)
 
 
@@ -77,7 +78,7 @@ def test_hardship_plan_spreads_the_balance_and_asks_approval_above_thresholds(in
     assert plan.needs_approval is needs_approval
     assert len(plan.instalments) == (instalments or POLICY.hardship.default_instalments)
     assert sum(i.amount for i in plan.instalments) + plan.penalty_waived == Decimal("1000.00")
-    assert all(a.deadline < b.deadline for a, b in zip(plan.instalments, plan.instalments[1:]))
+    assert all(a.deadline < b.deadline for a, b in zip(plan.instalments, plan.instalments[1:], strict=False))
     assert plan.instalments[0].amount <= plan.instalments[-1].amount  # no lump sum up front
     assert "credit bureau" in plan.credit_effect
 

@@ -4,51 +4,19 @@ and the ledger and the gateway hold exactly one row per intended contact."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
-import pytest_asyncio
 from sqlalchemy import text
 
-from adapters.config_files import load_policy, load_rule_pack
-from domain import clock
+from adapters.config_files import load_policy
 from domain.enums import Stage
 from domain.messages import Payment
-from starter import start_case
+from service.cases import Cases
+from testkit import processes
+from testkit.cases import daytime_zone
 from tests import factories
-from tests.conftest import dev_server
 from workflows.case import OverdueCase
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest_asyncio.fixture(name="dev_server")
-async def _dev_server(converter):
-    async with await dev_server(converter) as env:
-        yield env
-
-
-class WorkerProcess:
-    def __init__(self, env_vars: dict[str, str]):
-        self.env_vars, self.proc = env_vars, None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=os.environ | self.env_vars,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=15)
 
 
 async def attempts(engine, case_ids: list[str]) -> list:
@@ -60,21 +28,20 @@ async def attempts(engine, case_ids: list[str]) -> list:
 
 
 async def test_killed_worker_restarts_and_no_contact_is_sent_twice(dev_server, engine, database_url, config_dir,
-                                                                   payload_keys):
+                                                                   payload_keys, tmp_path):
     queue = "durability"
-    worker = WorkerProcess({"TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
-                            "DATABASE_URL": database_url, "TASK_QUEUE": queue, "CONFIG_DIR": str(config_dir),
-                            "PAYLOAD_KEYS": payload_keys})
+    worker = processes.worker(tmp_path / "worker.log", {
+        "TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host, "DATABASE_URL": database_url,
+        "TASK_QUEUE": queue, "CONFIG_DIR": str(config_dir), "PAYLOAD_KEYS": payload_keys})
     policy = load_policy("fast", config_dir)
-    cn = load_rule_pack("cn").contact_window  # the rules hold on the real clock too: a daytime zone
-    tz = clock.zone_inside_window(datetime.now(UTC), cn.start, cn.end)
+    tz = daytime_zone()  # the rules hold on the real clock too
     cases = [factories.case(policy="fast", timezone=tz, profile=p) for p in ("low_risk", "low_risk", "high_risk")]
     worker.start()
     try:
         for case in cases:
-            assert (await start_case(dev_server.client, case, queue)).status == "started"
+            assert (await Cases(dev_server.client, queue).start(case)).status == "started"
         ids = [c.case_id for c in cases]
-        for kill in range(3):  # kill -9 as soon as new contacts are in flight, three times
+        for _round in range(3):  # kill -9 as soon as new contacts are in flight, three times
             seen = len(await attempts(engine, ids))
             for _ in range(100):
                 await asyncio.sleep(0.1)
@@ -86,8 +53,8 @@ async def test_killed_worker_restarts_and_no_contact_is_sent_twice(dev_server, e
         payer = dev_server.client.get_workflow_handle(cases[1].workflow_id)
         await payer.execute_update(OverdueCase.record_payment, Payment(
             amount=Decimal("3000.00"), paid_at=datetime.now(UTC), reference="DUR-1"))
-        outcomes = [await asyncio.wait_for(dev_server.client.get_workflow_handle_for(OverdueCase.run, c.workflow_id).result(), 60)
-                    for c in cases]
+        outcomes = [await asyncio.wait_for(
+            dev_server.client.get_workflow_handle_for(OverdueCase.run, c.workflow_id).result(), 60) for c in cases]
     finally:
         worker.stop()
 

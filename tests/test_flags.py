@@ -22,8 +22,8 @@ from domain.messages import (
 )
 from tests import factories
 from tests.test_lifecycle import decide
-from workflows.complaint import Complaint
 from workflows.case import OverdueCase
+from workflows.complaint import Complaint
 
 
 def sent(status) -> int:
@@ -43,7 +43,8 @@ async def test_a_dispute_holds_collection_until_verified_then_resumes(cases):
     held = await cases.status(handle)
     assert sent(held) == sent(before) and "dispute" in held.flags and held.stage is Stage.REMOTE_CONTACT
     await handle.execute_update(OverdueCase.resolve_dispute, DisputeResolution(
-        upheld=False, corrected_balance=Decimal("2500.00"), note="contract and transfer verified", decided_by="legal-1"))
+        upheld=False, corrected_balance=Decimal("2500.00"), note="contract and transfer verified",
+        decided_by="legal-1"))
     resumed = await cases.until(handle, lambda s: sent(s) > sent(before), what="contact after verification")
     assert resumed.balance == Decimal("2500.00") and "dispute" not in resumed.flags
 

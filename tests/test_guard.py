@@ -8,7 +8,7 @@ import pytest
 
 from adapters.config_files import load_rule_pack
 from domain.clock import local
-from domain.enums import Channel, Outcome
+from domain.enums import Channel, HoldKind, Outcome, Person
 from domain.guard import PlannedAction, evaluate
 from domain.policy import combine_packs
 from domain.state import ContactAttempt, Flags, Hold
@@ -19,8 +19,8 @@ SMS = PlannedAction(channel=Channel.SMS, phone_ref="n1")
 ROBOT = PlannedAction(channel=Channel.ROBOT_CALL, phone_ref="n1")
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def calls(*specs: tuple[datetime, Outcome, str]) -> list[ContactAttempt]:
@@ -65,7 +65,8 @@ def test_window_closes_at_local_nine_after_the_autumn_dst_change():
 
 def test_cn_caps_answered_voice_interactions_per_day_across_numbers():
     now = utc(2026, 12, 1, 6, 0)  # 14:00 Shanghai
-    two = calls((now - timedelta(hours=3), Outcome.ANSWERED, "n1"), (now - timedelta(hours=2), Outcome.CONVERSATION, "n2"))
+    two = calls((now - timedelta(hours=3), Outcome.ANSWERED, "n1"),
+                (now - timedelta(hours=2), Outcome.CONVERSATION, "n2"))
     assert decide(ROBOT, now=now, attempts=two).allowed
     three = two + calls((now - timedelta(hours=1), Outcome.ANSWERED, "n2"))
     decision = decide(ROBOT, now=now, attempts=three)
@@ -112,9 +113,9 @@ def test_combined_packs_take_the_most_restrictive_value():
 
 @pytest.mark.parametrize("flags, action, rule", [
     (Flags(distress=True), SMS, "wellbeing.distress"),
-    (Flags(holds=[Hold(kind="pause", reason="ops", since=utc(2026, 11, 30))]), SMS, "hold.pause"),
-    (Flags(holds=[Hold(kind="dispute", reason="not mine", since=utc(2026, 11, 30))]), ROBOT, "hold.dispute"),
-    (Flags(holds=[Hold(kind="moratorium", reason="bs", since=utc(2026, 11, 1), until=utc(2026, 12, 30))]), SMS,
+    (Flags(holds=[Hold(kind=HoldKind.PAUSE, reason="ops", since=utc(2026, 11, 30))]), SMS, "hold.pause"),
+    (Flags(holds=[Hold(kind=HoldKind.DISPUTE, reason="not mine", since=utc(2026, 11, 30))]), ROBOT, "hold.dispute"),
+    (Flags(holds=[Hold(kind=HoldKind.MORATORIUM, reason="bs", since=utc(2026, 11, 1), until=utc(2026, 12, 30))]), SMS,
      "hold.moratorium"),
     (Flags(vulnerable=True), SMS, "vulnerability.review"),
     (Flags(cease_all=True), SMS, "cease.all"),
@@ -133,11 +134,11 @@ def test_a_refused_channel_leaves_the_others_open():
 
 
 def test_a_hold_whose_time_is_up_no_longer_stops_contact():
-    flags = Flags(holds=[Hold(kind="moratorium", reason="bs", since=utc(2026, 10, 1), until=utc(2026, 11, 30))])
+    flags = Flags(holds=[Hold(kind=HoldKind.MORATORIUM, reason="bs", since=utc(2026, 10, 1), until=utc(2026, 11, 30))])
     assert decide(now=utc(2026, 12, 1, 4, 0), flags=flags).allowed
 
 
-THIRD = PlannedAction(channel=Channel.SMS, phone_ref="ec1", person="emergency_contact")
+THIRD = PlannedAction(channel=Channel.SMS, phone_ref="ec1", person=Person.EMERGENCY_CONTACT)
 
 
 def test_emergency_contacts_only_when_the_borrower_is_unreachable_once_each_and_never_after_refusal():

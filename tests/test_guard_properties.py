@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from adapters.config_files import load_rule_pack
 from domain.compliance import find_violations
-from domain.enums import Channel, HoldKind, Outcome
+from domain.enums import Channel, HoldKind, Outcome, Person
 from domain.guard import PlannedAction, evaluate
 from domain.journal import Entry
 from domain.policy import combine_packs
@@ -74,7 +74,7 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
     rules = RULES[tuple(timeline["packs"])].model_copy(
         update={"quiet_days": sorted({first_day + timedelta(days=d) for d in timeline["quiet"]})})
     failures = 0  # the borrower's consecutive failed contacts, as the workflow counts them
-    flags, attempts, journal = Flags(), [], []
+    flags, attempts, journal = Flags(), list[ContactAttempt](), []
     seq = itertools.count(1)
 
     def log(entry_kind: str, at: datetime, key: str | None = None, **data) -> None:
@@ -118,13 +118,13 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
                     elif outcome.is_interaction or outcome is Outcome.DELIVERED:
                         failures = 0
             case ("third_party", _, ref):
-                decision = evaluate(PlannedAction(channel=Channel.SMS, phone_ref=ref, person="emergency_contact"),
+                decision = evaluate(PlannedAction(channel=Channel.SMS, phone_ref=ref, person=Person.EMERGENCY_CONTACT),
                                     now=at, timezone=tz, flags=flags, attempts=attempts, rules=rules,
                                     borrower_unreachable=failures >= rules.unreachable_after_failures)
                 decisions[f"{decision.verdict}:{decision.rule}"] += 1
                 if decision.allowed:
                     key = f"a{len(attempts)}"
-                    attempts.append(ContactAttempt(key=key, channel=Channel.SMS, person="emergency_contact",
+                    attempts.append(ContactAttempt(key=key, channel=Channel.SMS, person=Person.EMERGENCY_CONTACT,
                                                    phone_ref=ref, at=at, outcome=Outcome.DELIVERED))
                     log("contact_attempt", at, key, channel="sms", person="emergency_contact", phone_ref=ref,
                         outcome="delivered", distress=False, with_opt_out=rules.sms_requires_opt_out)

@@ -28,12 +28,13 @@ from temporalio.client import Client
 import telemetry
 from adapters.db import loans
 from adapters.providers.sandbox import SandboxProvider
-from intake.bulk import start_bulk
 from intake.schedule import SCHEDULE_ID, ensure_schedule
-from intake.service import SIGNATURE_HEADER, ServiceSettings, create_app, sign
-from loadtest.stack import free_port
+from intake.service import SIGNATURE_HEADER, create_app, sign
+from service.bulk import start_bulk
+from service.cases import Cases
+from settings import IntakeSettings
+from testkit.servers import dev_environment, free_port
 from tests import factories
-from tests.conftest import dev_server
 from worker import build_worker
 from workflows.daily_intake import DailyIntake
 
@@ -63,11 +64,11 @@ async def stack(converter, engine, config_dir):
     handler = logging.StreamHandler(s.logs)
     handler.setFormatter(telemetry.JsonFormatter())
     logging.getLogger().addHandler(handler)
-    async with await dev_server(converter) as env:
+    async with dev_environment(converter) as env:
         s.client = await Client.connect(
             env.client.service_client.config.target_host, data_converter=converter,
             interceptors=telemetry.interceptors(provider.get_tracer("test")), runtime=telemetry.runtime(s.metrics))
-        app = create_app(s.client, ServiceSettings(task_queue=QUEUE, token=TOKEN, hmac_secret=SECRET))
+        app = create_app(Cases(s.client, QUEUE), IntakeSettings(token=TOKEN, hmac_secret=SECRET))
         FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -199,7 +200,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def flat(case: dict, prefix: str = "") -> dict:
-    out = {}
+    out: dict[str, object] = {}
     for key, value in case.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -219,24 +220,26 @@ async def test_bulk_files_start_each_case_once_and_report_bad_rows(stack, tmp_pa
     write_csv(source, good[:3] + [bad_amount] + good[3:] + [no_name])
     rejects = tmp_path / "rejects.csv"
     seen = []
-    summary = await start_bulk(stack.client, source, QUEUE, concurrency=3, rejects=rejects, progress=seen.append)
+    summary = await start_bulk(Cases(stack.client, QUEUE), source, concurrency=3, rejects=rejects,
+                               progress=seen.append)
     assert (summary.rows, summary.started, summary.rejected, summary.failed) == (7, 5, 2, 0)
     assert len(seen) == 7
     refused = list(csv.DictReader(rejects.open()))
     assert [r["_line"] for r in refused] == ["5", "8"]  # the header is line 1
     assert "loan.principal" in refused[0]["_reason"] and "borrower.name" in refused[1]["_reason"]
 
-    again = await start_bulk(stack.client, source, QUEUE, rejects=tmp_path / "again.csv")
+    again = await start_bulk(Cases(stack.client, QUEUE), source, rejects=tmp_path / "again.csv")
     assert (again.started, again.already_running, again.rejected) == (0, 5, 2)
 
     # The rejects file, fixed, is a valid input as it stands.
     fixed = [r | {"loan.principal": "5000.00", "borrower.name": "Test Borrower"} for r in refused]
     write_csv(rejects, fixed)
-    assert (await start_bulk(stack.client, rejects, QUEUE)).started == 2
+    assert (await start_bulk(Cases(stack.client, QUEUE), rejects)).started == 2
 
     lines = tmp_path / "loans.jsonl"
-    lines.write_text(json.dumps(case_json()) + "\n" + "{oops\n" + json.dumps(case_json() | {"policy": "No Such"}) + "\n")
-    summary = await start_bulk(stack.client, lines, QUEUE, rejects=tmp_path / "rejects.jsonl")
+    lines.write_text(json.dumps(case_json()) + "\n" + "{oops\n"
+                     + json.dumps(case_json() | {"policy": "No Such"}) + "\n")
+    summary = await start_bulk(Cases(stack.client, QUEUE), lines, rejects=tmp_path / "rejects.jsonl")
     assert (summary.started, summary.rejected) == (1, 2)
     refused = [json.loads(x) for x in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert [r["_line"] for r in refused] == [2, 3] and "not JSON" in refused[0]["_reason"]

@@ -226,19 +226,19 @@ async def test_operators_find_cases_by_stage_segment_and_flags(cases):
     assert attributes.get(search.NEXT_ACTION_AT) == status.next_action.at
     assert attributes.get(search.CASE_FLAGS) == []
     history = [e async for e in handle.fetch_history_events()]
-    flag_sets = [e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields["CaseFlags"]
-                 .data for e in history if e.HasField("upsert_workflow_search_attributes_event_attributes")
-                 and "CaseFlags" in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields]
+    upserts = [e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+               for e in history if e.HasField("upsert_workflow_search_attributes_event_attributes")]
+    flag_sets = [fields["CaseFlags"].data for fields in upserts if "CaseFlags" in fields]
     assert b'["pause"]' in flag_sets, "pausing shows in CaseFlags"
     values = {str(v) for pair in attributes for v in ([pair.value] if not isinstance(pair.value, list) else pair.value)}
     assert not any("Test Borrower" in v or "138" in v or "Test Road" in v for v in values), "personal data in SAs"
 
 
 async def test_operators_read_the_case_at_a_glance(cases):
-    import starter
+    from service.cases import Cases
 
     case = factories.case()
-    await starter.start_case(cases.client, case, cases.queue)
+    await Cases(cases.client, cases.queue).start(case)
     handle = cases.client.get_workflow_handle(case.workflow_id)
     cases.started.append(handle)
     await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")

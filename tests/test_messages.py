@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-import starter
 from adapters.providers.sandbox import SandboxProvider
 from domain.enums import Channel, Outcome, Stage
 from domain.messages import ApprovalDecision, CeaseContact, DeliveryReceipt, PauseRequest, Payment, PromiseRequest
+from service.cases import Cases
 from tests import factories
 from workflows.case import OverdueCase
 
@@ -33,7 +33,7 @@ async def test_an_invalid_case_is_refused_with_reasons_and_starts_nothing(cases)
     bad = json.loads(factories.case().model_dump_json(exclude={"state"}))
     bad["loan"]["outstanding_balance"] = "-5"
     bad["borrower"]["timezone"] = "Mars/Olympus"
-    reports = await starter.start_cases(cases.client, [good, bad], cases.queue)
+    reports = await Cases(cases.client, cases.queue).start_all([good, bad])
     assert [r.status for r in reports] == ["started", "rejected"]
     assert "loan.outstanding_balance" in reports[1].detail and "Mars/Olympus" in reports[1].detail
     with pytest.raises(Exception, match="not found"):
@@ -43,10 +43,10 @@ async def test_an_invalid_case_is_refused_with_reasons_and_starts_nothing(cases)
 
 async def test_starting_a_running_case_again_returns_it_and_starts_no_second(cases):
     case = factories.case()
-    first = await starter.start_case(cases.client, case, cases.queue)
+    first = await Cases(cases.client, cases.queue).start(case)
     handle = cases.client.get_workflow_handle(case.workflow_id)
     cases.started.append(handle)
-    second = await starter.start_case(cases.client, case, cases.queue)
+    second = await Cases(cases.client, cases.queue).start(case)
     assert (first.status, second.status) == ("started", "already_running")
     assert first.run_id == second.run_id == (await handle.describe()).run_id
 

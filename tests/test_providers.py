@@ -85,7 +85,8 @@ async def test_sandbox_sends_each_key_once(engine):
     first, again = await provider.deliver(message), await provider.deliver(message)
     assert first == again
     async with engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT to_masked FROM sandbox_messages WHERE idempotency_key = 'sbx-once-1'"))).all()
+        rows = (await conn.execute(text(
+            "SELECT to_masked FROM sandbox_messages WHERE idempotency_key = 'sbx-once-1'"))).all()
     assert [r.to_masked for r in rows] == ["****8050"]
 
 

@@ -16,8 +16,8 @@ from adapters.converter import data_converter
 from domain.case_input import CaseInput
 from domain.status import CaseOutcome
 from replay import from_files, replay
-from workflows.complaint import Complaint
 from workflows.case import OverdueCase
+from workflows.complaint import Complaint
 
 GOLDEN = Path(__file__).parent / "golden"
 

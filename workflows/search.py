@@ -31,13 +31,6 @@ TEAM_BY_STAGE = {
 }
 
 
-def dev_server_flags() -> list[str]:
-    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
-    kinds = {"KEYWORD": "Keyword", "INT": "Int", "DOUBLE": "Double", "KEYWORD_LIST": "KeywordList",
-             "DATETIME": "Datetime"}
-    return [f for key in ALL for f in ("--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name]}")]
-
-
 def case_attributes(stage: Stage, segment: str | None, country: str, days_past_due: int, amount_due: float,
                     flags: list[str], next_action_at: datetime | None) -> dict[str, object]:
     """The values a case shows; `updates` turns them into an upsert."""

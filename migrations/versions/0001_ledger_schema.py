@@ -1,7 +1,7 @@
 """ledger schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-29 06:56:51.000257
 """
 import sqlalchemy as sa

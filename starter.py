@@ -40,8 +40,10 @@ from domain.messages import (
     PromiseRequest,
     VisitOutcome,
 )
+from domain.status import CaseStatus
+from service.backpressure import Backpressure
 from service.bulk import start_bulk, total_rows
-from service.cases import Cases, CaseServiceError
+from service.cases import Cases, CaseServiceError, ledger_at
 from service.rows import file_format
 from settings import Settings, TelemetrySettings, connect
 
@@ -69,8 +71,9 @@ def add_verbs(sub: Any) -> None:
     s.add_argument("--concurrency", type=int, default=32, help="cases being started at once (default 32)")
     s.add_argument("--rejects", type=Path, help="write refused rows here, with line and reason, to fix and rerun")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s = sub.add_parser("status", help="a case's status")
+    s = sub.add_parser("status", help="a case's status (from the ledger when DATABASE_URL is set)")
     s.add_argument("case_id")
+    s.add_argument("--fresh", action="store_true", help="ask the case itself (waits for a worker)")
     s = sub.add_parser("pay", help="record a payment (update record_payment)")
     s.add_argument("case_id"), s.add_argument("amount", type=_money)
     s.add_argument("--ref", required=True, help="the payment's reference: the same one twice applies once")
@@ -178,11 +181,24 @@ async def _bulk(args: argparse.Namespace, settings: Settings, tracer: Tracer | N
     cases = Cases(await connect(settings, tracer), settings.task_queue)
     with tqdm(total=total, unit="case", disable=args.quiet or None, file=sys.stderr) as bar:
         summary = await start_bulk(cases, args.file, fmt=fmt, concurrency=args.concurrency, rejects=args.rejects,
-                                   progress=bar.update)
+                                   progress=bar.update, pressure=Backpressure(cases.client, cases.task_queue,
+                                                                              settings.start_max_backlog))
     print(summary.text())
     if args.rejects and (summary.rejected or summary.failed):
         print(f"refused rows written to {args.rejects} (fix them and run it again: nothing starts twice)")
     return 1 if summary.rejected or summary.failed else 0
+
+
+async def _status(cases: Cases, settings: Settings, case_id: str, fresh: bool) -> CaseStatus:
+    """From the ledger's case row when a ledger is configured (no wait on a busy worker), else the query."""
+    if fresh or not settings.database_url:
+        return await cases.status(case_id, fresh=True)
+    ledger = ledger_at(settings.database_url, pool_size=1)
+    try:
+        return await Cases(cases.client, cases.task_queue, ledger).status(case_id)
+    finally:
+        if ledger is not None:
+            await ledger.engine.dispose()
 
 
 async def execute(args: argparse.Namespace, tracer: Tracer | None = None) -> int:
@@ -208,7 +224,7 @@ async def execute(args: argparse.Namespace, tracer: Tracer | None = None) -> int
                 print(f"{r.case_id}: {r.status}" + (f" ({r.detail})" if r.detail else ""))
             return 1 if any(r.status == "rejected" for r in reports) else 0
         if args.verb == "status":
-            _print(await cases.status(args.case_id))
+            _print(await _status(cases, settings, args.case_id, args.fresh))
             return 0
         answer = await message.send(cases)
         if message.signal is None:

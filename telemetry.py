@@ -2,8 +2,9 @@
 
 * Traces: OpenTelemetry through the SDK's `TracingInterceptor`, so one trace runs from an HTTP
   request or a `starter.py` call through the workflow to its activities.
-  `OTEL_TRACES_EXPORTER` = `console` (default) | `otlp` (endpoint from the standard
-  `OTEL_EXPORTER_OTLP_ENDPOINT`) | `none`; `OTEL_SERVICE_NAME` names the process. The values come
+  `OTEL_TRACES_EXPORTER` = `none` (default: no tracing, no interceptor, no cost) | `otlp` (endpoint
+  from the standard `OTEL_EXPORTER_OTLP_ENDPOINT`) | `console` (for a developer: every span printed,
+  which costs the worker about a tenth of its time); `OTEL_SERVICE_NAME` names the process. The values come
   from `settings.TelemetrySettings`; a function given none reads the configured ones.
 * Metrics: the SDK's own (workflow and activity latencies, task slots, …) served for Prometheus
   at `METRICS_ADDRESS` (host:port), when set.
@@ -35,7 +36,7 @@ EXPORTERS = ("console", "otlp", "none")
 
 
 def span_exporter(settings: TelemetrySettings | None = None) -> SpanExporter | None:
-    name = ((settings or TelemetrySettings()).traces_exporter or "console").strip().lower()
+    name = ((settings or TelemetrySettings()).traces_exporter or "none").strip().lower()
     if name == "console":
         return ConsoleSpanExporter(out=sys.stderr)
     if name == "otlp":
@@ -55,6 +56,11 @@ def tracer_provider(service: str, settings: TelemetrySettings | None = None) -> 
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+def tracing(settings: TelemetrySettings | None = None) -> bool:
+    """Whether traces go anywhere; when they do not, no interceptor or instrumentation is installed."""
+    return span_exporter(settings) is not None
 
 
 def interceptors(tracer: Tracer) -> list:

@@ -73,8 +73,8 @@ async def rows(history: WorkflowHistory, converter: DataConverter) -> tuple[list
             request = await _open(sched.input.payloads[0], converter) if sched.input.payloads else None
             if isinstance(request, dict) and "guard" in request:
                 scheduled[e.event_id] += (f"guard {request['guard']['rule']} ({', '.join(request['guard']['packs'])})",)
-            if isinstance(request, dict) and request.get("kind") == "guard_decision":
-                d = request["data"]
+            facts = (request.get("facts") or request.get("owed") or []) if isinstance(request, dict) else []
+            for d in [f["data"] for f in facts if f.get("kind") == "guard_decision"]:
                 out.append(Row(at, "Guard", f"{d['verdict']} {d['rule']}: {d['reason']}"))
         elif e.HasField("activity_task_completed_event_attributes"):
             done = e.activity_task_completed_event_attributes
@@ -82,7 +82,7 @@ async def rows(history: WorkflowHistory, converter: DataConverter) -> tuple[list
             result = await _open(done.result.payloads[0], converter) if done.result.payloads else None
             if isinstance(result, dict) and "outcome" in result:
                 out.append(Row(at, label or name, f"{result['outcome']}" + (f" · {guard[0]}" if guard else "")))
-            elif name in ("record_payment", "record_promise", "record_plan", "hand_off", "record_visit"):
+            elif name in ("record_payment", "record_step", "hand_off"):
                 out.append(Row(at, label or name, "recorded"))
         elif e.HasField("timer_started_event_attributes"):
             t = e.timer_started_event_attributes

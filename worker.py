@@ -69,8 +69,8 @@ async def main() -> None:
     telemetry.configure_logging()
     settings = Settings()
     engine = make_engine(settings.require_database_url())
-    traces = telemetry.tracer_provider("duecourse-worker")
-    client = await connect(settings, traces.get_tracer("duecourse.worker"))
+    traces = telemetry.tracer_provider("duecourse-worker") if telemetry.tracing() else None
+    client = await connect(settings, traces.get_tracer("duecourse.worker") if traces else None)
     try:
         worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue,
                               settings.config_dir, max_cached_workflows=settings.worker_cache)
@@ -84,7 +84,8 @@ async def main() -> None:
     async with worker:
         await stop.wait()
     await engine.dispose()
-    traces.shutdown()
+    if traces is not None:
+        traces.shutdown()  # flush the last spans
 
 
 if __name__ == "__main__":

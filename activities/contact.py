@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import ContactRequest, ContactResult
+from activities.ledger import write_facts
 from adapters.ledger import Ledger
 from adapters.providers import ChannelProvider, OutboundRequest, ProviderError
 from adapters.templates import TemplateError, TemplateLibrary
@@ -23,17 +24,19 @@ class ContactActivities:
 
     async def _contact(self, request: ContactRequest) -> ContactResult:
         provider = self.providers[request.channel]
-        claimed = await self.ledger.begin_attempt(
-            case_id=request.case_id, idempotency_key=request.key, channel=request.channel.value,
-            person=request.person, phone_ref=request.phone_ref, template=request.template, step=request.step,
-            robot=request.robot, guard_rule=request.guard.rule, guard_packs=request.guard.packs,
-            planned_at=request.planned_at,
-        )
+        async with self.ledger.transaction() as tx:  # the case's facts before this contact, and its claim
+            await write_facts(tx, request.case_id, request.owed)
+            claimed = await tx.begin_attempt(
+                case_id=request.case_id, idempotency_key=request.key, channel=request.channel.value,
+                person=request.person.value, phone_ref=request.phone_ref, template=request.template,
+                step=request.step, robot=request.robot, guard_rule=request.guard.rule,
+                guard_packs=request.guard.packs, planned_at=request.planned_at,
+            )
         if claimed is not None and claimed["outcome"] != "pending":
             result = ContactResult(key=request.key, outcome=Outcome(claimed["outcome"]), distress=claimed["distress"],
                                    provider=claimed["provider"] or provider.name,
                                    message_id=claimed["provider_message_id"] or "")
-            await self._journal(request, result)  # in case the first try stopped before it
+            await self._finish(request, result)  # in case the first try stopped before its journal entry
             return result
         try:
             body = self.templates.render(request.template, request.locale, request.variables, request.with_opt_out)
@@ -41,27 +44,26 @@ class ContactActivities:
                 OutboundRequest(idempotency_key=request.key, channel=request.channel, to=request.to, body=body)
             )
         except (ProviderError, TemplateError) as e:
-            await self.ledger.finish_attempt(request.key, outcome=Outcome.FAILED.value, provider=provider.name)
-            await self._journal(request, ContactResult(key=request.key, outcome=Outcome.FAILED, distress=False,
-                                                       provider=provider.name, message_id=""))
+            await self._finish(request, ContactResult(key=request.key, outcome=Outcome.FAILED, distress=False,
+                                                      provider=provider.name, message_id=""))
             raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e
-        await self.ledger.finish_attempt(
-            request.key, outcome=response.outcome.value, provider=response.provider,
-            provider_message_id=response.message_id, distress=response.distress,
-        )
         result = ContactResult(key=request.key, outcome=response.outcome, distress=response.distress,
                                provider=response.provider, message_id=response.message_id)
-        await self._journal(request, result)
+        await self._finish(request, result)
         return result
 
-    async def _journal(self, request: ContactRequest, result: ContactResult) -> None:
-        """The attempt as the auditor sees it: what, to whom (by ref), when, why allowed, and how it went."""
-        await self.ledger.record_event(request.case_id, request.key, "contact_attempt", request.planned_at, {
-            "channel": request.channel.value, "person": request.person, "phone_ref": request.phone_ref,
-            "template": request.template, "with_opt_out": request.with_opt_out, "step": request.step,
-            "robot": request.robot, "outcome": result.outcome.value, "distress": result.distress,
-            "guard_rule": request.guard.rule, "packs": request.guard.packs,
-        })
+    async def _finish(self, request: ContactRequest, result: ContactResult) -> None:
+        """The attempt's outcome on its row and, as the auditor sees it, in the journal: what, to whom (by
+        ref), when, why allowed, and how it went. One transaction."""
+        async with self.ledger.transaction() as tx:
+            await tx.finish_attempt(request.key, outcome=result.outcome.value, provider=result.provider,
+                                    provider_message_id=result.message_id, distress=result.distress)
+            await tx.append_events(request.case_id, [(request.key, "contact_attempt", request.planned_at, {
+                "channel": request.channel.value, "person": request.person.value, "phone_ref": request.phone_ref,
+                "template": request.template, "with_opt_out": request.with_opt_out, "step": request.step,
+                "robot": request.robot, "outcome": result.outcome.value, "distress": result.distress,
+                "guard_rule": request.guard.rule, "packs": request.guard.packs,
+            })])
 
     @activity.defn
     async def send_sms(self, request: ContactRequest) -> ContactResult:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case_input import Borrower, EmergencyContact
 from domain.enums import Channel, HandOff, Outcome, Person, PlanStatus, PromiseStatus, VisitStatus
@@ -31,6 +31,7 @@ class VerifyRequest(Contract):
 
 
 class OpenCaseRequest(Contract):
+    fact: Literal["open_case"] = "open_case"
     case_id: str
     workflow_id: str
     policy: str
@@ -44,15 +45,21 @@ class OpenCaseRequest(Contract):
 
 
 class CaseUpdate(Contract):
+    """The case row as the case stands: what `status` reads without asking the workflow."""
+
+    fact: Literal["case"] = "case"
     case_id: str
     stage: str
     balance: Decimal
     segment: str | None = None
     closed_at: datetime | None = None
     outcome_reason: str | None = None
+    next_action_at: datetime | None = None
+    status: dict[str, Any] | None = None  # the `status` query's answer at this write
 
 
 class EventRecord(Contract):
+    fact: Literal["event"] = "event"
     case_id: str
     key: str
     kind: str
@@ -75,6 +82,7 @@ class ContactRequest(Contract):
     robot: bool
     guard: GuardDecision
     planned_at: datetime
+    owed: list[LedgerFact] = []  # the case's facts before this contact: written with its claim
 
 
 class ContactResult(Contract):
@@ -86,6 +94,7 @@ class ContactResult(Contract):
 
 
 class ReceiptRecord(Contract):
+    fact: Literal["receipt"] = "receipt"
     case_id: str
     key: str
     outcome: Outcome
@@ -100,9 +109,11 @@ class PaymentRecord(Contract):
     currency: str
     paid_at: datetime
     balance_after: Decimal
+    owed: list[LedgerFact] = []  # the facts the payment made (the case row, an overpayment): one transaction
 
 
 class PromiseRecord(Contract):
+    fact: Literal["promise"] = "promise"
     case_id: str
     promise_id: str
     amount: Decimal
@@ -113,6 +124,7 @@ class PromiseRecord(Contract):
 
 
 class VisitRecord(Contract):
+    fact: Literal["visit"] = "visit"
     case_id: str
     visit_id: str
     status: VisitStatus
@@ -123,6 +135,7 @@ class VisitRecord(Contract):
 
 
 class PlanRecord(Contract):
+    fact: Literal["plan"] = "plan"
     case_id: str
     plan_id: str
     status: PlanStatus
@@ -134,6 +147,7 @@ class PlanRecord(Contract):
 
 
 class EscalationRecord(Contract):
+    fact: Literal["hand_off"] = "hand_off"
     case_id: str
     key: str
     kind: HandOff
@@ -157,3 +171,17 @@ class IntakeSummary(Contract):
     already_closed: int = 0
     rejected: int = 0
     rejected_loans: list[str] = []  # loan ids only (no personal data), the first 100
+
+
+LedgerFact = Annotated[
+    OpenCaseRequest | CaseUpdate | EventRecord | ReceiptRecord | PromiseRecord | VisitRecord | PlanRecord
+    | EscalationRecord,
+    Field(discriminator="fact"),
+]
+
+
+class StepRecord(Contract):
+    """What one step of a case owes the ledger, written in one transaction, in order."""
+
+    case_id: str
+    facts: list[LedgerFact]

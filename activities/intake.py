@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from activities.contracts import IntakeRequest, IntakeSummary
 from adapters.db import loans
+from service.backpressure import DEFAULT_MAX_BACKLOG, Backpressure
 from service.cases import Cases
 
 log = logging.getLogger("duecourse.intake")
@@ -21,14 +22,16 @@ PAGE = 200
 
 
 class IntakeActivities:
-    def __init__(self, client: Client, engine: AsyncEngine, concurrency: int = 16):
-        self.client, self.engine, self.concurrency = client, engine, concurrency
+    def __init__(self, client: Client, engine: AsyncEngine, concurrency: int = 16,
+                 max_backlog: int = DEFAULT_MAX_BACKLOG):
+        self.client, self.engine, self.concurrency, self.max_backlog = client, engine, concurrency, max_backlog
 
     @activity.defn
     async def start_newly_overdue(self, request: IntakeRequest) -> IntakeSummary:
         """Page through the export by loan id, heartbeating the last one done, so a retry resumes
         where it stopped; cases already running or closed are counted, never started again."""
         cases = Cases(self.client, request.task_queue)
+        pressure = Backpressure(self.client, request.task_queue, self.max_backlog)
         summary = IntakeSummary(day=request.day)
         details = activity.info().heartbeat_details
         after = details[0] if details else ""
@@ -37,6 +40,7 @@ class IntakeActivities:
 
         async def start(loan_id: str, data: dict) -> None:
             async with gate:
+                await pressure.admit(waiting=lambda: activity.heartbeat(after))  # as fast as workers take them
                 report = await cases.start({**data, "state": None})  # the export's case, never a state
             if report.status == "rejected":
                 summary.rejected += 1

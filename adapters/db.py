@@ -54,6 +54,8 @@ cases = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("outcome_reason", Text),
     _at("updated_at"),
+    Column("status", JSONB),  # the `status` query's answer as of the case's last ledger write
+    Column("next_action_at", DateTime(timezone=True), index=True),
 )
 
 # The journal: append-only (a trigger refuses UPDATE and DELETE) and hash-chained per case, so a
@@ -188,4 +190,7 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_size=pool_size, pool_pre_ping=True)
+    """A pool without a ping before every checkout (a round trip on each of a case's writes): a
+    connection the server dropped fails its statement, and the activity's retry takes a fresh one;
+    connections are recycled after five minutes, before proxies and servers drop idle ones."""
+    return create_async_engine(async_url(url), pool_size=pool_size, pool_pre_ping=False, pool_recycle=300)

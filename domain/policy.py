@@ -227,7 +227,7 @@ class PolicyProfile(Strict):
     third_party: ThirdPartyPolicy
     activity_timeout: timedelta = timedelta(seconds=30)
     history_event_budget: int | None = Field(
-        default=None, ge=50, description="continue-as-new past this many events (else the server's hint)"
+        default=None, ge=20, description="continue-as-new past this many events (else the server's hint)"
     )
 
     @model_validator(mode="after")

@@ -12,7 +12,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 import telemetry
 from intake.schedule import ensure_schedule
 from intake.service import create_app
-from service.cases import Cases
+from service.backpressure import Backpressure
+from service.cases import Cases, ledger_at
 from settings import IntakeSettings, Settings, connect
 
 
@@ -20,18 +21,21 @@ async def main() -> None:
     telemetry.configure_logging()
     intake = IntakeSettings()
     intake.check()
-    traces = telemetry.tracer_provider("duecourse-intake")
+    traces = telemetry.tracer_provider("duecourse-intake") if telemetry.tracing() else None
     settings = Settings()
-    client = await connect(settings, traces.get_tracer("duecourse.intake"))
+    client = await connect(settings, traces.get_tracer("duecourse.intake") if traces else None)
     if intake.schedule:  # the daily Schedule, created or brought up to date
         await ensure_schedule(client, settings.task_queue, at=intake.schedule_at, timezone=intake.schedule_timezone)
-    app = create_app(Cases(client, settings.task_queue), intake)
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=traces)
+    app = create_app(Cases(client, settings.task_queue, ledger_at(settings.database_url)), intake,
+                     Backpressure(client, settings.task_queue, settings.start_max_backlog))
+    if traces is not None:
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=traces)
     config = uvicorn.Config(app, host=intake.host, port=intake.port, log_config=None)
     try:
         await uvicorn.Server(config).serve()
     finally:
-        traces.shutdown()
+        if traces is not None:
+            traces.shutdown()
 
 
 if __name__ == "__main__":

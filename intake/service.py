@@ -28,6 +28,7 @@ from domain.case_input import CaseInput
 from domain.messages import Payment, UpdateResult
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
+from service.backpressure import Backpressure, Busy
 from service.cases import CaseClosed, CaseNotFound, Cases, TemporalError, UpdateRejected
 from settings import IntakeSettings
 
@@ -100,8 +101,10 @@ class Authenticator:
         self._seen[given] = at + self.settings.signature_window
 
 
-def create_app(cases: Cases, settings: IntakeSettings | None = None) -> FastAPI:
-    """The service for `cases` (which names the task queue cases start on)."""
+def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: Backpressure | None = None,
+               admit_within: float = 10.0) -> FastAPI:
+    """The service for `cases` (which names the task queue cases start on). With `pressure`, a start
+    waits up to `admit_within` seconds for the workers to catch up, then answers 503 with Retry-After."""
     settings = settings or IntakeSettings()
     settings.check()
     app = FastAPI(title="DueCourse intake", version="1", description=__doc__.split("\n\n")[0],
@@ -117,6 +120,10 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None) -> FastAPI:
     async def refused(_: Request, e: CaseClosed | UpdateRejected) -> JSONResponse:
         return JSONResponse({"detail": str(e)}, status_code=409)
 
+    @app.exception_handler(Busy)
+    async def busy(_: Request, e: Busy) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": f"{e.retry_after:.0f}"})
+
     @app.exception_handler(TemporalError)
     async def unavailable(_: Request, e: TemporalError) -> JSONResponse:
         return JSONResponse({"detail": str(e)}, status_code=503)
@@ -124,6 +131,8 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None) -> FastAPI:
     @app.post("/cases", status_code=201, response_model=Started, dependencies=authenticated,
               responses={200: {"model": Started, "description": "the case exists already: nothing started"}})
     async def start(case: NewCase) -> JSONResponse:
+        if pressure is not None:
+            await pressure.admit(timeout=admit_within)
         report = await cases.start(case)
         if report.status == "rejected":  # validated above already; kept for rules the service adds
             raise HTTPException(422, report.detail)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from service.backpressure import Backpressure
 from service.cases import Cases, TemporalError
 from service.rows import Row, count_lines, file_format, read_rows
 
@@ -67,8 +68,10 @@ class Rejects:
 
 async def start_bulk(cases: Cases, path: Path, *, fmt: str | None = None,
                      concurrency: int = 32, rejects: Path | None = None,
-                     progress: Callable[[int], Any] | None = None) -> BulkSummary:
-    """Read `path` row by row and start each valid case, at most `concurrency` at once."""
+                     progress: Callable[[int], Any] | None = None,
+                     pressure: Backpressure | None = None) -> BulkSummary:
+    """Read `path` row by row and start each valid case, at most `concurrency` at once, and with
+    `pressure` only as fast as the workers take them."""
     fmt = file_format(path, fmt)
     summary, bad = BulkSummary(), Rejects(rejects, fmt)
     queue: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=concurrency * 2)
@@ -88,6 +91,8 @@ async def start_bulk(cases: Cases, path: Path, *, fmt: str | None = None,
                 reject(row, row.problem)
             else:
                 try:
+                    if pressure is not None:
+                        await pressure.admit()
                     report = await cases.start(row.data)
                 except TemporalError as e:
                     reject(row, f"Temporal refused: {e.message}", failed=True)

@@ -29,6 +29,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.db import make_engine
+from adapters.ledger import Ledger
 from domain.case_input import CaseInput, workflow_id_for
 from domain.errors import explain
 from domain.messages import (
@@ -98,6 +100,11 @@ class TemporalError(CaseServiceError):
         self.message = message
 
 
+def ledger_at(url: str | None, pool_size: int = 5) -> Ledger | None:
+    """The ledger `Cases.status` reads from, when one is configured (DATABASE_URL)."""
+    return Ledger(make_engine(url, pool_size=pool_size)) if url else None
+
+
 # --- starting ----------------------------------------------------------------------------------
 
 
@@ -132,8 +139,10 @@ def validate(item: object, label: str = "case") -> CaseInput | StartReport:
 class Cases:
     """Start and drive cases on `task_queue` through `client` (which carries the project's converter)."""
 
-    def __init__(self, client: Client, task_queue: str):
-        self.client, self.task_queue = client, task_queue
+    def __init__(self, client: Client, task_queue: str, ledger: Ledger | None = None):
+        """With a `ledger`, `status` answers from the case row every ledger write keeps current, so a
+        read never waits on a busy worker."""
+        self.client, self.task_queue, self.ledger = client, task_queue, ledger
 
     async def start(self, case: CaseInput | Mapping[str, Any]) -> StartReport:
         """Start the case once. Invalid input is `rejected` with its reasons and starts nothing; an
@@ -176,8 +185,14 @@ class Cases:
 
     # --- reading -------------------------------------------------------------------------------
 
-    async def status(self, case_id: str) -> CaseStatus:
-        """The `status` query: what an operator needs to see to act on the case (closed ones too)."""
+    async def status(self, case_id: str, fresh: bool = False) -> CaseStatus:
+        """What an operator needs to see to act on the case (closed ones too): as the ledger last
+        recorded it (milliseconds, whatever the workers' backlog), or with `fresh` (or no ledger, or no
+        row yet) the workflow's `status` query, which waits for a worker to answer."""
+        if self.ledger is not None and not fresh:
+            recorded = await self.ledger.case_status(case_id)
+            if recorded is not None:
+                return CaseStatus.model_validate(recorded)
         async with self._errors(case_id):
             return await self._handle(case_id).query(OverdueCase.status)
 

@@ -16,16 +16,15 @@ with workflow.unsafe.imports_passed_through():
 async def step(run: CaseRun) -> datetime | None:
     result = scorecard.assess(run.case.profile, run.case.loan, run.config.policy.scorecard)
     run.s.assessment = result
-    await run.event("assessed", {"inputs": run.case.profile.model_dump(mode="json"),
+    run.event("assessed", {"inputs": run.case.profile.model_dump(mode="json"),
                                  "balance": str(run.s.balance), **result.model_dump(mode="json")})
-    return await start_treatment(run, result.segment, "assessed")
+    return start_treatment(run, result.segment, "assessed")
 
 
-async def start_treatment(run: CaseRun, segment: Segment, why: str) -> datetime | None:
+def start_treatment(run: CaseRun, segment: Segment, why: str) -> datetime | None:
     """Begin the segment's contact schedule from its first step (also after a wellbeing review)."""
     assert run.s.assessment is not None
     run.s.assessment = run.s.assessment.model_copy(update={"segment": segment})
     run.s.step_index = 0
     run.s.next_step_at = schedule.first_step_at(run.treatment.schedule, run.now)
-    await run.sync_case()
-    return await run.to_stage(Stage.REMOTE_CONTACT, f"{why}: {segment.value} path")
+    return run.to_stage(Stage.REMOTE_CONTACT, f"{why}: {segment.value} path")

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows.case import bookkeeping
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -44,24 +45,27 @@ def guard(run: CaseRun, action: PlannedAction) -> GuardDecision:
                     third_party_cap=run.config.policy.third_party.max_messages_each)
 
 
-async def record_guard(run: CaseRun, decision: GuardDecision, channel: Channel) -> None:
-    await run.event("guard_decision", {"channel": channel.value, **decision.model_dump(mode="json")})
+def record_guard(run: CaseRun, decision: GuardDecision, channel: Channel) -> None:
+    run.event("guard_decision", {"channel": channel.value, **decision.model_dump(mode="json")})
 
 
 async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step: int | None,
                   summary: str | None = None, person: Person = Person.BORROWER) -> ContactResult | GuardDecision:
-    """Ask the guard, then act; a deferral or denial is recorded and returned instead."""
-    decision = guard(run, PlannedAction(channel=channel, phone_ref=ref, person=person))
-    if not decision.allowed:
-        await record_guard(run, decision, channel)
-        return decision
-    return await send(run, channel, template, ref, number_for(run, ref), step, decision,
-                      summary or LABEL[channel], person)
+    """Ask the guard, then act, with nothing in between (the lock); a deferral or denial is recorded and
+    returned instead."""
+    async with run.lock:
+        decision = guard(run, PlannedAction(channel=channel, phone_ref=ref, person=person))
+        if decision.allowed:
+            return await send(run, channel, template, ref, number_for(run, ref), step, decision,
+                              summary or LABEL[channel], person)
+    record_guard(run, decision, channel)
+    return decision
 
 
 async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, to: str, step: int | None,
                decision: GuardDecision, summary: str, person: Person = Person.BORROWER) -> ContactResult:
-    """Send through the channel's activity (the guard has allowed it) and record the attempt."""
+    """Send through the channel's activity (the guard has allowed it, under the lock) and record the
+    attempt; the case's facts owed so far ride with it."""
     sender, loan = run.config.policy.sender, run.case.loan
     key = run.key(channel.value)
     if person == Person.BORROWER:
@@ -76,6 +80,7 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
         template=template, locale=run.case.borrower.locale, variables=variables,
         with_opt_out=run.config.rules.sms_requires_opt_out and channel is Channel.SMS,
         step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=run.now,
+        owed=bookkeeping.take(run),
     )
     try:
         result = await run.act(CONTACT_ACTIVITY[channel], request, summary)

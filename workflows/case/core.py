@@ -9,8 +9,7 @@ replay produces the same commands.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -20,8 +19,7 @@ from temporalio.exceptions import ApplicationError
 from workflows import ledger
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import CaseUpdate
-    from activities.ledger import LedgerActivities
+    from activities.contracts import EscalationRecord, EventRecord, LedgerFact
     from domain import lifecycle
     from domain.case_input import CaseInput
     from domain.enums import ApprovalKind, HandOff, HoldKind, Stage
@@ -41,7 +39,10 @@ class CaseRun:
         self.s: CaseState = case.state or CaseState(balance=case.loan.outstanding_balance)
         self.wake = False  # something happened: the loop looks again before its timer
         self.published: dict[str, object] = {}  # search attributes as last upserted
-        # Handlers and the loop take turns, so a handler's changes land whole before the loop acts.
+        self.owed: list[LedgerFact] = []  # facts not yet in the ledger, in the order they happened
+        self.stepping = True  # the loop is in a step whose end writes what is owed (`bookkeeping.flush`)
+        # One activity of a case at a time (the loop's or a handler's): the loop holds it only for the
+        # activity in flight, so a handler waits at most for that one, never for a whole step.
         self.lock = asyncio.Lock()
 
     # --- what the case is configured with ----------------------------------------------------
@@ -79,89 +80,86 @@ class CaseRun:
 
     async def act(self, activity: Callable[[Any, Arg], Awaitable[Result]], arg: Arg, summary: str,
                   timeout: timedelta | None = None) -> Result:
+        """Run an activity for the case. Its caller holds `lock`: one activity of a case at a time, so
+        the ledger receives the case's facts in the order they happened."""
+        assert self.lock.locked(), "activities of a case run under its lock"
         return await ledger.act(activity, arg, summary, timeout or self._timeout)
 
     @property
     def _timeout(self) -> timedelta:
         return self.s.config.policy.activity_timeout if self.s.config else ledger.DEFAULT_TIMEOUT
 
-    async def event(self, kind: str, data: dict[str, Any]) -> None:
-        await ledger.record_event(self.case_id, self.key(kind), kind, self.now, data, self._timeout)
+    def owe(self, fact: LedgerFact) -> None:
+        """A fact the ledger must record; it rides with the step's next write (`bookkeeping`). Owed
+        between steps (by a handler), it wakes the loop, whose step ends with that write."""
+        self.owed.append(fact)
+        if not self.stepping:
+            self.wake = True
 
-    async def to_stage(self, stage: Stage, why: str) -> datetime:
-        """Move the case (a no-op if it is there already); the move is journalled and synced."""
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        """An entry for the case's journal (written in order, hash-chained, by the next ledger write)."""
+        self.owe(EventRecord(case_id=self.case_id, key=self.key(kind), kind=kind, at=self.now, data=data))
+
+    def to_stage(self, stage: Stage, why: str) -> datetime:
+        """Move the case (a no-op if it is there already); the move is journalled."""
         if stage is not self.s.stage:
             if not lifecycle.allowed(self.s.stage, stage):
                 workflow.logger.error("stage move outside the lifecycle", extra={"from": self.s.stage, "to": stage})
             previous, self.s.stage = self.s.stage, stage
             self.wake = True
-            await self.event("stage_changed", {"from": previous.value, "to": stage.value, "why": why})
-            await self.sync_case()
+            self.event("stage_changed", {"from": previous.value, "to": stage.value, "why": why})
         return self.now
 
-    async def sync_case(self, closed: bool = False) -> None:
-        s = self.s
-        await self.act(LedgerActivities.update_case, CaseUpdate(
-            case_id=self.case_id, stage=s.stage.value, balance=s.balance,
-            segment=s.assessment.segment.value if s.assessment else None,
-            closed_at=self.now if closed else None, outcome_reason=s.outcome_reason if closed else None,
-        ), "Update the case in the ledger")
-
-    async def hand_off(self, kind: HandOff, reason: str) -> None:
+    def hand_off(self, kind: HandOff, reason: str) -> None:
         """A hand-off to people or a partner (supervisor, legal / recovery, credit bureau), on record."""
-        await ledger.hand_off(self.case_id, self.key(f"handoff-{kind.value}"), kind, reason, self.now,
-                              f"Hand off: {kind.value.replace('_', ' ')}", self._timeout)
-        await self.event("handed_off", {"kind": kind.value, "reason": reason})
+        self.owe(EscalationRecord(case_id=self.case_id, key=self.key(f"handoff-{kind.value}"), kind=kind,
+                                  reason=reason, at=self.now))
+        self.event("handed_off", {"kind": kind.value, "reason": reason})
 
-    async def finish(self, stage: Stage, hand_off: HandOff | None, reason: str) -> None:
+    def finish(self, stage: Stage, hand_off: HandOff | None, reason: str) -> None:
         """Close the case in a terminal stage, handing it off first where someone takes it on."""
         if hand_off is not None:
-            await self.hand_off(hand_off, reason)
+            self.hand_off(hand_off, reason)
         self.s.outcome_reason = reason
         self.s.approvals = []
-        await self.to_stage(stage, reason)
-        await self.sync_case(closed=True)
+        self.to_stage(stage, reason)
 
-    async def ask_approval(self, kind: ApprovalKind, approval_id: str, summary: str) -> None:
+    def ask_approval(self, kind: ApprovalKind, approval_id: str, summary: str) -> None:
         self.s.approvals.append(PendingApproval(approval_id=approval_id, kind=kind, requested_at=self.now,
                                                 summary=summary))
-        await self.event("approval_requested", {"approval_id": approval_id, "kind": kind.value, "summary": summary})
+        self.event("approval_requested", {"approval_id": approval_id, "kind": kind.value, "summary": summary})
 
     # --- holds -----------------------------------------------------------------------------
 
-    async def current_hold(self) -> Hold | None:
+    def current_hold(self) -> Hold | None:
         """The hold in force, if any; holds whose time is up are lifted here."""
         for hold in list(self.s.flags.holds):
             if hold.until is not None and self.now >= hold.until:
-                await self.end_hold(hold.kind, "its time is up")
+                self.end_hold(hold.kind, "its time is up")
         return self.s.flags.holds[0] if self.s.flags.holds else None
 
-    async def start_hold(self, kind: HoldKind, reason: str, until: datetime | None = None,
-                         ref: str | None = None) -> None:
+    def start_hold(self, kind: HoldKind, reason: str, until: datetime | None = None, ref: str | None = None) -> None:
         flags = self.s.flags
         flags.holds = [h for h in flags.holds if h.kind is not kind]
         flags.holds.append(Hold(kind=kind, reason=reason, since=self.now, until=until, ref=ref))
         self.wake = True
-        await self.event("hold_started", {"kind": kind.value, "reason": reason,
-                                          "until": until.isoformat() if until else None, "ref": ref})
+        self.event("hold_started", {"kind": kind.value, "reason": reason,
+                                    "until": until.isoformat() if until else None, "ref": ref})
 
-    async def end_hold(self, kind: HoldKind, reason: str) -> None:
+    def end_hold(self, kind: HoldKind, reason: str) -> None:
         flags = self.s.flags
         if flags.hold(kind) is None:
             return
         flags.holds = [h for h in flags.holds if h.kind is not kind]
         self.wake = True
-        await self.event("hold_ended", {"kind": kind.value, "reason": reason})
+        self.event("hold_ended", {"kind": kind.value, "reason": reason})
 
     # --- turns, answers, plans -------------------------------------------------------------
 
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """A handler's turn: once the case is open (a message can arrive before `run` starts), and
-        never while the loop or another handler is part-way through a change."""
+    async def opened(self) -> None:
+        """A handler acts once the case is open (a message can arrive before `run` starts). Its changes
+        are made without awaiting anything, so they land whole between the loop's activities."""
         await workflow.wait_condition(lambda: self.s.config is not None)
-        async with self.lock:
-            yield
 
     def recheck(self, validator: Callable[[Arg], None], arg: Arg) -> None:
         """Run an update's validator again once it has its turn: another message may have changed

@@ -15,17 +15,17 @@ with workflow.unsafe.imports_passed_through():
     from domain.guard import PlannedAction
 
 
-async def end_of_path(run: CaseRun, why: str) -> datetime | None:
+def end_of_path(run: CaseRun, why: str) -> datetime | None:
     if not run.treatment.escalate_at_end:
-        await run.finish(Stage.REFERRED, HandOff.HARDSHIP_TEAM, f"{why}; referred to the hardship team")
+        run.finish(Stage.REFERRED, HandOff.HARDSHIP_TEAM, f"{why}; referred to the hardship team")
         return None
     for action in ("credit_report", "legal_handoff"):
         decision = contact.guard(run, PlannedAction(action=action))
         if not decision.allowed:  # a hold or a review stands in the way: a person decides
-            await run.event("guard_decision", {"action": action, **decision.model_dump(mode="json")})
+            run.event("guard_decision", {"action": action, **decision.model_dump(mode="json")})
             return run.plan_next(f"Hand-off held: {decision.reason}", None)
-    await run.hand_off(HandOff.CREDIT_BUREAU,
+    run.hand_off(HandOff.CREDIT_BUREAU,
                        f"delinquency of {run.s.balance} {run.case.loan.currency} reported")
-    await run.finish(Stage.ESCALATED, HandOff.LEGAL_RECOVERY,
+    run.finish(Stage.ESCALATED, HandOff.LEGAL_RECOVERY,
                      f"{why}; wilful non-payment: legal / recovery hand-off")
     return None

@@ -13,14 +13,13 @@ from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import VisitRecord
-    from activities.ledger import LedgerActivities
     from domain.enums import ApprovalKind, Channel, HandOff, Stage, VisitStatus
     from domain.guard import PlannedAction
     from domain.state import Visit
     from domain.visits import visit_possible
 
 
-async def enter(run: CaseRun) -> datetime | None:
+def enter(run: CaseRun) -> datetime | None:
     """The treatment's remote path is done and nothing resolved it: visit, hand-off or referral."""
     s, policy = run.s, run.config.policy
     possible = visit_possible(
@@ -29,14 +28,13 @@ async def enter(run: CaseRun) -> datetime | None:
         address_complete=s.verification is not None and s.verification.address_complete,
         cease_all=s.flags.cease_all, ceased_channels=s.flags.cease_channels)
     if not possible:
-        return await escalation.end_of_path(run, "remote contact path exhausted")
+        return escalation.end_of_path(run, "remote contact path exhausted")
     visit_id = run.key("visit")
     s.visit = Visit(visit_id=visit_id, status=VisitStatus.AWAITING_APPROVAL)
-    await run.ask_approval(ApprovalKind.VISIT, visit_id,
+    run.ask_approval(ApprovalKind.VISIT, visit_id,
                            f"Field visit: {s.balance} {run.case.loan.currency} unpaid after remote contact")
-    await record(run, VisitRecord(case_id=run.case_id, visit_id=visit_id, status=VisitStatus.AWAITING_APPROVAL),
-                 "Record visit request")
-    return await run.to_stage(Stage.FIELD_VISIT, "remote contact failed")
+    run.owe(VisitRecord(case_id=run.case_id, visit_id=visit_id, status=VisitStatus.AWAITING_APPROVAL))
+    return run.to_stage(Stage.FIELD_VISIT, "remote contact failed")
 
 
 async def step(run: CaseRun) -> datetime | None:
@@ -46,36 +44,34 @@ async def step(run: CaseRun) -> datetime | None:
         case VisitStatus.AWAITING_APPROVAL:
             return run.plan_next("Wait for visit approval", None)
         case VisitStatus.REJECTED:
-            return await escalation.end_of_path(run, "field visit not approved")
+            return escalation.end_of_path(run, "field visit not approved")
         case VisitStatus.APPROVED:
             if s.next_step_at and run.now < s.next_step_at:
                 return run.plan_next("Field visit (notice period)", s.next_step_at)
-            decision = contact.guard(run, PlannedAction(channel=Channel.VISIT))
+            async with run.lock:  # the guard's word and the dispatch, with nothing in between
+                decision = contact.guard(run, PlannedAction(channel=Channel.VISIT))
+                if decision.allowed:
+                    await contact.send(run, Channel.VISIT, "visit_brief", None, contact.address_text(run), None,
+                                       decision, f"Dispatch {run.config.rules.min_visit_collectors} collectors")
             if not decision.allowed:
-                await contact.record_guard(run, decision, Channel.VISIT)
+                contact.record_guard(run, decision, Channel.VISIT)
                 if decision.verdict == "deny":
-                    return await escalation.end_of_path(run, f"field visit denied: {decision.reason}")
+                    return escalation.end_of_path(run, f"field visit denied: {decision.reason}")
                 return run.plan_next(f"Field visit ({decision.reason})", decision.until)
-            await contact.send(run, Channel.VISIT, "visit_brief", None, contact.address_text(run), None, decision,
-                               f"Dispatch {run.config.rules.min_visit_collectors} collectors")
             visit.status = VisitStatus.DISPATCHED
             visit.outcome_deadline = run.now + run.config.policy.visit.outcome_deadline
-            await record(run, VisitRecord(case_id=run.case_id, visit_id=visit.visit_id, status=VisitStatus.DISPATCHED),
-                         "Record visit dispatch")
+            run.owe(VisitRecord(case_id=run.case_id, visit_id=visit.visit_id, status=VisitStatus.DISPATCHED))
             return run.plan_next("Wait for the visit outcome", visit.outcome_deadline)
         case VisitStatus.DISPATCHED:
             if visit.outcome_deadline and run.now >= visit.outcome_deadline:
                 visit.status = VisitStatus.OVERDUE
-                await run.hand_off(HandOff.SUPERVISOR, "visit outcome not reported by its deadline")
+                run.hand_off(HandOff.SUPERVISOR, "visit outcome not reported by its deadline")
             return run.plan_next("Wait for the visit outcome",
                                  visit.outcome_deadline if visit.status is VisitStatus.DISPATCHED else None)
         case VisitStatus.OVERDUE:
             return run.plan_next("Visit outcome overdue: supervisor alerted", None)
         case VisitStatus.REPORTED:
             result = visit.result.value if visit.result else "no result"
-            return await escalation.end_of_path(run, f"field visit: {result}")
+            return escalation.end_of_path(run, f"field visit: {result}")
     return None
 
-
-async def record(run: CaseRun, visit: VisitRecord, summary: str) -> None:
-    await run.act(LedgerActivities.record_visit, visit, summary)

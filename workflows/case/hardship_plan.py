@@ -13,14 +13,13 @@ from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import PlanRecord
-    from activities.ledger import LedgerActivities
     from domain import plans
     from domain.enums import ApprovalKind, InstalmentStatus, PlanStatus, PromiseStatus, Stage
     from domain.messages import HardshipReport
     from domain.payments import waive
 
 
-async def propose(run: CaseRun, report: HardshipReport) -> tuple[str, str]:
+def propose(run: CaseRun, report: HardshipReport) -> tuple[str, str]:
     """Enter the plan stage: propose a plan from the report, active at once or awaiting approval."""
     s = run.s
     s.flags.hardship = True
@@ -28,27 +27,27 @@ async def propose(run: CaseRun, report: HardshipReport) -> tuple[str, str]:
                               run.case.borrower.timezone, run.config.policy.hardship)
     s.plan = plan
     if s.promise is not None:
-        await promise.close(run, PromiseStatus.SUPERSEDED)
+        promise.close(run, PromiseStatus.SUPERSEDED)
     run.wake = True
-    await run.event("hardship_reported", {"reason": report.reason.value, "plan_id": plan.plan_id,
+    run.event("hardship_reported", {"reason": report.reason.value, "plan_id": plan.plan_id,
                                           "needs_approval": plan.needs_approval})
     if plan.needs_approval:
-        await run.ask_approval(ApprovalKind.HARDSHIP_PLAN, plan.plan_id, f"Hardship plan: {plan.credit_effect}")
+        run.ask_approval(ApprovalKind.HARDSHIP_PLAN, plan.plan_id, f"Hardship plan: {plan.credit_effect}")
     else:
-        await activate(run)
-    await record(run)
-    await run.to_stage(Stage.HARDSHIP_PLAN, f"hardship: {report.reason.value}")
+        activate(run)
+    record(run)
+    run.to_stage(Stage.HARDSHIP_PLAN, f"hardship: {report.reason.value}")
     state = "awaits approval" if plan.needs_approval else "is active"
     return f"plan of {len(plan.instalments)} instalments {state}", plan.plan_id
 
 
-async def activate(run: CaseRun) -> None:
+def activate(run: CaseRun) -> None:
     plan = run.s.plan
     assert plan is not None
     plan.status = PlanStatus.ACTIVE
     if plan.penalty_waived:
         run.s.balance = waive(run.s.balance, plan.penalty_waived)
-        await run.event("penalty_waived", {"plan_id": plan.plan_id, "amount": str(plan.penalty_waived)})
+        run.event("penalty_waived", {"plan_id": plan.plan_id, "amount": str(plan.penalty_waived)})
 
 
 async def step(run: CaseRun) -> datetime | None:
@@ -58,32 +57,31 @@ async def step(run: CaseRun) -> datetime | None:
         return run.plan_next("Wait for plan approval", None)
     if plan.status is PlanStatus.REJECTED:
         s.plan = None
-        return await remote_contact.resume(run, "hardship plan not approved")
+        return remote_contact.resume(run, "hardship plan not approved")
     for n, instalment in enumerate(plan.instalments, start=1):
         if instalment.status is not InstalmentStatus.DUE:
             continue
         if plans.due_instalment_shortfall(plan, s.total_paid, n) <= 0:
             instalment.status = InstalmentStatus.PAID
-            await record(run)
+            record(run)
             continue
         if run.now >= instalment.deadline:
             instalment.status = InstalmentStatus.MISSED
             plan.status = PlanStatus.BROKEN
-            await record(run)
+            record(run)
             s.plan = None
-            return await remote_contact.resume(run, f"instalment {n} missed: plan broken")
+            return remote_contact.resume(run, f"instalment {n} missed: plan broken")
         return run.plan_next(f"Instalment {n} of {len(plan.instalments)} due {instalment.due_date}",
                              instalment.deadline)
     plan.status = PlanStatus.COMPLETED
-    await record(run)
+    record(run)
     return run.now
 
 
-async def record(run: CaseRun, decided_by: str | None = None) -> None:
+def record(run: CaseRun, decided_by: str | None = None) -> None:
     plan = run.s.plan
     assert plan is not None
-    await run.act(LedgerActivities.record_plan, PlanRecord(
+    run.owe(PlanRecord(
         case_id=run.case_id, plan_id=plan.plan_id, status=plan.status, reason=plan.reason.value,
         instalments=[i.model_dump(mode="json") for i in plan.instalments], penalty_waived=plan.penalty_waived,
-        credit_effect=plan.credit_effect, decided_by=decided_by,
-    ), f"Record hardship plan ({plan.status.value})")
+        credit_effect=plan.credit_effect, decided_by=decided_by))

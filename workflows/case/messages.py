@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.case import assessment, field_visit, hardship_plan, promise
+from workflows.case import assessment, bookkeeping, hardship_plan, promise
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -49,13 +49,16 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
     s.payment_refs.append(payment.reference)
     s.total_paid, s.balance = applied.total_paid, applied.balance
     run.wake = True
-    await run.act(LedgerActivities.record_payment, PaymentRecord(
-        case_id=run.case_id, reference=payment.reference, amount=payment.amount, currency=currency,
-        paid_at=payment.paid_at, balance_after=s.balance), f"Record payment {payment.amount} {currency}")
     if applied.overpaid:
-        await run.event("overpayment", {"reference": payment.reference, "amount": str(applied.overpaid),
-                                        "action": "refund due to the borrower"})
-    return run.result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
+        run.event("overpayment", {"reference": payment.reference, "amount": str(applied.overpaid),
+                                  "action": "refund due to the borrower"})
+    answer = run.result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
+    async with run.lock:  # waits at most for the case's activity in flight, then writes this payment
+        await run.act(LedgerActivities.record_payment, PaymentRecord(
+            case_id=run.case_id, reference=payment.reference, amount=payment.amount, currency=currency,
+            paid_at=payment.paid_at, balance_after=answer.balance, owed=bookkeeping.take(run)),
+            f"Payment {payment.amount} {currency}: balance {answer.balance}")
+    return answer
 
 
 # --- promises and hardship -------------------------------------------------------------------
@@ -73,7 +76,7 @@ def check_promise(run: CaseRun, request: PromiseRequest) -> None:
 
 async def promise_to_pay(run: CaseRun, request: PromiseRequest) -> UpdateResult:
     run.recheck(lambda r: check_promise(run, r), request)  # with the policy loaded, whatever the validator saw
-    return run.result(*await promise.take(run, request))
+    return run.result(*promise.take(run, request))
 
 
 def check_hardship(run: CaseRun, report: HardshipReport) -> None:
@@ -86,7 +89,7 @@ def check_hardship(run: CaseRun, report: HardshipReport) -> None:
 
 async def report_hardship(run: CaseRun, report: HardshipReport) -> UpdateResult:
     run.recheck(lambda r: check_hardship(run, r), report)
-    return run.result(*await hardship_plan.propose(run, report))
+    return run.result(*hardship_plan.propose(run, report))
 
 
 # --- field visits ----------------------------------------------------------------------------
@@ -116,19 +119,19 @@ async def record_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> UpdateRes
     visit = s.visit
     assert visit is not None
     visit.status, visit.result = VisitStatus.REPORTED, outcome.result
-    await field_visit.record(run, VisitRecord(
+    run.owe(VisitRecord(
         case_id=run.case_id, visit_id=visit.visit_id, status=VisitStatus.REPORTED, result=outcome.result.value,
-        collectors=outcome.collectors, distress=outcome.distress), "Record visit outcome")
-    await run.event("visit_reported", {"visit_id": visit.visit_id, "result": outcome.result.value,
+        collectors=outcome.collectors, distress=outcome.distress))
+    run.event("visit_reported", {"visit_id": visit.visit_id, "result": outcome.result.value,
                                        "collectors": len(set(outcome.collectors)), "distress": outcome.distress})
     run.wake = True
     if outcome.distress:
         s.flags.distress = True
         return run.result("distress recorded: automated contact stopped, review requested")
     if outcome.promise is not None:
-        return run.result(*await promise.take(run, outcome.promise))
+        return run.result(*promise.take(run, outcome.promise))
     if outcome.hardship is not None:
-        return run.result(*await hardship_plan.propose(run, outcome.hardship))
+        return run.result(*hardship_plan.propose(run, outcome.hardship))
     return run.result(f"visit outcome {outcome.result.value} recorded")
 
 
@@ -145,7 +148,7 @@ async def update_contact_info(run: CaseRun, update: ContactInfoUpdate) -> Update
         run.case.emergency_contacts = update.emergency_contacts
     run.s.contact_info_version += 1
     run.wake = True
-    await run.event("contact_data_updated", {"fields": sorted(changed)})
+    run.event("contact_data_updated", {"fields": sorted(changed)})
     return run.result(f"updated {', '.join(sorted(changed))}; verification runs again")
 
 
@@ -168,31 +171,30 @@ async def approve(run: CaseRun, decision: ApprovalDecision) -> UpdateResult:
     s.approvals.remove(pending)
     run.wake = True
     verdict = "approved" if decision.approve else "rejected"
-    await run.event("approval_decided", {"approval_id": pending.approval_id, "kind": pending.kind.value,
+    run.event("approval_decided", {"approval_id": pending.approval_id, "kind": pending.kind.value,
                                          "verdict": verdict, "by": decision.decided_by, "note": decision.note})
     match pending.kind:
         case ApprovalKind.VISIT:
             assert s.visit is not None
             s.visit.status = VisitStatus.APPROVED if decision.approve else VisitStatus.REJECTED
             s.next_step_at = run.now + run.config.policy.visit.earliest_after_approval
-            await field_visit.record(run, VisitRecord(case_id=run.case_id, visit_id=s.visit.visit_id,
-                                                      status=s.visit.status, decided_by=decision.decided_by),
-                                     f"Visit {verdict}")
+            run.owe(VisitRecord(case_id=run.case_id, visit_id=s.visit.visit_id, status=s.visit.status,
+                                decided_by=decision.decided_by))
         case ApprovalKind.HARDSHIP_PLAN:
             assert s.plan is not None
             if decision.approve:
-                await hardship_plan.activate(run)
+                hardship_plan.activate(run)
             else:
                 s.plan.status = PlanStatus.REJECTED
-            await hardship_plan.record(run, decided_by=decision.decided_by)
+            hardship_plan.record(run, decided_by=decision.decided_by)
         case ApprovalKind.WELLBEING_REVIEW | ApprovalKind.VULNERABILITY_REVIEW:
             s.flags.distress = s.flags.vulnerable = False
             s.review_due = None
             if decision.approve and s.assessment is None:
-                await run.to_stage(Stage.ASSESSMENT, "review: resume")
+                run.to_stage(Stage.ASSESSMENT, "review: resume")
             elif decision.approve:
                 s.flags.hardship = True
-                await assessment.start_treatment(run, Segment.HARDSHIP, "review: resume gently on the soft path")
+                assessment.start_treatment(run, Segment.HARDSHIP, "review: resume gently on the soft path")
             else:
-                await run.finish(Stage.REFERRED, HandOff.WELLBEING_TEAM, "review: handed to specialists")
+                run.finish(Stage.REFERRED, HandOff.WELLBEING_TEAM, "review: handed to specialists")
     return run.result(f"{pending.kind.value} {verdict}", pending.approval_id)

@@ -13,7 +13,6 @@ from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import PromiseRecord
-    from activities.ledger import LedgerActivities
     from domain import clock, plans
     from domain.enums import PromiseStatus, Stage
     from domain.messages import PromiseRequest
@@ -28,7 +27,7 @@ def problem(run: CaseRun, request: PromiseRequest) -> str | None:
     return plans.promise_problem(request.amount, request.due_date, today, run.s.balance, run.config.policy.promise)
 
 
-async def take(run: CaseRun, request: PromiseRequest) -> tuple[str, str]:
+def take(run: CaseRun, request: PromiseRequest) -> tuple[str, str]:
     """Enter the promise stage: record the promise and set its deadline."""
     s = run.s
     deadline = plans.promise_deadline(request.due_date, run.case.borrower.timezone, run.config.policy.promise.grace)
@@ -36,8 +35,8 @@ async def take(run: CaseRun, request: PromiseRequest) -> tuple[str, str]:
                            deadline=deadline, paid_at_start=s.total_paid, taken_by=request.taken_by)
     s.promise = promise
     run.wake = True
-    await record(run, promise, PromiseStatus.OPEN, f"Record promise: {promise.amount} by {promise.due_date}")
-    await run.to_stage(Stage.PROMISE, "promise to pay taken")
+    record(run, promise, PromiseStatus.OPEN)
+    run.to_stage(Stage.PROMISE, "promise to pay taken")
     return f"promise of {promise.amount} by {promise.due_date} recorded", promise.promise_id
 
 
@@ -45,27 +44,27 @@ async def step(run: CaseRun) -> datetime | None:
     s, promise = run.s, run.s.promise
     assert promise is not None
     if plans.promise_kept(promise, s.total_paid):
-        await close(run, PromiseStatus.KEPT)
-        return await remote_contact.resume(run, "promise kept: back to monitoring")
+        close(run, PromiseStatus.KEPT)
+        return remote_contact.resume(run, "promise kept: back to monitoring")
     if run.now >= promise.deadline:
-        await close(run, PromiseStatus.BROKEN)
+        close(run, PromiseStatus.BROKEN)
         s.promises_broken += 1
         if s.promises_broken > run.config.policy.promise.max_broken:
-            return await field_visit.enter(run)
-        return await remote_contact.resume(run, "promise broken: treatment resumes at the next step")
+            return field_visit.enter(run)
+        return remote_contact.resume(run, "promise broken: treatment resumes at the next step")
     return run.plan_next(f"Promise due {promise.due_date}, grace to {promise.deadline:%Y-%m-%d %H:%M} UTC",
                          promise.deadline)
 
 
-async def close(run: CaseRun, status: PromiseStatus) -> None:
+def close(run: CaseRun, status: PromiseStatus) -> None:
     promise = run.s.promise
     assert promise is not None
     promise.status = status
-    await record(run, promise, status, f"Promise {status.value}")
+    record(run, promise, status)
     run.s.promise = None
 
 
-async def record(run: CaseRun, promise: PromiseToPay, status: PromiseStatus, summary: str) -> None:
-    await run.act(LedgerActivities.record_promise, PromiseRecord(
+def record(run: CaseRun, promise: PromiseToPay, status: PromiseStatus) -> None:
+    run.owe(PromiseRecord(
         case_id=run.case_id, promise_id=promise.promise_id, amount=promise.amount, due_date=promise.due_date,
-        deadline=promise.deadline, taken_by=promise.taken_by, status=status), summary)
+        deadline=promise.deadline, taken_by=promise.taken_by, status=status))

@@ -14,7 +14,6 @@ from workflows.complaint import Complaint
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import ReceiptRecord
-    from activities.ledger import LedgerActivities
     from domain import contacts
     from domain.enums import CeaseScope, HoldKind, Stage
     from domain.messages import (
@@ -46,8 +45,8 @@ def check_dispute(run: CaseRun, dispute: DisputeRequest) -> None:
 
 
 async def open_dispute(run: CaseRun, dispute: DisputeRequest) -> UpdateResult:
-    await run.start_hold(HoldKind.DISPUTE, dispute.reason)
-    await run.event("dispute_opened", dispute.model_dump())
+    run.start_hold(HoldKind.DISPUTE, dispute.reason)
+    run.event("dispute_opened", dispute.model_dump())
     return run.result("dispute opened: collection paused until it is verified")
 
 
@@ -58,13 +57,13 @@ def check_resolution(run: CaseRun, resolution: DisputeResolution) -> None:
 
 
 async def resolve_dispute(run: CaseRun, resolution: DisputeResolution) -> UpdateResult:
-    await run.event("dispute_resolved", resolution.model_dump(mode="json"))
+    run.event("dispute_resolved", resolution.model_dump(mode="json"))
     if resolution.upheld:
-        await run.finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
+        run.finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
         return run.result("dispute upheld: the case is withdrawn")
     if resolution.corrected_balance is not None:
         run.s.balance = resolution.corrected_balance
-    await run.end_hold(HoldKind.DISPUTE, "debt verified")
+    run.end_hold(HoldKind.DISPUTE, "debt verified")
     return run.result(f"debt verified; balance {run.s.balance}: collection resumes")
 
 
@@ -72,9 +71,9 @@ async def resolve_dispute(run: CaseRun, resolution: DisputeResolution) -> Update
 
 async def set_capacity_hold(run: CaseRun, request: CapacityHoldRequest) -> UpdateResult:
     if request.on:
-        await run.start_hold(HoldKind.CAPACITY, request.reason)
+        run.start_hold(HoldKind.CAPACITY, request.reason)
     else:
-        await run.end_hold(HoldKind.CAPACITY, request.reason)
+        run.end_hold(HoldKind.CAPACITY, request.reason)
     return run.result(f"capacity hold {'on' if request.on else 'off'}")
 
 
@@ -88,9 +87,9 @@ async def start_moratorium(run: CaseRun, request: MoratoriumRequest) -> UpdateRe
     scheme = run.config.rules.moratorium
     assert scheme is not None
     until = moratorium_until(request.kind, run.now, scheme)
-    await run.start_hold(HoldKind.MORATORIUM, f"{request.kind} moratorium {request.reference}", until,
+    run.start_hold(HoldKind.MORATORIUM, f"{request.kind} moratorium {request.reference}", until,
                          request.reference)
-    await run.event("moratorium_started", {"kind": request.kind, "reference": request.reference,
+    run.event("moratorium_started", {"kind": request.kind, "reference": request.reference,
                                            "interest_and_fees": "frozen"})
     return run.result(f"moratorium {request.reference}: no contact, interest and fees frozen")
 
@@ -107,16 +106,16 @@ async def end_crisis_treatment(run: CaseRun, end: CrisisTreatmentEnd) -> UpdateR
     assert hold is not None and scheme is not None
     hold.until = after_crisis_treatment(end.ended_on, run.case.borrower.timezone, scheme)
     run.wake = True
-    await run.event("moratorium_ends", {"until": hold.until.isoformat(), "reference": hold.ref})
+    run.event("moratorium_ends", {"until": hold.until.isoformat(), "reference": hold.ref})
     return run.result(f"moratorium ends {hold.until:%Y-%m-%d}")
 
 
 async def pause(run: CaseRun, request: PauseRequest) -> None:
-    await run.start_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
+    run.start_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
 
 
 async def resume(run: CaseRun, request: PauseRequest) -> None:
-    await run.end_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
+    run.end_hold(HoldKind.PAUSE, f"{request.reason} ({request.by})")
 
 
 # --- vulnerability and complaints ------------------------------------------------------------
@@ -127,7 +126,7 @@ async def record_vulnerability(run: CaseRun, report: VulnerabilityReport) -> Upd
         recorded_at=run.now, review_due=run.now + run.config.policy.wellbeing.review_within)
     run.s.flags.vulnerable = True
     run.wake = True
-    await run.event("vulnerability_recorded", {
+    run.event("vulnerability_recorded", {
         "driver": report.driver.value if report.consent_to_record else "withheld (no consent)",
         "source": report.source})
     return run.result("vulnerability recorded: contact stops until a trained person reviews")
@@ -146,15 +145,15 @@ async def open_complaint(run: CaseRun, request: ComplaintRequest) -> UpdateResul
         id=complaint_id, parent_close_policy=ParentClosePolicy.ABANDON,
         static_summary=f"Complaint ({request.category}) on case {run.case_id}")
     if policy.pause_contact:
-        await run.start_hold(HoldKind.COMPLAINT, f"complaint {complaint_id} under review", ref=complaint_id)
+        run.start_hold(HoldKind.COMPLAINT, f"complaint {complaint_id} under review", ref=complaint_id)
     return run.result(f"complaint {complaint_id} opened", complaint_id)
 
 
 async def complaint_closed(run: CaseRun, closed: ComplaintClosed) -> None:
     hold = run.s.flags.hold(HoldKind.COMPLAINT)
     if hold is not None and hold.ref == closed.complaint_id:
-        await run.end_hold(HoldKind.COMPLAINT, "complaint resolved")
-    await run.event("complaint_closed", closed.model_dump(mode="json"))
+        run.end_hold(HoldKind.COMPLAINT, "complaint resolved")
+    run.event("complaint_closed", closed.model_dump(mode="json"))
 
 
 # --- who may be contacted --------------------------------------------------------------------
@@ -172,7 +171,7 @@ async def cease_contact(run: CaseRun, request: CeaseContact) -> None:
     if run.s.stage is Stage.RELATIONSHIP:
         flags.relationship_opt_out = True
     run.wake = True
-    await run.event("cease_contact", {"scope": request.scope.value, "channel": request.channel,
+    run.event("cease_contact", {"scope": request.scope.value, "channel": request.channel,
                                       "number_ref": flags.cease_numbers[-1] if request.number else None,
                                       "reason": request.reason})
 
@@ -182,7 +181,7 @@ async def third_party_refused(run: CaseRun, request: ThirdPartyRefusal) -> None:
     ref = contacts.phone_ref(run.case_id, request.number, run.case.borrower.country)
     if ref not in run.s.flags.third_parties_refused:
         run.s.flags.third_parties_refused.append(ref)
-    await run.event("third_party_refused", {"phone_ref": ref})
+    run.event("third_party_refused", {"phone_ref": ref})
 
 
 async def delivery_receipt(run: CaseRun, receipt: DeliveryReceipt) -> None:
@@ -192,6 +191,5 @@ async def delivery_receipt(run: CaseRun, receipt: DeliveryReceipt) -> None:
         workflow.logger.warning("receipt for an unknown attempt", extra={"attempt_key": receipt.attempt_key})
         return
     contact.apply_outcome(run, attempt, receipt.outcome, receipt.distress)
-    await run.act(LedgerActivities.record_receipt, ReceiptRecord(
-        case_id=run.case_id, key=receipt.attempt_key, outcome=receipt.outcome, distress=receipt.distress,
-        at=run.now), "Record delivery receipt")
+    run.owe(ReceiptRecord(case_id=run.case_id, key=receipt.attempt_key, outcome=receipt.outcome,
+                          distress=receipt.distress, at=run.now))

@@ -15,20 +15,20 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import Channel, PlanStatus, PromiseStatus, Stage
 
 
-async def enter(run: CaseRun) -> None:
+def enter(run: CaseRun) -> None:
     """Paid in full: close what is open (a promise kept, a plan completed) and start the relationship."""
     s, policy = run.s, run.config.policy
     if s.promise is not None:
-        await promise.close(run, PromiseStatus.KEPT)
+        promise.close(run, PromiseStatus.KEPT)
     if s.plan is not None and s.plan.status is PlanStatus.ACTIVE:
         s.plan.status = PlanStatus.COMPLETED
-        await hardship_plan.record(run)
+        hardship_plan.record(run)
     s.approvals = []
     s.flags.distress = False
     s.relationship_until = schedule.relationship_until(run.now, policy.relationship)
     s.relationship_next_at = schedule.reminder_at(run.now, policy.relationship)
-    await run.event("paid_in_full", {"total_paid": str(s.total_paid)})
-    await run.to_stage(Stage.RELATIONSHIP, "paid in full")
+    run.event("paid_in_full", {"total_paid": str(s.total_paid)})
+    run.to_stage(Stage.RELATIONSHIP, "paid in full")
 
 
 async def step(run: CaseRun) -> datetime | None:
@@ -36,7 +36,7 @@ async def step(run: CaseRun) -> datetime | None:
     assert s.relationship_until is not None and s.relationship_next_at is not None
     opted_out = s.flags.relationship_opt_out or s.flags.cease_all or Channel.SMS.value in s.flags.cease_channels
     if opted_out or run.now >= s.relationship_until:
-        await run.finish(Stage.SETTLED, None, "settled" + (" (reminders opted out)" if opted_out else ""))
+        run.finish(Stage.SETTLED, None, "settled" + (" (reminders opted out)" if opted_out else ""))
         return None
     if run.now >= s.relationship_next_at:
         ref = contact.borrower_number(run)

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
 async def step(run: CaseRun) -> datetime | None:
     s, steps = run.s, run.treatment.schedule
     if s.step_index >= len(steps):
-        return await field_visit.enter(run)
+        return field_visit.enter(run)
     planned = steps[s.step_index]
     label = f"{contact.LABEL[planned.channel]} {s.step_index + 1} of {len(steps)}"
     if not schedule.step_due(s.next_step_at, run.now):
@@ -30,7 +30,7 @@ async def step(run: CaseRun) -> datetime | None:
         await contact.ask_third_parties(run)
     ref = contact.borrower_number(run)
     if ref is None:
-        await run.event("step_skipped", {"step": s.step_index, "reason": "no usable borrower number"})
+        run.event("step_skipped", {"step": s.step_index, "reason": "no usable borrower number"})
     else:
         result = await contact.contact(run, planned.channel, planned.template, ref, step=s.step_index, summary=label)
         deferral = contact.deferred(result)
@@ -44,9 +44,9 @@ async def step(run: CaseRun) -> datetime | None:
     return run.now
 
 
-async def resume(run: CaseRun, why: str) -> datetime | None:
+def resume(run: CaseRun, why: str) -> datetime | None:
     """Back to the schedule at the step where it stopped (after a promise, a plan or a review)."""
     following = schedule.next_step_at(run.treatment.schedule, run.s.step_index, run.now)
     if following is not None:
         run.s.next_step_at = following
-    return await run.to_stage(Stage.REMOTE_CONTACT, why)
+    return run.to_stage(Stage.REMOTE_CONTACT, why)

@@ -17,7 +17,6 @@ from workflows.case.core import CaseRun
 with workflow.unsafe.imports_passed_through():
     from activities.case_data import CaseDataActivities
     from activities.contracts import LoadConfigRequest, OpenCaseRequest, VerifyRequest
-    from activities.ledger import LedgerActivities
     from domain import clock
     from domain.enums import Channel, Stage
 
@@ -25,31 +24,32 @@ with workflow.unsafe.imports_passed_through():
 async def open_case(run: CaseRun) -> None:
     """Fix the policy and rule packs for the case's life (replays decide as the first run did)."""
     loan = run.case.loan
-    run.s.config = await run.act(
-        CaseDataActivities.load_case_config,
-        LoadConfigRequest(policy=run.case.policy, country=run.case.borrower.country,
-                          extra_packs=run.case.extra_rule_packs,
-                          today=clock.local(run.now, run.case.borrower.timezone).date()),
-        "Load policy and rule packs", timeout=timedelta(seconds=30),
-    )
+    async with run.lock:
+        run.s.config = await run.act(
+            CaseDataActivities.load_case_config,
+            LoadConfigRequest(policy=run.case.policy, country=run.case.borrower.country,
+                              extra_packs=run.case.extra_rule_packs,
+                              today=clock.local(run.now, run.case.borrower.timezone).date()),
+            "Load policy and rule packs", timeout=timedelta(seconds=30),
+        )
     run.s.opened_at = run.now
-    await run.act(LedgerActivities.open_case, OpenCaseRequest(
+    run.owe(OpenCaseRequest(
         case_id=run.case_id, workflow_id=workflow.info().workflow_id, policy=run.config.policy.name,
         rule_packs=run.config.rules.packs, country=run.case.borrower.country, currency=loan.currency,
-        principal=loan.principal, balance=run.s.balance, stage=run.s.stage.value, opened_at=run.now,
-    ), "Open the case in the ledger")
-    await run.event("case_opened", {"policy": f"{run.config.policy.name}@{run.config.policy.version}",
-                                    "rules": run.config.rules.model_dump(mode="json"),
-                                    "timezone": run.case.borrower.timezone, "days_past_due": loan.days_past_due})
+        principal=loan.principal, balance=run.s.balance, stage=run.s.stage.value, opened_at=run.now))
+    run.event("case_opened", {"policy": f"{run.config.policy.name}@{run.config.policy.version}",
+                              "rules": run.config.rules.model_dump(mode="json"),
+                              "timezone": run.case.borrower.timezone, "days_past_due": loan.days_past_due})
 
 
 async def verify(run: CaseRun) -> None:
     """Verify the contact data as it is now (again after every update of it)."""
-    report = await run.act(CaseDataActivities.verify_contact_data, VerifyRequest(
-        case_id=run.case_id, borrower=run.case.borrower, emergency_contacts=run.case.emergency_contacts,
-    ), "Verify phone numbers and address")
+    async with run.lock:
+        report = await run.act(CaseDataActivities.verify_contact_data, VerifyRequest(
+            case_id=run.case_id, borrower=run.case.borrower, emergency_contacts=run.case.emergency_contacts,
+        ), "Verify phone numbers and address")
     run.s.verification, run.s.verified_version = report, run.s.contact_info_version
-    await run.event("contact_data_verified", {
+    run.event("contact_data_verified", {
         "missing": report.missing, "address_complete": report.address_complete,
         "phones": [p.model_dump(mode="json") for p in report.phones]})
 
@@ -60,9 +60,9 @@ async def step(run: CaseRun) -> datetime | None:
         await verify(run)
     assert s.verification is not None
     if s.verification.complete:
-        return await run.to_stage(Stage.ASSESSMENT, "contact data verified")
+        return run.to_stage(Stage.ASSESSMENT, "contact data verified")
     if s.verification_deadline is not None and run.now >= s.verification_deadline:
-        return await run.to_stage(Stage.ASSESSMENT, "no update within the wait: proceed with what is usable")
+        return run.to_stage(Stage.ASSESSMENT, "no update within the wait: proceed with what is usable")
     if not s.verification_asked:
         refs = s.verification.reachable_refs
         if refs:
@@ -71,8 +71,8 @@ async def step(run: CaseRun) -> datetime | None:
             if deferral:
                 return run.plan_next("Ask the borrower to update contact data", deferral.until)
         else:
-            await run.event("contact_data_task", {"missing": s.verification.missing,
-                                                  "task": "obtain contact data through lawful channels"})
+            run.event("contact_data_task", {"missing": s.verification.missing,
+                                            "task": "obtain contact data through lawful channels"})
         s.verification_asked = True
         s.verification_deadline = run.now + run.config.policy.verification.update_wait
     return run.plan_next("Wait for updated contact data", s.verification_deadline)

@@ -16,16 +16,16 @@ with workflow.unsafe.imports_passed_through():
 REVIEWS = (ApprovalKind.WELLBEING_REVIEW, ApprovalKind.VULNERABILITY_REVIEW)
 
 
-async def enter_review(run: CaseRun, kind: ApprovalKind, why: str) -> None:
+def enter_review(run: CaseRun, kind: ApprovalKind, why: str) -> None:
     """Stop all contact and hand the case to a trained person; for distress, refer to the crisis line."""
     line = run.config.rules.crisis_line
     if kind is ApprovalKind.WELLBEING_REVIEW:
-        await run.event("wellbeing_referral", {"crisis_line": line.model_dump(), "automated_contact": "stopped",
+        run.event("wellbeing_referral", {"crisis_line": line.model_dump(), "automated_contact": "stopped",
                                                "handed_to": "trained person"})
     run.s.review_due = run.now + run.config.policy.wellbeing.review_within
-    await run.ask_approval(kind, run.key("review"),
+    run.ask_approval(kind, run.key("review"),
                            f"{why[0].upper()}{why[1:]}: review by a trained person (crisis line {line.number})")
-    await run.to_stage(Stage.WELLBEING_HOLD, why)
+    run.to_stage(Stage.WELLBEING_HOLD, why)
 
 
 async def step(run: CaseRun) -> datetime | None:
@@ -33,6 +33,6 @@ async def step(run: CaseRun) -> datetime | None:
     if not any(a.kind in REVIEWS for a in s.approvals):  # decided: see `messages.approve`
         return run.now
     if s.review_due and run.now >= s.review_due:
-        await run.hand_off(HandOff.SUPERVISOR, "wellbeing review overdue")
+        run.hand_off(HandOff.SUPERVISOR, "wellbeing review overdue")
         s.review_due = None
     return run.plan_next("Wellbeing review by a trained person", s.review_due)

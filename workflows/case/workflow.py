@@ -18,6 +18,7 @@ from temporalio import workflow
 
 from workflows.case import (
     assessment,
+    bookkeeping,
     field_visit,
     hardship_plan,
     messages,
@@ -81,23 +82,24 @@ class OverdueCase:
     async def run(self, case: CaseInput) -> CaseOutcome:
         c, s = self.c, self.c.s
         if s.config is None:
-            async with c.lock:
-                await self._open_case()
+            await self._open_case()
         else:
             s.runs += 1
         while not s.stage.terminal:
-            c.wake = False
-            async with c.lock:
-                wake_at = await self._advance()
-            presentation.publish(c)
+            c.wake, c.stepping = False, True
+            wake_at = await self._advance()
             if s.stage.terminal:
                 break
             if self._history_is_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._settle()
                 c.prune_attempts()
                 workflow.continue_as_new(c.case.model_copy(update={"state": s}))
+            if wake_at is None or wake_at > c.now:  # the case waits: show it and write what it owes
+                presentation.publish(c)  # search attributes at most once a step
+                await bookkeeping.flush(c)  # what the step's own work did not carry to the ledger
             await self._sleep_until(wake_at)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        presentation.publish(c)
+        await self._settle()
         return CaseOutcome(case_id=c.case_id, stage=s.stage, balance=s.balance, total_paid=s.total_paid,
                            reason=s.outcome_reason)
 
@@ -110,17 +112,26 @@ class OverdueCase:
         if s.verification is not None and s.verified_version != s.contact_info_version:
             await verification.verify(c)
         if s.balance <= 0 and s.stage is not Stage.RELATIONSHIP:
-            await relationship.enter(c)
+            relationship.enter(c)
         if s.stage is not Stage.WELLBEING_HOLD and s.stage is not Stage.RELATIONSHIP:
             if s.flags.distress:
-                await wellbeing.enter_review(c, ApprovalKind.WELLBEING_REVIEW, "distress reported")
+                wellbeing.enter_review(c, ApprovalKind.WELLBEING_REVIEW, "distress reported")
             elif s.flags.vulnerable:
-                await wellbeing.enter_review(c, ApprovalKind.VULNERABILITY_REVIEW, "vulnerability recorded")
-        hold = await c.current_hold()
+                wellbeing.enter_review(c, ApprovalKind.VULNERABILITY_REVIEW, "vulnerability recorded")
+        hold = c.current_hold()
         if hold is not None:
             return c.plan_next(f"On hold ({hold.kind.value}): {hold.reason}", hold.until)
         step = STEPS.get(s.stage)
         return await step(c) if step else None
+
+    async def _settle(self) -> None:
+        """Before the run ends (closed, or continued as new): every handler done and every fact written,
+        with nothing awaited between the last check and the end, so no message is lost."""
+        while True:
+            await bookkeeping.flush(c := self.c)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if not c.owed:
+                return
 
     async def _sleep_until(self, at: datetime | None) -> None:
         c = self.c
@@ -141,8 +152,8 @@ class OverdueCase:
 
     @workflow.update
     async def record_payment(self, payment: Payment) -> UpdateResult:
-        async with self.c.turn():
-            return await messages.record_payment(self.c, payment)
+        await self.c.opened()
+        return await messages.record_payment(self.c, payment)
 
     @record_payment.validator
     def _check_payment(self, payment: Payment) -> None:
@@ -150,8 +161,8 @@ class OverdueCase:
 
     @workflow.update
     async def promise_to_pay(self, request: PromiseRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await messages.promise_to_pay(self.c, request)
+        await self.c.opened()
+        return await messages.promise_to_pay(self.c, request)
 
     @promise_to_pay.validator
     def _check_promise(self, request: PromiseRequest) -> None:
@@ -159,8 +170,8 @@ class OverdueCase:
 
     @workflow.update
     async def report_hardship(self, report: HardshipReport) -> UpdateResult:
-        async with self.c.turn():
-            return await messages.report_hardship(self.c, report)
+        await self.c.opened()
+        return await messages.report_hardship(self.c, report)
 
     @report_hardship.validator
     def _check_hardship(self, report: HardshipReport) -> None:
@@ -168,8 +179,8 @@ class OverdueCase:
 
     @workflow.update
     async def record_visit_outcome(self, outcome: VisitOutcome) -> UpdateResult:
-        async with self.c.turn():
-            return await messages.record_visit_outcome(self.c, outcome)
+        await self.c.opened()
+        return await messages.record_visit_outcome(self.c, outcome)
 
     @record_visit_outcome.validator
     def _check_visit_outcome(self, outcome: VisitOutcome) -> None:
@@ -177,8 +188,8 @@ class OverdueCase:
 
     @workflow.update
     async def update_contact_info(self, update: ContactInfoUpdate) -> UpdateResult:
-        async with self.c.turn():
-            return await messages.update_contact_info(self.c, update)
+        await self.c.opened()
+        return await messages.update_contact_info(self.c, update)
 
     @update_contact_info.validator
     def _check_contact_info(self, update: ContactInfoUpdate) -> None:
@@ -186,8 +197,8 @@ class OverdueCase:
 
     @workflow.update
     async def approve(self, decision: ApprovalDecision) -> UpdateResult:
-        async with self.c.turn():
-            return await messages.approve(self.c, decision)
+        await self.c.opened()
+        return await messages.approve(self.c, decision)
 
     @approve.validator
     def _check_approve(self, decision: ApprovalDecision) -> None:
@@ -195,8 +206,8 @@ class OverdueCase:
 
     @workflow.update
     async def open_dispute(self, dispute: DisputeRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.open_dispute(self.c, dispute)
+        await self.c.opened()
+        return await protections.open_dispute(self.c, dispute)
 
     @open_dispute.validator
     def _check_dispute(self, dispute: DisputeRequest) -> None:
@@ -204,8 +215,8 @@ class OverdueCase:
 
     @workflow.update
     async def resolve_dispute(self, resolution: DisputeResolution) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.resolve_dispute(self.c, resolution)
+        await self.c.opened()
+        return await protections.resolve_dispute(self.c, resolution)
 
     @resolve_dispute.validator
     def _check_resolution(self, resolution: DisputeResolution) -> None:
@@ -213,8 +224,8 @@ class OverdueCase:
 
     @workflow.update
     async def set_capacity_hold(self, request: CapacityHoldRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.set_capacity_hold(self.c, request)
+        await self.c.opened()
+        return await protections.set_capacity_hold(self.c, request)
 
     @set_capacity_hold.validator
     def _check_capacity(self, request: CapacityHoldRequest) -> None:
@@ -222,8 +233,8 @@ class OverdueCase:
 
     @workflow.update
     async def start_moratorium(self, request: MoratoriumRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.start_moratorium(self.c, request)
+        await self.c.opened()
+        return await protections.start_moratorium(self.c, request)
 
     @start_moratorium.validator
     def _check_moratorium(self, request: MoratoriumRequest) -> None:
@@ -231,8 +242,8 @@ class OverdueCase:
 
     @workflow.update
     async def end_crisis_treatment(self, end: CrisisTreatmentEnd) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.end_crisis_treatment(self.c, end)
+        await self.c.opened()
+        return await protections.end_crisis_treatment(self.c, end)
 
     @end_crisis_treatment.validator
     def _check_crisis_end(self, end: CrisisTreatmentEnd) -> None:
@@ -240,8 +251,8 @@ class OverdueCase:
 
     @workflow.update
     async def record_vulnerability(self, report: VulnerabilityReport) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.record_vulnerability(self.c, report)
+        await self.c.opened()
+        return await protections.record_vulnerability(self.c, report)
 
     @record_vulnerability.validator
     def _check_vulnerability(self, report: VulnerabilityReport) -> None:
@@ -249,8 +260,8 @@ class OverdueCase:
 
     @workflow.update
     async def open_complaint(self, request: ComplaintRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.open_complaint(self.c, request)
+        await self.c.opened()
+        return await protections.open_complaint(self.c, request)
 
     @open_complaint.validator
     def _check_complaint(self, request: ComplaintRequest) -> None:
@@ -260,34 +271,34 @@ class OverdueCase:
 
     @workflow.signal
     async def delivery_receipt(self, receipt: DeliveryReceipt) -> None:
-        async with self.c.turn():
-            await protections.delivery_receipt(self.c, receipt)
+        await self.c.opened()
+        await protections.delivery_receipt(self.c, receipt)
 
     @workflow.signal
     async def cease_contact(self, request: CeaseContact) -> None:
-        async with self.c.turn():
-            await protections.cease_contact(self.c, request)
+        await self.c.opened()
+        await protections.cease_contact(self.c, request)
 
     @workflow.signal
     async def pause(self, request: PauseRequest) -> None:
-        async with self.c.turn():
-            await protections.pause(self.c, request)
+        await self.c.opened()
+        await protections.pause(self.c, request)
 
     @workflow.signal
     async def resume(self, request: PauseRequest) -> None:
-        async with self.c.turn():
-            await protections.resume(self.c, request)
+        await self.c.opened()
+        await protections.resume(self.c, request)
 
     @workflow.signal
     async def third_party_refused(self, request: ThirdPartyRefusal) -> None:
-        async with self.c.turn():
-            await protections.third_party_refused(self.c, request)
+        await self.c.opened()
+        await protections.third_party_refused(self.c, request)
 
     @workflow.signal
     async def complaint_closed(self, closed: ComplaintClosed) -> None:
         """From the complaint's own workflow, when it is resolved."""
-        async with self.c.turn():
-            await protections.complaint_closed(self.c, closed)
+        await self.c.opened()
+        await protections.complaint_closed(self.c, closed)
 
     @workflow.query
     def status(self) -> CaseStatus:

@@ -117,7 +117,7 @@ async def decrypted(history: WorkflowHistory, converter: DataConverter) -> Workf
 
 async def replay(histories: AsyncIterator[WorkflowHistory] | list[WorkflowHistory], converter: DataConverter,
                  workflows: list = WORKFLOWS) -> list[Verdict]:
-    replayer = Replayer(workflows=workflows, data_converter=converter, workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=workflows, data_converter=converter, workflow_runner=workflow_runner(strict=True))
     verdicts = []
 
     async def each() -> AsyncIterator[WorkflowHistory]:

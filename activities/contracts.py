@@ -185,3 +185,8 @@ class StepRecord(Contract):
 
     case_id: str
     facts: list[LedgerFact]
+
+
+# Defined before `LedgerFact`, these carry it: resolve the forward reference once, here.
+ContactRequest.model_rebuild()
+PaymentRecord.model_rebuild()

@@ -243,3 +243,19 @@ class CaseConfig(Strict):
 
     policy: PolicyProfile
     rules: EffectiveRules
+
+
+_SHARED: dict[str, CaseConfig] = {}
+SHARED_LIMIT = 256  # distinct configurations kept; a process sees a handful (policy × country × year)
+
+
+def shared(config: CaseConfig) -> CaseConfig:
+    """The one copy of this configuration that every case in the process holds. Cases fix their
+    configuration at their start and never change it (the models are frozen), so thousands of cached
+    cases can share a few copies instead of carrying about 23 KB each."""
+    key = config.model_dump_json()
+    if key not in _SHARED:
+        if len(_SHARED) >= SHARED_LIMIT:
+            _SHARED.clear()
+        _SHARED[key] = config
+    return _SHARED[key]

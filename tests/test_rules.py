@@ -123,3 +123,17 @@ def test_the_state_diagram_lists_every_allowed_move():
     text = lifecycle.mermaid()
     assert text.startswith("stateDiagram-v2")
     assert all(f"{a.value} --> {b.value}" in text for a, b in lifecycle.transitions())
+
+
+def test_cases_with_the_same_configuration_share_one_frozen_copy():
+    from datetime import date
+
+    from adapters.config_files import load_case_config
+    from domain.policy import shared
+
+    first = shared(load_case_config("standard", "CN", [], today=date(2026, 11, 30)))
+    again = shared(load_case_config("standard", "CN", [], today=date(2026, 11, 30)))
+    other = shared(load_case_config("standard", "GB", [], today=date(2026, 11, 30)))
+    assert first is again and other is not first and other.rules.packs != first.rules.packs
+    with pytest.raises(ValueError, match="frozen"):
+        first.policy.name = "changed"  # type: ignore[misc]

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.case_input import CaseInput
     from domain.enums import ApprovalKind, HandOff, HoldKind, Stage
     from domain.messages import UpdateResult
-    from domain.policy import CaseConfig, SegmentTreatment
+    from domain.policy import CaseConfig, SegmentTreatment, shared
     from domain.state import CaseState, Hold, NextAction, PendingApproval
 
 Arg = TypeVar("Arg")
@@ -35,8 +35,11 @@ LEDGER_WINDOW = timedelta(days=8)  # attempts older than this no longer count fo
 
 class CaseRun:
     def __init__(self, case: CaseInput) -> None:
-        self.case = case.model_copy(update={"state": None})
         self.s: CaseState = case.state or CaseState(balance=case.loan.outstanding_balance)
+        if self.s.config is not None:
+            self.s.config = shared(self.s.config)
+        case.state = None  # the state lives in `s`; the input keeps only what the loan system sent
+        self.case = case
         self.wake = False  # something happened: the loop looks again before its timer
         self.published: dict[str, object] = {}  # search attributes as last upserted
         self.owed: list[LedgerFact] = []  # facts not yet in the ledger, in the order they happened

@@ -19,19 +19,20 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import LoadConfigRequest, OpenCaseRequest, VerifyRequest
     from domain import clock
     from domain.enums import Channel, Stage
+    from domain.policy import shared
 
 
 async def open_case(run: CaseRun) -> None:
     """Fix the policy and rule packs for the case's life (replays decide as the first run did)."""
     loan = run.case.loan
     async with run.lock:
-        run.s.config = await run.act(
+        run.s.config = shared(await run.act(
             CaseDataActivities.load_case_config,
             LoadConfigRequest(policy=run.case.policy, country=run.case.borrower.country,
                               extra_packs=run.case.extra_rule_packs,
                               today=clock.local(run.now, run.case.borrower.timezone).date()),
             "Load policy and rule packs", timeout=timedelta(seconds=30),
-        )
+        ))
     run.s.opened_at = run.now
     run.owe(OpenCaseRequest(
         case_id=run.case_id, workflow_id=workflow.info().workflow_id, policy=run.config.policy.name,

@@ -124,7 +124,8 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
             ),
         ),
         min_visit_collectors=max(p.min_visit_collectors for p in packs),
-        unreachable_after_failures=min(p.unreachable_after_failures for p in packs),
+        # more failures before "unreachable": emergency contacts are asked later, never sooner
+        unreachable_after_failures=max(p.unreachable_after_failures for p in packs),
         sms_requires_opt_out=any(p.sms_requires_opt_out for p in packs),
         crisis_line=packs[0].crisis_line,
         third_party_max_each=_min([p.third_party_max_each for p in packs]),

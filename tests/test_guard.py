@@ -111,6 +111,13 @@ def test_combined_packs_take_the_most_restrictive_value():
     assert both.min_visit_collectors == 2 and both.crisis_line.number == "12356"
 
 
+def test_the_pack_that_waits_longest_before_unreachable_wins():
+    """A lower threshold would let emergency contacts be messaged sooner: the least protective pack."""
+    patient = load_rule_pack("us-regf").model_copy(update={"unreachable_after_failures": 6})
+    for order in ([load_rule_pack("cn"), patient], [patient, load_rule_pack("cn")]):
+        assert combine_packs(order).unreachable_after_failures == 6
+
+
 @pytest.mark.parametrize("flags, action, rule", [
     (Flags(distress=True), SMS, "wellbeing.distress"),
     (Flags(holds=[Hold(kind=HoldKind.PAUSE, reason="ops", since=utc(2026, 11, 30))]), SMS, "hold.pause"),

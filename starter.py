@@ -54,6 +54,13 @@ if TYPE_CHECKING:
 # --- command line ----------------------------------------------------------------------------
 
 
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. 2026-12-01T10:00+08:00")
+    return moment
+
+
 def _money(text: str) -> Decimal:
     try:
         return Decimal(text)
@@ -90,6 +97,8 @@ def add_verbs(sub: Any) -> None:
     s.add_argument("case_id"), s.add_argument("visit_id")
     s.add_argument("result", choices=["met", "not_home", "refused", "moved"])
     s.add_argument("--collector", action="append", required=True, help="repeat for each collector")
+    s.add_argument("--started", required=True, type=_moment, help="when they arrived, e.g. 2026-12-01T10:00+08:00")
+    s.add_argument("--ended", required=True, type=_moment, help="when they left")
     s.add_argument("--distress", action="store_true"), s.add_argument("--notes", default="")
     s = sub.add_parser("update-contact", help="new contact data from a JSON file (update update_contact_info)")
     s.add_argument("case_id"), s.add_argument("file", type=Path)
@@ -144,7 +153,7 @@ def _message(args: argparse.Namespace) -> Message:
         return Message(lambda cases: cases.hardship(case_id, report))
     if v == "visit-outcome":
         outcome = VisitOutcome(visit_id=args.visit_id, result=args.result, collectors=args.collector,
-                               distress=args.distress, notes=args.notes)
+                               started_at=args.started, ended_at=args.ended, distress=args.distress, notes=args.notes)
         return Message(lambda cases: cases.visit_outcome(case_id, outcome))
     if v == "update-contact":
         update = ContactInfoUpdate.model_validate_json(args.file.read_text())

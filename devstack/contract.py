@@ -84,7 +84,8 @@ NOTES: dict[str, str] = {
     "OverdueCase.report_hardship": "Proposes a plan (longer term, equal instalments, optional penalty waiver, its "
     "credit-record effect stated); above the policy's thresholds it needs `approve`.",
     "OverdueCase.record_visit_outcome": "`visit_id` from `status.visit`; at least the rule pack's number of "
-    "collectors. `distress` stops automated contact at once; `promise` or `hardship` continue the case on that path.",
+    "collectors, by staff id; `started_at` and `ended_at` (required) let the audit check the visit window. "
+    "`distress` stops automated contact at once; `promise` or `hardship` continue the case on that path.",
     "OverdueCase.update_contact_info": "Any of `mobile_numbers`, `address`, `emergency_contacts` (at least one); "
     "verification runs again.",
     "OverdueCase.approve": "`approval_id` from `status.pending_approvals`: a visit, a hardship plan, a wellbeing or "
@@ -128,6 +129,7 @@ EXAMPLES: dict[str, list[Any]] = {
     "promise_to_pay": [{"amount": "500.00", "due_date": "2026-12-05", "taken_by": "agent-7"}],
     "report_hardship": [{"reason": "job_loss", "details": "", "requested_instalments": 6, "waive_penalty": False}],
     "record_visit_outcome": [{"visit_id": "EX-1001:visit:9", "result": "met", "collectors": ["c-1", "c-2"],
+                              "started_at": "2026-12-02T10:15:00+08:00", "ended_at": "2026-12-02T10:55:00+08:00",
                               "distress": False, "promise": None, "hardship": None, "notes": ""}],
     "update_contact_info": [{"mobile_numbers": ["+8613800138055"],
                              "address": {"line1": "12 New St", "city": "Hangzhou"}}],

@@ -101,10 +101,9 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                         attempt.outcome = data["outcome"]
                         if attempt.person == "borrower":
                             _count_failures(case, data["outcome"])
-            case "visit_reported" if data["collectors"] < case.rules.min_visit_collectors:
-                found.append(Violation(case.case_id, "visit.collectors", entry.at, entry.seq,
-                                       f"{data['collectors']} collector(s); the rules need "
-                                       f"{case.rules.min_visit_collectors}"))
+            case "visit_reported":
+                found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
+                          for rule, detail in _visit(case, data)]
             case "handed_off" if data["kind"] in ("legal_recovery", "credit_bureau"):
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, f"{data['kind']}: {detail}")
                           for rule, detail in _blocked(case, entry.at)]
@@ -166,6 +165,25 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
         out.append(("sms.opt_out", "an SMS without the opt-out the rules require"))
     if channel in VOICE:
         out += _voice(case, data, at, local)
+    return out
+
+
+def _visit(case: _Case, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """A reported visit: enough collectors, there within the visit window, on a day that is not quiet."""
+    out: list[tuple[str, str]] = []
+    rules = case.rules
+    if data["collectors"] < rules.min_visit_collectors:
+        needed = rules.min_visit_collectors
+        out.append(("visit.collectors", f"{data['collectors']} collector(s); the rules need {needed}"))
+    if not data.get("started_at") or not data.get("ended_at"):
+        return [*out, ("visit.no_time", "a visit reported without when it took place")]
+    start, end = (datetime.fromisoformat(data[k]).astimezone(case.tz) for k in ("started_at", "ended_at"))
+    window = rules.visit_window
+    if start.date() != end.date() or not (window.start <= start.time() and end.time() <= window.end):
+        out.append(("visit.window", f"visit {start:%Y-%m-%d %H:%M}-{end:%H:%M} local, outside "
+                                    f"{window.start:%H:%M}-{window.end:%H:%M}"))
+    if start.date() in rules.quiet_days:
+        out.append(("quiet_day", f"visit on {start.date()}, a public holiday for the borrower"))
     return out
 
 

@@ -34,9 +34,14 @@ class HardshipReport(Model):
 
 
 class VisitOutcome(Model):
+    """What the collectors report: who went, when they were there (so the visit window can be
+    audited) and what came of it."""
+
     visit_id: str
     result: VisitResult
-    collectors: list[str] = Field(min_length=1, max_length=5)
+    collectors: list[str] = Field(min_length=1, max_length=5, description="the collectors' staff ids")
+    started_at: AwareDatetime | None = Field(default=None, description="arrival (required for a new report)")
+    ended_at: AwareDatetime | None = Field(default=None, description="departure (required for a new report)")
     distress: bool = False
     promise: PromiseRequest | None = None
     hardship: HardshipReport | None = None

@@ -72,6 +72,17 @@ def example(name: str, *, case_id: str, policy: str, timezone: str) -> CaseInput
     return CaseInput.model_validate(data)
 
 
+def visit_hours(now: datetime, timezone: str) -> dict[str, datetime]:
+    """`started_at` and `ended_at` of a 40-minute visit inside the visit window that ended before `now`,
+    on the borrower's latest day that allows it: a report the audit finds clean."""
+    window = load_rule_pack("cn").visit_window
+    local = clock.local(now, timezone)
+    start = clock.at_local(local.date(), window.start, timezone) + timedelta(minutes=15)
+    if start + timedelta(minutes=40) > now:
+        start = clock.at_local(local.date() - timedelta(days=1), window.start, timezone) + timedelta(minutes=15)
+    return {"started_at": start, "ended_at": start + timedelta(minutes=40)}
+
+
 def daytime_zone(now: datetime | None = None) -> str:
     """A zone where it is (now) well inside the contact window, so the rules hold on the real clock."""
     window = load_rule_pack("cn").contact_window

@@ -7,9 +7,9 @@ from collections.abc import Awaitable
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from testkit.cases import ANSWERS, DISTRESSED, EMERGENCY, TALKS, UNREACHABLE, case
+from testkit.cases import ANSWERS, DISTRESSED, EMERGENCY, TALKS, UNREACHABLE, case, visit_hours
 
-__all__ = ["ANSWERS", "DISTRESSED", "EMERGENCY", "TALKS", "UNREACHABLE", "case", "rejected"]
+__all__ = ["ANSWERS", "DISTRESSED", "EMERGENCY", "TALKS", "UNREACHABLE", "case", "rejected", "visit_hours"]
 
 
 async def rejected(update: Awaitable[object], reason: str) -> str:

@@ -54,7 +54,8 @@ async def test_planted_violations_under_cn_are_each_found(engine):
         await j.contact(T0 + timedelta(hours=h), "robot_call", "answered")  # 3 interactions: fine
     await j.contact(T0 + timedelta(hours=4), "agent_call", "conversation")   # the 4th: cap
     await j.contact(T0 + timedelta(hours=5), "sms", opt_out=False)      # opt-out missing
-    await j.add("visit_reported", T0 + timedelta(hours=6), visit_id="v", result="met", collectors=1, distress=False)
+    await j.add("visit_reported", T0 + timedelta(hours=6), visit_id="v", result="met", collectors=1, distress=False,
+                started_at="2026-12-01T14:00:00+08:00", ended_at="2026-12-01T14:30:00+08:00")
     await j.add("cease_contact", T0 + timedelta(hours=7), scope="channel", channel="sms", number_ref=None)
     await j.contact(T0 + timedelta(hours=8), "sms")                     # after cease sms
     await j.contact(T0 + timedelta(hours=13), "robot_call")             # 23:00 local: window, and a 5th call
@@ -122,6 +123,22 @@ async def test_a_hand_off_during_a_hold_is_a_violation(engine):
     await j.add("handed_off", T0 + timedelta(hours=1), kind="legal_recovery", reason="path exhausted")
     await j.add("handed_off", T0 + timedelta(hours=1), kind="supervisor", reason="an internal alert: fine")
     assert await rules_found(engine, j) == Counter({"hold.dispute": 1})
+
+
+async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()  # visits 08:00-22:00 local in cn
+
+    async def visit(start: str | None, end: str | None, collectors: int = 2) -> None:
+        await j.add("visit_reported", T0, visit_id="v", result="not_home", collectors=collectors,
+                    collector_ids=[f"c{n}" for n in range(collectors)], distress=False, started_at=start,
+                    ended_at=end)
+
+    await visit("2026-12-01T10:15:00+08:00", "2026-12-01T10:55:00+08:00")  # inside: clean
+    await visit("2026-12-01T21:40:00+08:00", "2026-12-01T22:30:00+08:00")  # runs past the window
+    await visit("2026-12-01T21:00:00+00:00", "2026-12-01T21:30:00+00:00")  # 05:00 next day in Shanghai
+    await visit(None, None)  # no time: cannot be audited
+    await visit("2026-12-01T11:00:00+08:00", "2026-12-01T11:30:00+08:00", collectors=1)
+    assert await rules_found(engine, j) == Counter({"visit.window": 2, "visit.no_time": 1, "visit.collectors": 1})
 
 
 async def test_a_stage_move_outside_the_lifecycle_is_a_violation(engine):

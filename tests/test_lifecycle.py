@@ -68,10 +68,13 @@ async def test_wilful_default_goes_to_visit_then_legal_hand_off(cases):
     await decide(handle)
     status = await cases.until(handle, lambda s: s.visit.status == "dispatched", what="visit dispatched")
     visit_id = status.visit.visit_id
+    hours = factories.visit_hours(await cases.env.get_current_time(), "Asia/Shanghai")
     await factories.rejected(handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
-        visit_id=visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a"])), "at least 2 collectors")
+        visit_id=visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a"], **hours)), "at least 2 collectors")
+    await factories.rejected(handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
+        visit_id=visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a", "collector-b"])), "started_at")
     await handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
-        visit_id=visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a", "collector-b"]))
+        visit_id=visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a", "collector-b"], **hours))
 
     outcome = await handle.result()
     assert outcome.stage is Stage.ESCALATED
@@ -96,7 +99,7 @@ async def test_overdue_visit_report_alerts_a_supervisor_and_a_met_visit_can_take
     due = (now + timedelta(days=3)).date()
     result = await handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
         visit_id=status.visit.visit_id, result=VisitResult.MET, collectors=["a", "b"],
-        promise=PromiseRequest(amount=Decimal("500.00"), due_date=due)))
+        promise=PromiseRequest(amount=Decimal("500.00"), due_date=due), **factories.visit_hours(now, "Asia/Shanghai")))
     assert result.stage is Stage.PROMISE
     status = await cases.status(handle)
     assert status.pending_promise.amount == Decimal("500.00") and status.pending_promise.due_date == due

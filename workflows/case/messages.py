@@ -113,6 +113,15 @@ def check_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> None:
             raise ValueError(f"promise: {problem}")
 
 
+def check_visit_times(run: CaseRun, outcome: VisitOutcome) -> None:
+    """When the collectors were there, so the audit can check the visit window. In the validator only:
+    validators do not run on replay, and reports accepted before this check replay as they ran."""
+    if outcome.started_at is None or outcome.ended_at is None:
+        raise ValueError("a visit report needs started_at and ended_at (when the collectors were there)")
+    if not outcome.started_at < outcome.ended_at <= run.now + FUTURE_TOLERANCE:
+        raise ValueError("started_at must come before ended_at, and ended_at may not be in the future")
+
+
 async def record_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> UpdateResult:
     s = run.s
     run.recheck(lambda o: check_visit_outcome(run, o), outcome)
@@ -122,8 +131,11 @@ async def record_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> UpdateRes
     run.owe(VisitRecord(
         case_id=run.case_id, visit_id=visit.visit_id, status=VisitStatus.REPORTED, result=outcome.result.value,
         collectors=outcome.collectors, distress=outcome.distress))
-    run.event("visit_reported", {"visit_id": visit.visit_id, "result": outcome.result.value,
-                                       "collectors": len(set(outcome.collectors)), "distress": outcome.distress})
+    run.event("visit_reported", {
+        "visit_id": visit.visit_id, "result": outcome.result.value, "collectors": len(set(outcome.collectors)),
+        "collector_ids": sorted(set(outcome.collectors)), "distress": outcome.distress,
+        "started_at": outcome.started_at.isoformat() if outcome.started_at else None,
+        "ended_at": outcome.ended_at.isoformat() if outcome.ended_at else None})
     run.wake = True
     if outcome.distress:
         s.flags.distress = True

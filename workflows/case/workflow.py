@@ -185,6 +185,7 @@ class OverdueCase:
     @record_visit_outcome.validator
     def _check_visit_outcome(self, outcome: VisitOutcome) -> None:
         messages.check_visit_outcome(self.c, outcome)
+        messages.check_visit_times(self.c, outcome)
 
     @workflow.update
     async def update_contact_info(self, update: ContactInfoUpdate) -> UpdateResult:

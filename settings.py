@@ -153,9 +153,19 @@ class IntakeSettings:
 
 @dataclass(frozen=True)
 class CodecServerSettings:
-    """With CODEC_TOKEN set, a request must carry `Authorization: Bearer <token>`."""
+    """Who may decrypt through the codec server, and where each request is recorded.
+
+    CODEC_TOKEN (24+ random characters): a shared bearer token. CODEC_OIDC_ISSUER, CODEC_OIDC_AUDIENCE
+    and CODEC_OIDC_JWKS_URL (all three): the Web UI's forwarded OIDC access tokens, verified against
+    the issuer's published keys. With neither, `codec_server.py` listens on loopback only.
+    CODEC_ACCESS_LOG: the access log (JSON lines), a file or `-` for stdout."""
 
     token: str | None = field(default_factory=lambda: _env("CODEC_TOKEN"))
+    oidc_issuer: str | None = field(default_factory=lambda: _env("CODEC_OIDC_ISSUER"))
+    oidc_audience: str | None = field(default_factory=lambda: _env("CODEC_OIDC_AUDIENCE"))
+    oidc_jwks_url: str | None = field(default_factory=lambda: _env("CODEC_OIDC_JWKS_URL"))
+    access_log: str = field(default_factory=lambda: _str("CODEC_ACCESS_LOG",
+                                                         str(DEFAULT_KEYS_FILE.parent / "codec-access.log")))
     payload_keys: PayloadKeys = field(default_factory=PayloadKeys)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -172,3 +173,5 @@ async def cases(env, worker, engine, request) -> AsyncIterator[Cases]:
 
 def pytest_configure(config):
     Path(config.rootpath, ".data").mkdir(exist_ok=True)
+    # Codec servers the tests start log their accesses to a throwaway file, not `make run`'s log.
+    os.environ.setdefault("CODEC_ACCESS_LOG", str(Path(tempfile.mkdtemp(prefix="codec-log-")) / "access.log"))

@@ -13,18 +13,20 @@ import compose
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = Path(os.path.dirname(compose.__file__)) / "docker-compose"
+CODEC_TOKEN = "not-a-real-codec-token-0123456789"
 
 
 def compose_config(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "INTAKE_", "TEMPORAL_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "INTAKE_", "TEMPORAL_", "CODEC_"))}
     return subprocess.run([str(BINARY), "-f", str(ROOT / "docker-compose.yml"), "config", *args],
                           capture_output=True, text=True, env=clean | env, cwd=ROOT, timeout=60)
 
 
 def test_the_production_compose_file_is_valid_and_complete():
-    checked = compose_config("-q", POSTGRES_PASSWORD="not-a-real-password")
+    checked = compose_config("-q", POSTGRES_PASSWORD="not-a-real-password", CODEC_TOKEN=CODEC_TOKEN)
     assert checked.returncode == 0, checked.stderr
-    services = json.loads(compose_config("--format", "json", POSTGRES_PASSWORD="p").stdout)["services"]
+    services = json.loads(compose_config("--format", "json", POSTGRES_PASSWORD="p", CODEC_TOKEN=CODEC_TOKEN).stdout)[
+        "services"]
     assert {"postgres", "temporal", "temporal-ui", "codec", "worker", "intake", "migrate"} <= set(services)
     one_shot = {"migrate", "temporal-setup"}
     assert [n for n, s in services.items() if n not in one_shot and not s.get("healthcheck")] == []
@@ -40,3 +42,11 @@ def test_the_production_compose_file_is_valid_and_complete():
 def test_a_missing_secret_is_refused_with_its_name():
     refused = compose_config("-q")
     assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr
+
+
+def test_the_codec_server_never_starts_without_authentication():
+    refused = compose_config("-q", POSTGRES_PASSWORD="p")
+    assert refused.returncode != 0 and "CODEC_TOKEN" in refused.stderr
+    codec = json.loads(compose_config("--format", "json", POSTGRES_PASSWORD="p", CODEC_TOKEN=CODEC_TOKEN).stdout)[
+        "services"]["codec"]
+    assert codec["environment"]["CODEC_TOKEN"] == CODEC_TOKEN and "/healthz" in " ".join(codec["healthcheck"]["test"])

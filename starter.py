@@ -228,7 +228,8 @@ async def execute(args: argparse.Namespace, tracer: Tracer | None = None) -> int
     cases = Cases(await connect(settings, tracer), settings.task_queue)
     try:
         if args.verb == "start":
-            reports = await cases.start_all(data)
+            reports = await cases.start_all(data, Backpressure(cases.client, cases.task_queue,
+                                                               settings.start_max_backlog).admit)
             for r in reports:
                 print(f"{r.case_id}: {r.status}" + (f" ({r.detail})" if r.detail else ""))
             return 1 if any(r.status == "rejected" for r in reports) else 0

@@ -27,6 +27,7 @@ from adapters.providers.http import HttpProvider
 from adapters.providers.sandbox import SandboxProvider
 from adapters.templates import TemplateError, TemplateLibrary, load_content_rules
 from domain.enums import Channel
+from service.backpressure import DEFAULT_MAX_BACKLOG
 from settings import Settings, connect
 from workflows.case import OverdueCase
 from workflows.complaint import Complaint
@@ -47,7 +48,7 @@ def build_provider(settings: Settings, engine) -> ChannelProvider:
 
 
 def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: str,
-                 config_dir: Path = CONFIG_DIR, **options) -> Worker:
+                 config_dir: Path = CONFIG_DIR, start_max_backlog: int = DEFAULT_MAX_BACKLOG, **options) -> Worker:
     """One place that wires the workflow to its activities (tests use it too). Refuses to start with a
     template that fails its checks or a policy that does not load."""
     ledger = Ledger(engine)
@@ -60,7 +61,7 @@ def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: 
         client, task_queue=task_queue, workflows=[OverdueCase, Complaint, DailyIntake],
         workflow_runner=workflow_runner(),
         activities=[*LedgerActivities(ledger).all(), *contact.all(), *case_data.all(),
-                    *IntakeActivities(client, engine).all()],
+                    *IntakeActivities(client, engine, max_backlog=start_max_backlog).all()],
         **options,
     )
 
@@ -73,7 +74,8 @@ async def main() -> None:
     client = await connect(settings, traces.get_tracer("duecourse.worker") if traces else None)
     try:
         worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue,
-                              settings.config_dir, max_cached_workflows=settings.worker_cache)
+                              settings.config_dir, max_cached_workflows=settings.worker_cache,
+                              start_max_backlog=settings.start_max_backlog)
     except (TemplateError, ConfigError) as e:
         raise SystemExit(f"worker not started: {e}") from None
     stop = asyncio.Event()

@@ -189,8 +189,8 @@ def async_url(url: str) -> str:
     raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {url.split(':', 1)[0]!r}")
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 10, pre_ping: bool = False) -> AsyncEngine:
     """A pool without a ping before every checkout (a round trip on each of a case's writes): a
     connection the server dropped fails its statement, and the activity's retry takes a fresh one;
     connections are recycled after five minutes, before proxies and servers drop idle ones."""
-    return create_async_engine(async_url(url), pool_size=pool_size, pool_pre_ping=False, pool_recycle=300)
+    return create_async_engine(async_url(url), pool_size=pool_size, pool_pre_ping=pre_ping, pool_recycle=300)

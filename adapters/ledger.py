@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -152,6 +152,25 @@ class Ledger:
         return out
 
     async def case_status(self, case_id: str) -> dict[str, Any] | None:
-        """The case's `status` as of its last ledger write (no workflow query, no wait on a busy worker)."""
+        """The case's `status` as of its last ledger write (no workflow query, no wait on a busy worker),
+        with its contacts as the contact ledger has them now: a contact's own transaction writes its row
+        and its outcome, not the case row, which would otherwise lag one contact behind."""
+        attempts = db.contact_attempts
         async with self.engine.connect() as conn:
-            return await conn.scalar(select(db.cases.c.status).where(db.cases.c.case_id == case_id))
+            status = await conn.scalar(select(db.cases.c.status).where(db.cases.c.case_id == case_id))
+            if status is None:
+                return None
+            done = (attempts.c.case_id == case_id) & (attempts.c.outcome != "pending")
+            counts = {row.channel: row.n for row in await conn.execute(
+                select(attempts.c.channel, func.count().label("n")).where(done).group_by(attempts.c.channel))}
+            talks = await conn.scalar(select(func.count()).where(done & (attempts.c.outcome == "conversation")))
+            last = (await conn.execute(select(attempts).where(done).order_by(
+                attempts.c.planned_at.desc(), attempts.c.id.desc()).limit(5))).mappings().all()
+        if talks:
+            counts["conversations"] = talks
+        status["contact_counts"] = counts
+        status["last_contacts"] = [
+            {"key": r["idempotency_key"], "channel": r["channel"], "person": r["person"], "phone_ref": r["phone_ref"],
+             "template": r["template"], "at": r["planned_at"].isoformat(), "outcome": r["outcome"],
+             "robot": r["robot"], "step": r["step"], "distress": r["distress"]} for r in reversed(last)]
+        return status

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
     Client,
@@ -102,7 +103,8 @@ class TemporalError(CaseServiceError):
 
 def ledger_at(url: str | None, pool_size: int = 5) -> Ledger | None:
     """The ledger `Cases.status` reads from, when one is configured (DATABASE_URL)."""
-    return Ledger(make_engine(url, pool_size=pool_size)) if url else None
+    # Reads have no retry behind them (activities do): a pooled connection is checked before use.
+    return Ledger(make_engine(url, pool_size=pool_size, pre_ping=True)) if url else None
 
 
 # --- starting ----------------------------------------------------------------------------------
@@ -174,13 +176,19 @@ class Cases:
         status = described.status.name.lower() if described.status else "closed"
         return StartReport(checked.case_id, "already_closed", status, described.run_id)
 
-    async def start_all(self, data: object) -> list[StartReport]:
-        """One case or a list of them (a case file's JSON), each started or rejected, in order."""
+    async def start_all(self, data: object, admit: Callable[[], Awaitable[None]] | None = None) -> list[StartReport]:
+        """One case or a list of them (a case file's JSON), each started or rejected, in order; `admit`
+        (a `Backpressure.admit`) is awaited before each start."""
         items: Iterable[object] = data if isinstance(data, list) else [data]
         reports = []
         for n, item in enumerate(items, start=1):
             checked = validate(item, f"item {n}")
-            reports.append(checked if isinstance(checked, StartReport) else await self.start(checked))
+            if isinstance(checked, StartReport):
+                reports.append(checked)
+                continue
+            if admit is not None:
+                await admit()
+            reports.append(await self.start(checked))
         return reports
 
     # --- reading -------------------------------------------------------------------------------
@@ -190,9 +198,12 @@ class Cases:
         recorded it (milliseconds, whatever the workers' backlog), or with `fresh` (or no ledger, or no
         row yet) the workflow's `status` query, which waits for a worker to answer."""
         if self.ledger is not None and not fresh:
-            recorded = await self.ledger.case_status(case_id)
-            if recorded is not None:
-                return CaseStatus.model_validate(recorded)
+            try:
+                recorded = await self.ledger.case_status(case_id)
+                if recorded is not None:
+                    return CaseStatus.model_validate(recorded)
+            except (SQLAlchemyError, OSError, ValidationError):  # ledger unreachable, or a row of an older shape
+                pass
         async with self._errors(case_id):
             return await self._handle(case_id).query(OverdueCase.status)
 

@@ -14,7 +14,7 @@ from adapters.providers.base import ProviderResponse
 from adapters.providers.sandbox import SandboxProvider
 from domain import clock
 from domain.enums import Outcome, Stage
-from domain.messages import Payment, PromiseRequest
+from domain.messages import DeliveryReceipt, Payment, PromiseRequest
 from service.cases import Cases
 from service.compliance import compliance_report
 from tests.conftest import Cases as CaseDriver
@@ -56,16 +56,17 @@ class HeldProvider:
 
     def __init__(self):
         self.arrived, self.release = asyncio.Event(), asyncio.Event()
+        self.keys: list[str] = []
 
     async def deliver(self, request) -> ProviderResponse:
+        self.keys.append(request.idempotency_key)
         self.arrived.set()
         await self.release.wait()
         return ProviderResponse(provider=self.name, message_id=f"m-{request.idempotency_key}",
                                 outcome=Outcome.DELIVERED)
 
 
-async def test_an_update_is_answered_while_the_cases_message_is_still_with_the_provider(dev_server, engine,
-                                                                                        config_dir):
+async def test_an_update_waits_only_for_the_activity_in_flight_and_lands_after_it(dev_server, engine, config_dir):
     provider, queue = HeldProvider(), f"held-{uuid.uuid4().hex[:6]}"
     window = load_rule_pack("cn").contact_window  # a borrower for whom it is daytime now: the SMS goes at once
     async with build_worker(dev_server.client, engine, provider, queue, config_dir):
@@ -73,21 +74,46 @@ async def test_an_update_is_answered_while_the_cases_message_is_still_with_the_p
         handle = await cases.start(timezone=clock.zone_inside_window(datetime.now(UTC), window.start, window.end))
         await asyncio.wait_for(provider.arrived.wait(), 60)
         due = date.today() + timedelta(days=3)
-        answer = await asyncio.wait_for(handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
-            amount=Decimal("500.00"), due_date=due, taken_by="agent-7")), 30)  # the SMS is still held
+        promise = asyncio.create_task(handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+            amount=Decimal("500.00"), due_date=due, taken_by="agent-7")))
+        await asyncio.sleep(1.5)
+        assert not promise.done(), "the update acted while the case's SMS was still with the provider"
+        provider.release.set()
+        answer = await asyncio.wait_for(promise, 30)  # answered once the SMS is done, not after a whole step
         assert answer.stage is Stage.PROMISE
+        case_id = handle.id.removeprefix("case-")
+        for _ in range(100):  # the promise's journal entries follow the SMS's, in the order they happened
+            kinds = [r["kind"] for r in await cases.rows(
+                "SELECT kind FROM case_events WHERE case_id = :c ORDER BY seq", c=case_id)]
+            if kinds.count("stage_changed") >= 3:
+                break
+            await asyncio.sleep(0.1)
+        moves = [i for i, k in enumerate(kinds) if k == "stage_changed"]
+        assert len(moves) >= 3, kinds
+        assert kinds.index("contact_attempt") < moves[-1], kinds  # SMS first, then the move to promise
+        await cases.close()
+
+
+async def test_a_receipt_that_arrives_while_its_message_is_still_being_sent_is_not_lost(dev_server, engine,
+                                                                                       config_dir):
+    provider, queue = HeldProvider(), f"held-{uuid.uuid4().hex[:6]}"
+    window = load_rule_pack("cn").contact_window
+    async with build_worker(dev_server.client, engine, provider, queue, config_dir):
+        cases = CaseDriver(dev_server, queue, engine)
+        handle = await cases.start(timezone=clock.zone_inside_window(datetime.now(UTC), window.start, window.end))
+        await asyncio.wait_for(provider.arrived.wait(), 60)
+        # The gateway's receipt (distress heard on the line) beats the activity's own completion.
+        await handle.signal(OverdueCase.delivery_receipt, DeliveryReceipt(
+            attempt_key=provider.keys[-1], outcome=Outcome.ANSWERED, distress=True))
+        await asyncio.sleep(1)
         provider.release.set()
         for _ in range(100):
-            if (await cases.status(handle)).contact_counts.get("sms", 0) >= 1:
+            status = await cases.status(handle)
+            if status.stage is Stage.WELLBEING_HOLD:
                 break
             await asyncio.sleep(0.1)
-        for _ in range(50):  # the promise's journal entries follow the SMS's, in the order they happened
-            kinds = [r["kind"] for r in await cases.rows(
-                "SELECT kind FROM case_events WHERE case_id = :c ORDER BY seq", c=handle.id.removeprefix("case-"))]
-            if "stage_changed" in kinds and kinds.count("stage_changed") >= 3:
-                break
-            await asyncio.sleep(0.1)
-        assert kinds.index("contact_attempt") < len(kinds) - 1 - kinds[::-1].index("stage_changed")
+        assert status.stage is Stage.WELLBEING_HOLD and "distress" in status.flags
+        assert status.last_contacts[-1].outcome is Outcome.ANSWERED and status.last_contacts[-1].distress
         await cases.close()
 
 
@@ -102,4 +128,6 @@ async def test_a_case_is_read_from_the_ledger_without_a_worker(env, engine, conf
     recorded = await asyncio.wait_for(cases.status(live.case_id), 5)
     assert (recorded.case_id, recorded.stage, recorded.balance) == (live.case_id, Stage.REMOTE_CONTACT, live.balance)
     assert recorded.segment == live.segment and recorded.policy == live.policy
+    assert recorded.contact_counts == live.contact_counts  # the latest contact too, from the contact ledger
+    assert [(c.key, c.outcome) for c in recorded.last_contacts] == [(c.key, c.outcome) for c in live.last_contacts]
     await handle.terminate("test done")

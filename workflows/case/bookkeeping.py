@@ -36,10 +36,14 @@ async def flush(run: CaseRun) -> None:
     """The step's facts that no contact or payment carried: one ledger write, if anything is owed."""
     async with run.lock:
         run.stepping = False  # from here, what a handler owes wakes the loop for another write
-        if run.owed:
-            facts = take(run)
-            await run.act(LedgerActivities.record_step, StepRecord(case_id=run.case_id, facts=facts),
-                          describe(facts))
+        await write(run)
+
+
+async def write(run: CaseRun) -> None:
+    """Write what is owed now, if anything (the caller holds the case lock)."""
+    if run.owed:
+        facts = take(run)
+        await run.act(LedgerActivities.record_step, StepRecord(case_id=run.case_id, facts=facts), describe(facts))
 
 
 LABELS = {"case_opened": "case opened", "contact_data_verified": "contact data verified", "assessed": "assessed",

@@ -49,11 +49,23 @@ def record_guard(run: CaseRun, decision: GuardDecision, channel: Channel) -> Non
     run.event("guard_decision", {"channel": channel.value, **decision.model_dump(mode="json")})
 
 
+def stale(run: CaseRun) -> GuardDecision:
+    """Not now: the case changed (a payment, a promise, new contact data) while the step waited its turn;
+    the loop looks again at once."""
+    return GuardDecision(verdict="defer", rule="case.changed", reason="the case changed while the step waited",
+                         until=run.now, packs=run.config.rules.packs)
+
+
 async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step: int | None,
-                  summary: str | None = None, person: Person = Person.BORROWER) -> ContactResult | GuardDecision:
+                  summary: str | None = None, person: Person = Person.BORROWER,
+                  unchanged: tuple[object, ...] | None = None) -> ContactResult | GuardDecision:
     """Ask the guard, then act, with nothing in between (the lock); a deferral or denial is recorded and
-    returned instead."""
+    returned instead. `unchanged` is `run.moment()` when the step decided on this contact: if the case
+    has changed since, or its contact data has not been verified since it changed, nothing is sent."""
     async with run.lock:
+        if (unchanged is not None and run.moment() != unchanged) or (
+                run.s.verified_version != run.s.contact_info_version):
+            return stale(run)
         decision = guard(run, PlannedAction(channel=channel, phone_ref=ref, person=person))
         if decision.allowed:
             return await send(run, channel, template, ref, number_for(run, ref), step, decision,
@@ -86,6 +98,7 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
         result = await run.act(CONTACT_ACTIVITY[channel], request, summary)
     except ActivityError as e:  # refused for good (bad number, bad template): a failed attempt
         workflow.logger.warning("contact refused", extra={"key": key, "reason": str(e.cause)})
+        run.owed[:0] = request.owed  # perhaps never written: owed again (every write is idempotent)
         result = ContactResult(key=key, outcome=Outcome.FAILED, distress=False, provider="", message_id="")
     attempt = ContactAttempt(key=key, channel=channel, person=person, phone_ref=ref, template=template, at=run.now,
                              outcome=Outcome.SENT, robot=channel is Channel.ROBOT_CALL, step=step)
@@ -115,14 +128,14 @@ def borrower_unreachable(run: CaseRun) -> bool:
                                     limit=run.config.rules.unreachable_after_failures)
 
 
-async def ask_third_parties(run: CaseRun) -> None:
+async def ask_third_parties(run: CaseRun, unchanged: tuple[object, ...]) -> None:
     """Ask each emergency contact, once, only to pass on a message: never the debt."""
     report = run.s.verification
     for phone in [p for p in report.phones if p.owner == Person.EMERGENCY_CONTACT and p.valid] if report else []:
         if phone.ref in run.s.third_parties_asked:
             continue
         result = await contact(run, Channel.SMS, "whereabouts_request", phone.ref, step=None,
-                               person=Person.EMERGENCY_CONTACT,
+                               person=Person.EMERGENCY_CONTACT, unchanged=unchanged,
                                summary=f"Ask emergency contact {phone.index + 1} to pass on a message")
         if not deferred(result):
             run.s.third_parties_asked.append(phone.ref)  # sent, or refused by the guard: done

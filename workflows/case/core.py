@@ -9,7 +9,8 @@ replay produces the same commands.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -30,6 +31,10 @@ with workflow.unsafe.imports_passed_through():
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
 
+# Patches (workflow.patched): each changes what some recorded histories did; see docs/replay.md.
+HANDLERS_TAKE_TURNS = "handlers-take-turns"  # a handler waits for the activity in flight, then holds the lock
+COMPLAINT_AFTER_CASE_FACTS = "complaint-after-case-facts"  # the case's facts are written before its complaint's
+
 LEDGER_WINDOW = timedelta(days=8)  # attempts older than this no longer count for any cap
 
 
@@ -47,6 +52,7 @@ class CaseRun:
         # One activity of a case at a time (the loop's or a handler's): the loop holds it only for the
         # activity in flight, so a handler waits at most for that one, never for a whole step.
         self.lock = asyncio.Lock()
+        self.in_turn = False  # a handler holds the lock for its whole turn
 
     # --- what the case is configured with ----------------------------------------------------
 
@@ -159,10 +165,31 @@ class CaseRun:
 
     # --- turns, answers, plans -------------------------------------------------------------
 
-    async def opened(self) -> None:
-        """A handler acts once the case is open (a message can arrive before `run` starts). Its changes
-        are made without awaiting anything, so they land whole between the loop's activities."""
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """A handler's turn: once the case is open (a message can arrive before `run` starts), and
+        between the loop's activities. The loop holds the lock only for the activity in flight, so a
+        handler waits at most for that one activity, never for a whole step, and its changes (and its
+        own activity, if it has one) land whole."""
         await workflow.wait_condition(lambda: self.s.config is not None)
+        if not workflow.patched(HANDLERS_TAKE_TURNS):  # recorded before handlers took the lock
+            yield
+            return
+        async with self.lock:
+            self.in_turn = True
+            try:
+                yield
+            finally:
+                self.in_turn = False
+
+    def exclusive(self) -> AbstractAsyncContextManager[object]:
+        """The case lock for a handler's own activity: already held in its turn (histories recorded
+        before handlers took turns took it here)."""
+        return nullcontext() if self.in_turn else self.lock
+
+    def moment(self) -> tuple[Stage, int, bool, int]:
+        """What a step decided on: if any of it changed while the step waited, its decision is stale."""
+        return self.s.stage, self.s.step_index, self.s.balance > 0, self.s.contact_info_version
 
     def recheck(self, validator: Callable[[Arg], None], arg: Arg) -> None:
         """Run an update's validator again once it has its turn: another message may have changed

@@ -53,7 +53,7 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
         run.event("overpayment", {"reference": payment.reference, "amount": str(applied.overpaid),
                                   "action": "refund due to the borrower"})
     answer = run.result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
-    async with run.lock:  # waits at most for the case's activity in flight, then writes this payment
+    async with run.exclusive():  # waits at most for the case's activity in flight
         await run.act(LedgerActivities.record_payment, PaymentRecord(
             case_id=run.case_id, reference=payment.reference, amount=payment.amount, currency=currency,
             paid_at=payment.paid_at, balance_after=answer.balance, owed=bookkeeping.take(run)),

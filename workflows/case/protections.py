@@ -8,8 +8,8 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.case import contact
-from workflows.case.core import CaseRun
+from workflows.case import bookkeeping, contact
+from workflows.case.core import COMPLAINT_AFTER_CASE_FACTS, CaseRun
 from workflows.complaint import Complaint
 
 with workflow.unsafe.imports_passed_through():
@@ -45,6 +45,7 @@ def check_dispute(run: CaseRun, dispute: DisputeRequest) -> None:
 
 
 async def open_dispute(run: CaseRun, dispute: DisputeRequest) -> UpdateResult:
+    run.recheck(lambda d: check_dispute(run, d), dispute)
     run.start_hold(HoldKind.DISPUTE, dispute.reason)
     run.event("dispute_opened", dispute.model_dump())
     return run.result("dispute opened: collection paused until it is verified")
@@ -57,6 +58,7 @@ def check_resolution(run: CaseRun, resolution: DisputeResolution) -> None:
 
 
 async def resolve_dispute(run: CaseRun, resolution: DisputeResolution) -> UpdateResult:
+    run.recheck(lambda r: check_resolution(run, r), resolution)
     run.event("dispute_resolved", resolution.model_dump(mode="json"))
     if resolution.upheld:
         run.finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
@@ -84,6 +86,7 @@ def check_moratorium(run: CaseRun, request: MoratoriumRequest) -> None:
 
 
 async def start_moratorium(run: CaseRun, request: MoratoriumRequest) -> UpdateResult:
+    run.recheck(lambda r: check_moratorium(run, r), request)
     scheme = run.config.rules.moratorium
     assert scheme is not None
     until = moratorium_until(request.kind, run.now, scheme)
@@ -102,6 +105,7 @@ def check_crisis_end(run: CaseRun, end: CrisisTreatmentEnd) -> None:
 
 
 async def end_crisis_treatment(run: CaseRun, end: CrisisTreatmentEnd) -> UpdateResult:
+    run.recheck(lambda e: check_crisis_end(run, e), end)
     hold, scheme = run.s.flags.hold(HoldKind.MORATORIUM), run.config.rules.moratorium
     assert hold is not None and scheme is not None
     hold.until = after_crisis_treatment(end.ended_on, run.case.borrower.timezone, scheme)
@@ -137,6 +141,11 @@ async def open_complaint(run: CaseRun, request: ComplaintRequest) -> UpdateResul
     s, policy = run.s, run.config.policy.complaints
     s.complaints_opened += 1
     complaint_id = f"complaint-{run.case_id}-{s.complaints_opened}"
+    hold_first = workflow.patched(COMPLAINT_AFTER_CASE_FACTS)
+    if hold_first and policy.pause_contact:  # before anything is awaited: no contact from here on
+        run.start_hold(HoldKind.COMPLAINT, f"complaint {complaint_id} under review", ref=complaint_id)
+    if hold_first:
+        await bookkeeping.write(run)  # the case's journal has what came before the complaint's first entry
     await workflow.start_child_workflow(
         Complaint.run, ComplaintInput(
             case_id=run.case_id, complaint_id=complaint_id, request=request,
@@ -144,7 +153,7 @@ async def open_complaint(run: CaseRun, request: ComplaintRequest) -> UpdateResul
             currency=run.case.loan.currency),
         id=complaint_id, parent_close_policy=ParentClosePolicy.ABANDON,
         static_summary=f"Complaint ({request.category}) on case {run.case_id}")
-    if policy.pause_contact:
+    if not hold_first and policy.pause_contact:
         run.start_hold(HoldKind.COMPLAINT, f"complaint {complaint_id} under review", ref=complaint_id)
     return run.result(f"complaint {complaint_id} opened", complaint_id)
 

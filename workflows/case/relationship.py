@@ -42,7 +42,8 @@ async def step(run: CaseRun) -> datetime | None:
         ref = contact.borrower_number(run)
         if ref is not None:
             result = await contact.contact(run, Channel.SMS, run.config.policy.relationship.template, ref, step=None,
-                                           summary=f"Credit-health reminder {s.relationship_sent + 1}")
+                                           summary=f"Credit-health reminder {s.relationship_sent + 1}",
+                                           unchanged=run.moment())
             deferral = contact.deferred(result)
             if deferral:
                 assert deferral.until is not None

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def step(run: CaseRun) -> datetime | None:
-    s, steps = run.s, run.treatment.schedule
+    s, steps, decided = run.s, run.treatment.schedule, run.moment()
     if s.step_index >= len(steps):
         return field_visit.enter(run)
     planned = steps[s.step_index]
@@ -27,12 +27,13 @@ async def step(run: CaseRun) -> datetime | None:
     if not schedule.step_due(s.next_step_at, run.now):
         return run.plan_next(label, s.next_step_at)
     if contact.borrower_unreachable(run):
-        await contact.ask_third_parties(run)
+        await contact.ask_third_parties(run, decided)
     ref = contact.borrower_number(run)
     if ref is None:
         run.event("step_skipped", {"step": s.step_index, "reason": "no usable borrower number"})
     else:
-        result = await contact.contact(run, planned.channel, planned.template, ref, step=s.step_index, summary=label)
+        result = await contact.contact(run, planned.channel, planned.template, ref, step=s.step_index, summary=label,
+                                       unchanged=decided)
         deferral = contact.deferred(result)
         if deferral:
             s.next_step_at = deferral.until

@@ -46,10 +46,11 @@ async def open_case(run: CaseRun) -> None:
 async def verify(run: CaseRun) -> None:
     """Verify the contact data as it is now (again after every update of it)."""
     async with run.lock:
+        version = run.s.contact_info_version  # what is verified: data changed meanwhile is verified again
         report = await run.act(CaseDataActivities.verify_contact_data, VerifyRequest(
             case_id=run.case_id, borrower=run.case.borrower, emergency_contacts=run.case.emergency_contacts,
         ), "Verify phone numbers and address")
-    run.s.verification, run.s.verified_version = report, run.s.contact_info_version
+    run.s.verification, run.s.verified_version = report, version
     run.event("contact_data_verified", {
         "missing": report.missing, "address_complete": report.address_complete,
         "phones": [p.model_dump(mode="json") for p in report.phones]})
@@ -67,7 +68,8 @@ async def step(run: CaseRun) -> datetime | None:
     if not s.verification_asked:
         refs = s.verification.reachable_refs
         if refs:
-            result = await contact.contact(run, Channel.SMS, "verify_update", refs[0], step=None)
+            result = await contact.contact(run, Channel.SMS, "verify_update", refs[0], step=None,
+                                           unchanged=run.moment())
             deferral = contact.deferred(result)
             if deferral:
                 return run.plan_next("Ask the borrower to update contact data", deferral.until)

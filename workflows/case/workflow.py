@@ -152,8 +152,8 @@ class OverdueCase:
 
     @workflow.update
     async def record_payment(self, payment: Payment) -> UpdateResult:
-        await self.c.opened()
-        return await messages.record_payment(self.c, payment)
+        async with self.c.turn():
+            return await messages.record_payment(self.c, payment)
 
     @record_payment.validator
     def _check_payment(self, payment: Payment) -> None:
@@ -161,8 +161,8 @@ class OverdueCase:
 
     @workflow.update
     async def promise_to_pay(self, request: PromiseRequest) -> UpdateResult:
-        await self.c.opened()
-        return await messages.promise_to_pay(self.c, request)
+        async with self.c.turn():
+            return await messages.promise_to_pay(self.c, request)
 
     @promise_to_pay.validator
     def _check_promise(self, request: PromiseRequest) -> None:
@@ -170,8 +170,8 @@ class OverdueCase:
 
     @workflow.update
     async def report_hardship(self, report: HardshipReport) -> UpdateResult:
-        await self.c.opened()
-        return await messages.report_hardship(self.c, report)
+        async with self.c.turn():
+            return await messages.report_hardship(self.c, report)
 
     @report_hardship.validator
     def _check_hardship(self, report: HardshipReport) -> None:
@@ -179,8 +179,8 @@ class OverdueCase:
 
     @workflow.update
     async def record_visit_outcome(self, outcome: VisitOutcome) -> UpdateResult:
-        await self.c.opened()
-        return await messages.record_visit_outcome(self.c, outcome)
+        async with self.c.turn():
+            return await messages.record_visit_outcome(self.c, outcome)
 
     @record_visit_outcome.validator
     def _check_visit_outcome(self, outcome: VisitOutcome) -> None:
@@ -189,8 +189,8 @@ class OverdueCase:
 
     @workflow.update
     async def update_contact_info(self, update: ContactInfoUpdate) -> UpdateResult:
-        await self.c.opened()
-        return await messages.update_contact_info(self.c, update)
+        async with self.c.turn():
+            return await messages.update_contact_info(self.c, update)
 
     @update_contact_info.validator
     def _check_contact_info(self, update: ContactInfoUpdate) -> None:
@@ -198,8 +198,8 @@ class OverdueCase:
 
     @workflow.update
     async def approve(self, decision: ApprovalDecision) -> UpdateResult:
-        await self.c.opened()
-        return await messages.approve(self.c, decision)
+        async with self.c.turn():
+            return await messages.approve(self.c, decision)
 
     @approve.validator
     def _check_approve(self, decision: ApprovalDecision) -> None:
@@ -207,8 +207,8 @@ class OverdueCase:
 
     @workflow.update
     async def open_dispute(self, dispute: DisputeRequest) -> UpdateResult:
-        await self.c.opened()
-        return await protections.open_dispute(self.c, dispute)
+        async with self.c.turn():
+            return await protections.open_dispute(self.c, dispute)
 
     @open_dispute.validator
     def _check_dispute(self, dispute: DisputeRequest) -> None:
@@ -216,8 +216,8 @@ class OverdueCase:
 
     @workflow.update
     async def resolve_dispute(self, resolution: DisputeResolution) -> UpdateResult:
-        await self.c.opened()
-        return await protections.resolve_dispute(self.c, resolution)
+        async with self.c.turn():
+            return await protections.resolve_dispute(self.c, resolution)
 
     @resolve_dispute.validator
     def _check_resolution(self, resolution: DisputeResolution) -> None:
@@ -225,8 +225,8 @@ class OverdueCase:
 
     @workflow.update
     async def set_capacity_hold(self, request: CapacityHoldRequest) -> UpdateResult:
-        await self.c.opened()
-        return await protections.set_capacity_hold(self.c, request)
+        async with self.c.turn():
+            return await protections.set_capacity_hold(self.c, request)
 
     @set_capacity_hold.validator
     def _check_capacity(self, request: CapacityHoldRequest) -> None:
@@ -234,8 +234,8 @@ class OverdueCase:
 
     @workflow.update
     async def start_moratorium(self, request: MoratoriumRequest) -> UpdateResult:
-        await self.c.opened()
-        return await protections.start_moratorium(self.c, request)
+        async with self.c.turn():
+            return await protections.start_moratorium(self.c, request)
 
     @start_moratorium.validator
     def _check_moratorium(self, request: MoratoriumRequest) -> None:
@@ -243,8 +243,8 @@ class OverdueCase:
 
     @workflow.update
     async def end_crisis_treatment(self, end: CrisisTreatmentEnd) -> UpdateResult:
-        await self.c.opened()
-        return await protections.end_crisis_treatment(self.c, end)
+        async with self.c.turn():
+            return await protections.end_crisis_treatment(self.c, end)
 
     @end_crisis_treatment.validator
     def _check_crisis_end(self, end: CrisisTreatmentEnd) -> None:
@@ -252,8 +252,8 @@ class OverdueCase:
 
     @workflow.update
     async def record_vulnerability(self, report: VulnerabilityReport) -> UpdateResult:
-        await self.c.opened()
-        return await protections.record_vulnerability(self.c, report)
+        async with self.c.turn():
+            return await protections.record_vulnerability(self.c, report)
 
     @record_vulnerability.validator
     def _check_vulnerability(self, report: VulnerabilityReport) -> None:
@@ -261,8 +261,8 @@ class OverdueCase:
 
     @workflow.update
     async def open_complaint(self, request: ComplaintRequest) -> UpdateResult:
-        await self.c.opened()
-        return await protections.open_complaint(self.c, request)
+        async with self.c.turn():
+            return await protections.open_complaint(self.c, request)
 
     @open_complaint.validator
     def _check_complaint(self, request: ComplaintRequest) -> None:
@@ -272,34 +272,34 @@ class OverdueCase:
 
     @workflow.signal
     async def delivery_receipt(self, receipt: DeliveryReceipt) -> None:
-        await self.c.opened()
-        await protections.delivery_receipt(self.c, receipt)
+        async with self.c.turn():
+            await protections.delivery_receipt(self.c, receipt)
 
     @workflow.signal
     async def cease_contact(self, request: CeaseContact) -> None:
-        await self.c.opened()
-        await protections.cease_contact(self.c, request)
+        async with self.c.turn():
+            await protections.cease_contact(self.c, request)
 
     @workflow.signal
     async def pause(self, request: PauseRequest) -> None:
-        await self.c.opened()
-        await protections.pause(self.c, request)
+        async with self.c.turn():
+            await protections.pause(self.c, request)
 
     @workflow.signal
     async def resume(self, request: PauseRequest) -> None:
-        await self.c.opened()
-        await protections.resume(self.c, request)
+        async with self.c.turn():
+            await protections.resume(self.c, request)
 
     @workflow.signal
     async def third_party_refused(self, request: ThirdPartyRefusal) -> None:
-        await self.c.opened()
-        await protections.third_party_refused(self.c, request)
+        async with self.c.turn():
+            await protections.third_party_refused(self.c, request)
 
     @workflow.signal
     async def complaint_closed(self, closed: ComplaintClosed) -> None:
         """From the complaint's own workflow, when it is resolved."""
-        await self.c.opened()
-        await protections.complaint_closed(self.c, closed)
+        async with self.c.turn():
+            await protections.complaint_closed(self.c, closed)
 
     @workflow.query
     def status(self) -> CaseStatus:

@@ -1,13 +1,14 @@
 """The baseline: a bare workflow with a case's number of activities, timers and payment update, and
 no business logic and no database. What this machine's Temporal can do at best, for the ratio.
 
-    python -m loadtest.bare      # its worker (TEMPORAL_ADDRESS, TASK_QUEUE, PAYLOAD_KEYS)
+    python -m loadtest.bare [--cache N ...]     # its worker (TEMPORAL_ADDRESS, TASK_QUEUE, PAYLOAD_KEYS)
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from datetime import timedelta
 
 from pydantic import BaseModel
@@ -55,18 +56,20 @@ class BareCase:
         return self.paid
 
 
-async def main() -> None:
+async def main(argv: list[str]) -> None:
+    from loadtest.tuning import WorkerTuning
     from settings import Settings, connect
 
+    tuning = WorkerTuning.parse(argv)
     settings = Settings()
     client = await connect(settings)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     async with Worker(client, task_queue=settings.task_queue, workflows=[BareCase], activities=[step],
-                      max_cached_workflows=settings.worker_cache):
+                      **tuning.options()):
         await stop.wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

@@ -6,7 +6,7 @@ the metadata is static data, so the module is passed through (loaded once, outsi
 Workers also pass through this project's own workflow modules (`workflows`), so a cached case does not
 carry its own copy of every workflow module: re-importing them for each case cost about 340 KiB per
 cached case, two thirds of its memory. The price is that the sandbox no longer stops a forbidden call
-(`datetime.now()`, I/O) inside workflow code at run time; the replayer keeps the full sandbox, so
+(a clock read, I/O) inside workflow code at run time; the replayer keeps the full sandbox, so
 every golden history replayed in CI, and every replay before a deploy, still runs the workflow code
 under every restriction and fails on such a call.
 """

@@ -9,6 +9,7 @@ replay produces the same commands.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import datetime, timedelta
@@ -205,6 +206,23 @@ class CaseRun:
 
     def result(self, message: str, ref: str | None = None) -> UpdateResult:
         return UpdateResult(message=message, stage=self.s.stage, balance=self.s.balance, ref=ref)
+
+    async def sleep_until(self, at: datetime | None) -> None:
+        """Wait for the planned time (a durable timer named after the next action) or for something to
+        happen (`wake`), whichever comes first."""
+        summary = self.s.next_action.what if self.s.next_action else None
+        if at is not None and at <= self.now:
+            return
+        with contextlib.suppress(TimeoutError):  # the planned time came: look again
+            await workflow.wait_condition(lambda: self.wake, timeout=(at - self.now) if at else None,
+                                          timeout_summary=summary if at else None)
+
+    def history_is_long(self) -> bool:
+        """Time to continue as new: the server suggests it, or the policy's own budget is spent."""
+        info, config = workflow.info(), self.s.config
+        budget = config.policy.history_event_budget if config else None
+        over_budget = budget is not None and info.get_current_history_length() > budget
+        return info.is_continue_as_new_suggested() or over_budget
 
     def prune_attempts(self) -> None:
         """Before continue-as-new: attempts too old to count for any cap need not travel on."""

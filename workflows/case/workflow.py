@@ -10,7 +10,6 @@ every side effect is an activity with a retry policy and an idempotency key from
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -90,14 +89,14 @@ class OverdueCase:
             wake_at = await self._advance()
             if s.stage.terminal:
                 break
-            if self._history_is_long():
+            if c.history_is_long():
                 await self._settle()
                 c.prune_attempts()
                 workflow.continue_as_new(c.case.model_copy(update={"state": s}))
             if wake_at is None or wake_at > c.now:  # the case waits: show it and write what it owes
                 presentation.publish(c)  # search attributes at most once a step
                 await bookkeeping.flush(c)  # what the step's own work did not carry to the ledger
-            await self._sleep_until(wake_at)
+            await c.sleep_until(wake_at)
         presentation.publish(c)
         await self._settle()
         return CaseOutcome(case_id=c.case_id, stage=s.stage, balance=s.balance, total_paid=s.total_paid,
@@ -132,21 +131,6 @@ class OverdueCase:
             await workflow.wait_condition(workflow.all_handlers_finished)
             if not c.owed:
                 return
-
-    async def _sleep_until(self, at: datetime | None) -> None:
-        c = self.c
-        summary = c.s.next_action.what if c.s.next_action else None
-        if at is not None and at <= c.now:
-            return
-        with contextlib.suppress(TimeoutError):  # the planned time came: look again
-            await workflow.wait_condition(lambda: c.wake, timeout=(at - c.now) if at else None,
-                                          timeout_summary=summary if at else None)
-
-    def _history_is_long(self) -> bool:
-        info, config = workflow.info(), self.c.s.config
-        budget = config.policy.history_event_budget if config else None
-        over_budget = budget is not None and info.get_current_history_length() > budget
-        return info.is_continue_as_new_suggested() or over_budget
 
     # --- operators and backends: updates (handlers in messages.py and protections.py) --------
 

@@ -67,13 +67,19 @@ async def test_start_all_reports_each_item_in_order_and_starts_only_the_valid(ca
         await service.status(bad["case_id"])
 
 
-async def test_updates_and_signals_reach_the_case_typed(cases):
+async def in_remote_contact(cases):
+    """A case started through the service and waiting in remote contact: the service, the case, its handle."""
     service = Cases(cases.client, cases.queue)
     case = factories.case()
     await service.start(case)
     handle = cases.client.get_workflow_handle(case.workflow_id)
     cases.started.append(handle)
     await cases.stage(handle, Stage.REMOTE_CONTACT)
+    return service, case, handle
+
+
+async def test_updates_and_signals_reach_the_case_typed(cases):
+    service, case, handle = await in_remote_contact(cases)
 
     payment = Payment(amount=Decimal("400.00"), paid_at=datetime.now(UTC), reference="SVC-1")
     paid = await service.pay(case.case_id, payment)
@@ -89,12 +95,7 @@ async def test_updates_and_signals_reach_the_case_typed(cases):
 
 
 async def test_a_rejected_update_raises_update_rejected_with_the_validators_reason(cases):
-    service = Cases(cases.client, cases.queue)
-    case = factories.case()
-    await service.start(case)
-    handle = cases.client.get_workflow_handle(case.workflow_id)
-    cases.started.append(handle)
-    await cases.stage(handle, Stage.REMOTE_CONTACT)
+    service, case, handle = await in_remote_contact(cases)
     now = await cases.env.get_current_time()
 
     with pytest.raises(UpdateRejected) as refused:
@@ -120,12 +121,7 @@ async def test_an_unknown_case_raises_case_not_found(cases):
 
 
 async def test_a_closed_case_refuses_messages_and_is_never_started_again(cases):
-    service = Cases(cases.client, cases.queue)
-    case = factories.case()
-    await service.start(case)
-    handle = cases.client.get_workflow_handle(case.workflow_id)
-    cases.started.append(handle)
-    await cases.stage(handle, Stage.REMOTE_CONTACT)
+    service, case, handle = await in_remote_contact(cases)
     await handle.terminate("test: closed by an operator")
 
     with pytest.raises(CaseClosed, match="terminated"):

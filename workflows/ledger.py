@@ -1,6 +1,7 @@
-"""How workflows call activities, and the two ledger writes every workflow makes (an event in the
-case's journal, a hand-off to people): one retry policy, typed calls, idempotency keys from the caller.
-Shared by the case and its complaints."""
+"""How workflows call activities: one retry policy, typed calls, idempotency keys from the caller. And
+the two ledger writes a complaint makes on its own (an entry in its case's journal, a hand-off to a
+supervisor); the case itself owes its facts to `workflows.case.bookkeeping`, which writes them with
+its work."""
 
 from __future__ import annotations
 

@@ -37,9 +37,12 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"
 
-# Regenerate the golden histories that CI replays (every case of these tests, closed or open; synthetic data).
+# Record a new generation of the golden histories CI replays (every case of these tests, closed or open;
+# synthetic data), beside the older ones, which stay: `make golden GENERATION=<the new patch>`.
 golden: install
-	rm -rf tests/golden && GOLDEN_DIR=tests/golden $(PY) -m pytest -q tests/test_lifecycle.py tests/test_flags.py tests/test_messages.py
+	@test -n "$(GENERATION)" || { echo "usage: make golden GENERATION=<name, e.g. the new patch>"; exit 2; }
+	@test ! -e tests/golden/$(GENERATION) || { echo "tests/golden/$(GENERATION) exists"; exit 2; }
+	GOLDEN_DIR=tests/golden/$(GENERATION) $(PY) -m pytest -q tests/test_lifecycle.py tests/test_flags.py tests/test_messages.py
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet '.[test]'

@@ -44,7 +44,19 @@ async def test_a_case_writes_its_ledger_with_its_work_once_a_step(cases):
     summaries = [await converter.decode([e.user_metadata.summary], [str]) for e in steps]
     assert 0 < len(steps) <= written[0]["n"]  # one ledger write at most for a step that moved or deferred
     assert all(s[0].startswith("Case: ") for s in summaries), summaries  # the Web UI timeline names the step
-    assert any("stage → relationship" in s[0] for s in summaries), summaries
+    # Paid in full while the case waited: the payment's own write carried the move to the relationship.
+    assert not any("relationship" in s[0] for s in summaries), summaries
+    moved = await cases.rows("SELECT count(*) AS n FROM case_events WHERE case_id = :c AND kind = 'stage_changed' "
+                             "AND data->>'to' = 'relationship'", c=outcome.case_id)
+    assert moved[0]["n"] == 1
+    # ... and from then on the case is in no operator's due list: no upsert sets NextActionAt.
+    paid_at = next(e.event_id for e in events
+                   if e.activity_task_scheduled_event_attributes.activity_type.name == "record_payment")
+    upserts = "upsert_workflow_search_attributes_event_attributes"
+    later = [getattr(e, upserts).search_attributes.indexed_fields
+             for e in history.events if e.event_id > paid_at and e.HasField(upserts)]
+    touched = [f["NextActionAt"] for f in later if "NextActionAt" in f]
+    assert touched and all(p.metadata["encoding"] == b"binary/null" for p in touched), later
     report = await compliance_report(Ledger(cases.engine), outcome.case_id)
     assert report.clean and report.contacts == sum(n in ("send_sms", "place_robot_call") for n in names)
 

@@ -78,7 +78,7 @@ async def test_a_case_timeline_reads_for_an_auditor_and_hides_personal_data_with
     from adapters.codec import EncryptionCodec, new_key_line, parse_keys
     from adapters.converter import encrypted
 
-    [history] = [h for h in from_files([GOLDEN]) if "wilful_default" in h.workflow_id]
+    [history] = [h for h in from_files([GOLDEN / "lean"]) if "wilful_default" in h.workflow_id]
     items, tz = await timeline.rows(history, data_converter)  # golden histories are plaintext
     text = timeline.as_text("EX", items, tz)
     assert tz == "Asia/Shanghai" and "Test Borrower" in text

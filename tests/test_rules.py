@@ -107,7 +107,7 @@ def test_the_process_runs_forward_and_special_events_may_move_any_open_case():
 
 def test_every_stage_change_in_the_golden_histories_is_an_allowed_move():
     moves = set()
-    for file in (Path(__file__).parent / "golden").glob("*.json"):
+    for file in (Path(__file__).parent / "golden").rglob("*.json"):
         for event in json.loads(file.read_text())["events"]:
             scheduled = event.get("activityTaskScheduledEventAttributes")
             for payload in scheduled["input"]["payloads"] if scheduled else []:

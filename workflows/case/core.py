@@ -35,6 +35,9 @@ Result = TypeVar("Result")
 # Patches (workflow.patched): each changes what some recorded histories did; see docs/replay.md.
 HANDLERS_TAKE_TURNS = "handlers-take-turns"  # a handler waits for the activity in flight, then holds the lock
 COMPLAINT_AFTER_CASE_FACTS = "complaint-after-case-facts"  # the case's facts are written before its complaint's
+# After a handler's turn the loop looks again before it shows and writes a wait; paid in full while
+# waiting, the payment's write carries the move to the relationship; a relationship case shows no NextActionAt.
+LEANER_STEPS = "leaner-steps"
 
 LEDGER_WINDOW = timedelta(days=8)  # attempts older than this no longer count for any cap
 
@@ -176,12 +179,23 @@ class CaseRun:
         if not workflow.patched(HANDLERS_TAKE_TURNS):  # recorded before handlers took the lock
             yield
             return
+        # Checked here, at once, so its marker shares the task of the one above (markers cost one action
+        # a task); `patched` answers the same for the rest of the run.
+        workflow.patched(LEANER_STEPS)
         async with self.lock:
             self.in_turn = True
             try:
                 yield
             finally:
                 self.in_turn = False
+
+    async def handler_changed_case(self) -> bool:
+        """At the end of a step: if a handler is taking its turn, wait for it; True if it changed the
+        case, so the loop looks again before it shows and writes a wait that may no longer hold."""
+        if not self.lock.locked() or not workflow.patched(LEANER_STEPS):
+            return False
+        async with self.lock:
+            return self.wake
 
     def exclusive(self) -> AbstractAsyncContextManager[object]:
         """The case lock for a handler's own activity: already held in its turn (histories recorded

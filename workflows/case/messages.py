@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.case import assessment, bookkeeping, hardship_plan, promise
-from workflows.case.core import CaseRun
+from workflows.case import assessment, bookkeeping, hardship_plan, promise, relationship
+from workflows.case.core import LEANER_STEPS, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import PaymentRecord, VisitRecord
@@ -54,6 +54,10 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
                                   "action": "refund due to the borrower"})
     answer = run.result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
     async with run.exclusive():  # waits at most for the case's activity in flight
+        # Paid in full while the case waited: the payment's own write carries its move to the
+        # relationship (mid-step, the loop moves it when the step ends).
+        if not run.stepping and relationship.paid_off(run) and workflow.patched(LEANER_STEPS):
+            relationship.enter(run)
         await run.act(LedgerActivities.record_payment, PaymentRecord(
             case_id=run.case_id, reference=payment.reference, amount=payment.amount, currency=currency,
             paid_at=payment.paid_at, balance_after=answer.balance, owed=bookkeeping.take(run)),

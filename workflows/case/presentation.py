@@ -3,13 +3,16 @@ attributes operators filter on (upserted only when they change; never personal d
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 
 from workflows import search
-from workflows.case.core import CaseRun
+from workflows.case.core import LEANER_STEPS, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain import clock
+    from domain.enums import Stage
     from domain.status import CaseStatus
 
 
@@ -33,13 +36,24 @@ def publish(run: CaseRun) -> None:
         s.stage, s.assessment.segment.value if s.assessment else None, run.case.borrower.country,
         run.days_past_due, float(s.balance), s.flags.active() + (["promise"] if s.promise else [])
         + [f"awaiting_{a.kind.value}" for a in s.approvals],
-        s.next_action.at if s.next_action and not s.stage.terminal else None,
+        next_action_at(run),
     )
     changes = search.updates(values, run.published)
     if changes:
         workflow.upsert_search_attributes(changes)
         run.published = values
     workflow.set_current_details(details(run))
+
+
+def next_action_at(run: CaseRun) -> datetime | None:
+    """When a case next needs work. A paid case's light reminders are none: it leaves the due lists
+    (and its reminders cost no upsert each)."""
+    s = run.s
+    if s.next_action is None or s.stage.terminal:
+        return None
+    if s.stage is Stage.RELATIONSHIP and workflow.patched(LEANER_STEPS):
+        return None
+    return s.next_action.at
 
 
 def details(run: CaseRun) -> str:

@@ -15,6 +15,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import Channel, PlanStatus, PromiseStatus, Stage
 
 
+def paid_off(run: CaseRun) -> bool:
+    """Paid in full and not yet in the relationship (or closed)."""
+    return run.s.balance <= 0 and run.s.stage is not Stage.RELATIONSHIP and not run.s.stage.terminal
+
+
+def enter_if_paid(run: CaseRun) -> None:
+    if paid_off(run):
+        enter(run)
+
+
 def enter(run: CaseRun) -> None:
     """Paid in full: close what is open (a promise kept, a plan completed) and start the relationship."""
     s, policy = run.s, run.config.policy

@@ -94,6 +94,8 @@ class OverdueCase:
                 c.prune_attempts()
                 workflow.continue_as_new(c.case.model_copy(update={"state": s}))
             if wake_at is None or wake_at > c.now:  # the case waits: show it and write what it owes
+                if await c.handler_changed_case():
+                    continue
                 presentation.publish(c)  # search attributes at most once a step
                 await bookkeeping.flush(c)  # what the step's own work did not carry to the ledger
             await c.sleep_until(wake_at)
@@ -110,8 +112,7 @@ class OverdueCase:
         c, s = self.c, self.c.s
         if s.verification is not None and s.verified_version != s.contact_info_version:
             await verification.verify(c)
-        if s.balance <= 0 and s.stage is not Stage.RELATIONSHIP:
-            relationship.enter(c)
+        relationship.enter_if_paid(c)
         if s.stage is not Stage.WELLBEING_HOLD and s.stage is not Stage.RELATIONSHIP:
             if s.flags.distress:
                 wellbeing.enter_review(c, ApprovalKind.WELLBEING_REVIEW, "distress reported")

@@ -41,7 +41,7 @@ async def write_facts(tx: LedgerTx, case_id: str, facts: Sequence[LedgerFact]) -
             events.append((f"{fact.key}:receipt:{fact.outcome.value}", "receipt", fact.at,
                            {"attempt_key": fact.key, "outcome": fact.outcome.value, "distress": fact.distress}))
             continue
-        await tx.append_events(case_id, events)
+        await tx.append_sealed_events(case_id, events)
         events = []
         match fact:
             case OpenCaseRequest():
@@ -58,7 +58,7 @@ async def write_facts(tx: LedgerTx, case_id: str, facts: Sequence[LedgerFact]) -
                                      | {"penalty_waived": fact.penalty_waived})
             case EscalationRecord():
                 await tx.record_escalation(fact.case_id, fact.key, fact.kind.value, fact.reason, fact.at)
-    await tx.append_events(case_id, events)
+    await tx.append_sealed_events(case_id, events)
 
 
 class LedgerActivities:
@@ -81,7 +81,7 @@ class LedgerActivities:
     @activity.defn
     async def record_event(self, event: EventRecord) -> None:
         """One journal entry (a complaint's, which has no step of its own to ride with)."""
-        await self.ledger.record_event(event.case_id, event.key, event.kind, event.at, event.data)
+        await self.ledger.record_sealed_event(event.case_id, event.key, event.kind, event.at, event.data)
 
     @activity.defn
     async def hand_off(self, escalation: EscalationRecord) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -171,6 +172,18 @@ Index("ix_sandbox_messages_created", sandbox_messages.c.created_at)
 
 # The loan system's export of overdue loans, read by the daily intake (not part of the ledger). `case`
 # holds the case as the loan system describes it (the fields of `CaseInput`).
+# A key per case for the journal's personal fields (migration 0005): destroying it erases them while the
+# chain, which covers their ciphertext, still verifies. NULL once destroyed, the row kept as a tombstone so
+# a late write cannot make a new key.
+case_keys = Table(
+    "case_keys", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("key", LargeBinary),
+    Column("created_at", DateTime(timezone=True)),
+    Column("destroyed_at", DateTime(timezone=True)),
+)
+
+
 loans = Table(
     "loans", metadata,
     Column("loan_id", String(64), primary_key=True),

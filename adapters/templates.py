@@ -1,6 +1,7 @@
 """Message templates per locale (`config/templates/<locale>.yaml`), checked at load, rendered in
 the activity. Sections: `sms` (to the borrower), `scripts` (robot, agent, visit), `third_party`
-(to emergency contacts: never the debt)."""
+(to emergency contacts: never the debt), `location` (to third parties where a pack allows location
+information only: never a message to pass on)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from adapters.config_files import CONFIG_DIR
 from domain.content import ContentRules, Kind, check_template
 from domain.policy import PolicyProfile
 
-SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party")
+SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party", "location")
 # Templates the workflow uses by name, besides those a policy's schedule names.
-FIXED: dict[str, Kind] = {"verify_update": "sms", "visit_brief": "scripts", "whereabouts_request": "third_party"}
+FIXED: dict[str, Kind] = {"verify_update": "sms", "visit_brief": "scripts", "whereabouts_request": "third_party",
+                          "location_inquiry": "location"}
 
 
 class TemplateError(LookupError):

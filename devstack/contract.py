@@ -89,7 +89,9 @@ NOTES: dict[str, str] = {
     "OverdueCase.update_contact_info": "Any of `mobile_numbers`, `address`, `emergency_contacts` (at least one); "
     "verification runs again.",
     "OverdueCase.approve": "`approval_id` from `status.pending_approvals`: a visit, a hardship plan, a wellbeing or "
-    "vulnerability review. A review approved resumes the case gently; rejected hands it to specialists.",
+    "vulnerability review, a hand-off (credit report and legal / recovery). A review approved resumes the case "
+    "gently; rejected hands it to specialists. A hand-off approved is made (if the guard still allows it); "
+    "declined, the case goes to a supervisor.",
     "OverdueCase.open_dispute": "Hold `dispute`: nothing is sent until it is resolved.",
     "OverdueCase.resolve_dispute": "Verified (`upheld: false`): the case resumes, with the balance corrected if "
     "given. Upheld: the case ends `withdrawn`.",
@@ -471,8 +473,12 @@ LIFECYCLE_PROSE = """\
 5. **Promises and plans**: a promise is a timer to the end of its date (borrower's time) plus grace.
    A hardship plan (longer term, equal instalments, optional penalty waiver, its credit-record effect
    stated) needs approval above the policy's thresholds; each instalment has its own deadline.
-6. **Escalation**: when the path is exhausted, a legal / recovery hand-off is recorded and the case
-   ends `escalated` (or `referred` to the hardship team for a hardship path).
+6. **Escalation**: when the path is exhausted, a credit-bureau report and legal / recovery hand-off
+   wait until the guard allows them (no hold, review or vulnerability; the days past due the packs
+   and the policy set; the borrower communicated with), then for a person's `approve` (`handoff`);
+   approved, the case ends `escalated`; declined, or never possible (the borrower never reached, a
+   vulnerability on record), it is `referred` to a supervisor or the care team (a hardship path: to
+   the hardship team).
 7. **Resolution**: paid in full → `relationship`: credit-health reminders each interval for the
    policy's period, stopped by an opt-out (`cease_contact`); then `settled`.
 8. **Wellbeing**: distress reported by a call or a visit stops automated contact at once, records a

@@ -143,6 +143,8 @@ SCENARIOS = [
     Scenario("cease_contact", [
         Step("borrower asks to stop all contact", lambda s: contacts(s) >= 1,
              send(Cases.cease, lambda s: CeaseContact(scope=CeaseScope.ALL, reason="asked in writing"))),
+        Step("supervisor approves the credit report and legal hand-off", awaiting("handoff"),
+             decide("handoff", True, "demo-supervisor")),
     ]),
 ]
 

@@ -29,6 +29,17 @@ class Borrower(Model):
     timezone: Timezone
     country: CountryCode
     locale: str = Field(default="zh-CN", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    robot_call_consent: list[str] = Field(
+        default_factory=list, max_length=5,
+        description="numbers (of mobile_numbers) with the borrower's recorded prior express consent to "
+                    "prerecorded or artificial-voice calls, where a rule pack requires it (TCPA)")
+
+    @model_validator(mode="after")
+    def _consent_for_own_numbers(self) -> Borrower:
+        unknown = [n for n in self.robot_call_consent if n not in self.mobile_numbers]
+        if unknown:
+            raise ValueError(f"robot_call_consent names {len(unknown)} number(s) not among mobile_numbers")
+        return self
 
 
 class EmergencyContact(Model):

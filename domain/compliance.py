@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from domain import lifecycle
 from domain.enums import Stage
 from domain.journal import Entry
-from domain.policy import EffectiveRules
+from domain.policy import EffectiveRules, HandOffPolicy
 
 VOICE = {"robot_call", "agent_call"}
 INTERACTIONS = {"answered", "conversation"}
@@ -57,6 +57,12 @@ class _Case:
     refused_third_parties: set[str] = field(default_factory=set)
     borrower_numbers_valid: bool = True
     borrower_failures: int = 0
+    opened_at: datetime | None = None
+    days_past_due_at_open: int = 0
+    handoff_policy: HandOffPolicy | None = None  # None: opened before a person approved every hand-off
+    handoff_approved: bool = False
+    vulnerability_on_record: bool = False
+    robot_consent: set[str] = field(default_factory=set)
 
 
 def find_violations(entries: list[Entry]) -> list[Violation]:
@@ -67,7 +73,10 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
     if opened.kind != "case_opened" or "rules" not in opened.data:
         return [Violation(opened.case_id, "journal.no_rules", opened.at, opened.seq,
                           "the journal does not start with the rules the case was opened under")]
-    case = _Case(opened.case_id, EffectiveRules.model_validate(opened.data["rules"]), ZoneInfo(opened.data["timezone"]))
+    case = _Case(opened.case_id, EffectiveRules.model_validate(opened.data["rules"]), ZoneInfo(opened.data["timezone"]),
+                 opened_at=opened.at, days_past_due_at_open=int(opened.data.get("days_past_due", 0)),
+                 handoff_policy=HandOffPolicy.model_validate(opened.data["handoff"]) if "handoff" in opened.data
+                 else None)
     found: list[Violation] = []
     for entry in entries[1:]:
         data = entry.data
@@ -88,13 +97,16 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "wellbeing_referral":
                 case.distress = True
             case "vulnerability_recorded":
-                case.vulnerable = True
+                case.vulnerable = case.vulnerability_on_record = True
+            case "approval_decided" if data.get("kind") == "handoff":
+                case.handoff_approved = data["verdict"] == "approved"
             case "approval_decided" if data.get("kind") in ("wellbeing_review", "vulnerability_review"):
                 case.distress = case.vulnerable = False
             case "third_party_refused":
                 case.refused_third_parties.add(data["phone_ref"])
             case "contact_data_verified":
                 case.borrower_numbers_valid = any(p["valid"] for p in data["phones"] if p["owner"] == "borrower")
+                case.robot_consent = {p["ref"] for p in data["phones"] if p.get("robot_consent")}
             case "receipt":
                 for attempt in case.attempts:
                     if attempt.key == data["attempt_key"]:
@@ -106,7 +118,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                           for rule, detail in _visit(case, data)]
             case "handed_off" if data["kind"] in ("legal_recovery", "credit_bureau"):
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, f"{data['kind']}: {detail}")
-                          for rule, detail in _blocked(case, entry.at)]
+                          for rule, detail in _blocked(case, entry.at) + _handoff(case, data["kind"], entry.at)]
             case "stage_changed" if not lifecycle.allowed(Stage(data["from"]), Stage(data["to"])):
                 found.append(Violation(case.case_id, "lifecycle.move", entry.at, entry.seq,
                                        f"{data['from']} → {data['to']} is not an allowed stage move"))
@@ -143,6 +155,33 @@ def _blocked(case: _Case, at: datetime) -> list[tuple[str, str]]:
     return out
 
 
+def _handoff(case: _Case, kind: str, at: datetime) -> list[tuple[str, str]]:
+    """A credit report or legal hand-off: a person approved it, the days past due had come, the borrower
+    had been communicated with, and no vulnerability was on record."""
+    policy, rules = case.handoff_policy, case.rules.handoff
+    if policy is None or case.opened_at is None:
+        return []
+    out = []
+    if not case.handoff_approved:
+        out.append(("handoff.approval", "no person approved it"))
+    if kind == "credit_bureau":
+        floor = max(rules.credit_report_min_days_past_due or 0, policy.credit_report_min_days_past_due)
+    else:
+        floor = max(rules.legal_min_days_past_due or 0, policy.legal_min_days_past_due)
+    days = case.days_past_due_at_open + (at - case.opened_at).days
+    if days < floor:
+        out.append(("handoff.min_days_past_due", f"at {days} days past due; not before {floor}"))
+    wait = timedelta(days=max(rules.message_counts_as_reached_after_days or 0,
+                              policy.message_counts_as_reached_after_days))
+    borrower = [a for a in case.attempts if a.person == "borrower"]
+    if not any(a.outcome == "conversation" for a in borrower) and not any(
+            a.outcome == "delivered" and a.at + wait <= at for a in borrower):
+        out.append(("handoff.not_reached", "the borrower had not been communicated with"))
+    if case.vulnerability_on_record:
+        out.append(("handoff.vulnerability", "a vulnerability was on record"))
+    return out
+
+
 def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     data, at, rules = entry.data, entry.at, case.rules
     channel, local = data["channel"], entry.at.astimezone(case.tz)
@@ -156,6 +195,8 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
         out.append((f"cease.{CEASE_MEDIUM[channel]}", f"{channel} after the borrower refused it"))
     elif data.get("phone_ref") in case.cease_numbers:
         out.append(("cease.number", "contact on a number the borrower refused"))
+    if channel == "robot_call" and rules.robot_calls_need_consent and data.get("phone_ref") not in case.robot_consent:
+        out.append(("robot.consent", "a robot call to a number without recorded consent"))
     if local.date() in rules.quiet_days:
         out.append(("quiet_day", f"{channel} on {local.date()}, a public holiday for the borrower"))
     window = rules.visit_window if channel == "visit" else rules.contact_window
@@ -187,6 +228,9 @@ def _visit(case: _Case, data: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+LOCATION_TEMPLATES = {"location_inquiry"}  # the templates of the `location` section (adapters/templates.py)
+
+
 def _third_party(case: _Case, data: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     unreachable = not case.borrower_numbers_valid or case.borrower_failures >= case.rules.unreachable_after_failures
@@ -198,6 +242,8 @@ def _third_party(case: _Case, data: dict[str, Any]) -> list[tuple[str, str]]:
     sent = sum(a.person == "emergency_contact" and a.phone_ref == data.get("phone_ref") for a in case.attempts)
     if cap is not None and sent >= cap:
         out.append(("third_party.max_each", f"message {sent + 1} to one third party (cap {cap})"))
+    if case.rules.third_parties_location_only and data.get("template") not in LOCATION_TEMPLATES:
+        out.append(("third_party.location_only", f"template {data.get('template')!r} asks more than location"))
     return out
 
 

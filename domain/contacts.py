@@ -75,7 +75,9 @@ def address_complete(address: Address) -> bool:
 def verify(case_id: str, borrower: Borrower, contacts: list[EmergencyContact]) -> VerificationReport:
     """What is usable, and what the borrower must be asked to update."""
     phones = [
-        check_phone(case_id, n, borrower.country, Person.BORROWER, i) for i, n in enumerate(borrower.mobile_numbers)
+        check_phone(case_id, n, borrower.country, Person.BORROWER, i).model_copy(
+            update={"robot_consent": n in borrower.robot_call_consent})
+        for i, n in enumerate(borrower.mobile_numbers)
     ] + [
         check_phone(case_id, c.phone, borrower.country, Person.EMERGENCY_CONTACT, i) for i, c in enumerate(contacts)
     ]

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Kind = Literal["sms", "scripts", "third_party"]
+Kind = Literal["sms", "scripts", "third_party", "location"]  # location: to third parties, location only
 
 
 class ContentRules(BaseModel):
@@ -20,6 +20,7 @@ class ContentRules(BaseModel):
     version: str
     forbidden: dict[str, dict[str, list[str]]]  # rule -> locale -> patterns
     third_party_disclosure: dict[str, list[str]]  # locale -> patterns
+    location_only: dict[str, list[str]] = {}  # locale -> patterns a location inquiry must not hold
 
 
 def _hits(patterns: list[str], text: str) -> list[str]:
@@ -29,7 +30,8 @@ def _hits(patterns: list[str], text: str) -> list[str]:
 def check_template(name: str, kind: Kind, text: str, locale: str, rules: ContentRules) -> list[str]:
     where = f"template {name!r} ({locale}, {kind})"
     problems = []
-    sender = "{neutral_sender}" if kind == "third_party" else "{sender_name}"
+    third_party = kind in ("third_party", "location")
+    sender = "{neutral_sender}" if third_party else "{sender_name}"
     if sender not in text:
         problems.append(f"{where}: sender.identity: must name the sender ({sender})")
     if kind != "scripts":
@@ -40,7 +42,11 @@ def check_template(name: str, kind: Kind, text: str, locale: str, rules: Content
     for rule, by_locale in rules.forbidden.items():
         for pattern in _hits(by_locale.get(locale, []), text):
             problems.append(f"{where}: forbidden.{rule}: matches {pattern!r}")
-    if kind == "third_party":
+    if third_party:
         for pattern in _hits(rules.third_party_disclosure.get(locale, []), text):
             problems.append(f"{where}: third_party.disclosure: must not reveal the debt, matches {pattern!r}")
+    if kind == "location":
+        for pattern in _hits(rules.location_only.get(locale, []), text):
+            problems.append(f"{where}: third_party.location_only: asks for more than location information, "
+                            f"matches {pattern!r}")
     return problems

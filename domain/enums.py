@@ -99,6 +99,7 @@ class ApprovalKind(StrEnum):
     HARDSHIP_PLAN = "hardship_plan"
     WELLBEING_REVIEW = "wellbeing_review"
     VULNERABILITY_REVIEW = "vulnerability_review"
+    HANDOFF = "handoff"  # a credit-bureau report and the legal / recovery hand-off: a person decides
 
 
 
@@ -129,6 +130,12 @@ class PlanStatus(StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
     BROKEN = "broken"
+    REJECTED = "rejected"
+
+
+class HandOffStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
     REJECTED = "rejected"
 
 

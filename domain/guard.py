@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain import clock
 from domain.enums import Channel, Outcome, Person
-from domain.policy import EffectiveRules, Window
+from domain.policy import EffectiveRules, HandOffPolicy, Window
 from domain.state import ContactAttempt, Flags
 
 
@@ -28,6 +28,18 @@ class PlannedAction(BaseModel):
     phone_ref: str | None = None
     person: Person = Person.BORROWER
     action: Literal["contact", "legal_handoff", "credit_report"] = "contact"
+
+
+class HandOffFacts(BaseModel):
+    """What a hand-off (credit report, legal) is judged on besides holds and reviews."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days_past_due: int
+    reached_at: datetime | None  # the first conversation with the borrower
+    messaged_at: datetime | None  # the first message delivered to the borrower
+    vulnerability: bool  # a vulnerability on record (lasting, whatever a review decided)
+    policy: HandOffPolicy
 
 
 Verdict = Literal["allow", "deny", "defer"]
@@ -65,6 +77,7 @@ def evaluate(
     rules: EffectiveRules,
     borrower_unreachable: bool = False,
     third_party_cap: int | None = None,
+    handoff: HandOffFacts | None = None,
 ) -> GuardDecision:
     def decide(verdict: Verdict, rule: str, reason: str, until: datetime | None = None) -> GuardDecision:
         return GuardDecision(verdict=verdict, rule=rule, reason=reason, until=until, packs=rules.packs)
@@ -78,6 +91,9 @@ def evaluate(
         if hold.until is None or now < hold.until:
             return decide("deny", f"hold.{hold.kind.value}", f"on hold ({hold.kind.value}): {hold.reason}")
     if action.action != "contact":  # not a contact: windows, caps and opt-outs do not apply
+        held = _handoff(action.action, now, rules, handoff) if handoff is not None else None
+        if held is not None:
+            return decide(*held)
         return decide("allow", "ok", "no hold, no review pending")
     if action.person == "emergency_contact":
         refusal = _third_party(action, flags, attempts, rules, borrower_unreachable, third_party_cap)
@@ -92,6 +108,8 @@ def evaluate(
         return decide("deny", f"cease.{_CEASE_CHANNEL[channel]}", "the borrower refused this channel")
     if action.phone_ref and action.phone_ref in flags.cease_numbers:
         return decide("deny", "cease.number", "the borrower refused contact on this number")
+    if channel is Channel.ROBOT_CALL and rules.robot_calls_need_consent and action.phone_ref not in flags.robot_consent:
+        return decide("deny", "robot.consent", "no recorded prior express consent to robot calls on this number")
 
     window: Window = rules.visit_window if channel is Channel.VISIT else rules.contact_window
     today = clock.local(now, timezone).date()
@@ -114,6 +132,37 @@ def evaluate(
             return decide("defer", rule, reason, until)
 
     return decide("allow", "ok", "within window and caps")
+
+
+def _handoff(action: str, now: datetime, rules: EffectiveRules,
+             facts: HandOffFacts) -> tuple[Verdict, str, str, datetime | None] | None:
+    """A credit report or legal hand-off: never for a vulnerable borrower, not before the days past due
+    the packs and the policy set, and never before the borrower has been communicated with."""
+    if facts.vulnerability:
+        return "deny", "handoff.vulnerability", "a vulnerability is on record: a person decides the treatment", None
+    minimum = handoff_minimum(action, rules, facts.policy)
+    if facts.days_past_due < minimum:
+        return ("defer", "handoff.min_days_past_due", f"{facts.days_past_due} days past due; {action} from {minimum}",
+                now + timedelta(days=minimum - facts.days_past_due))
+    if facts.reached_at is None:
+        wait = max(rules.handoff.message_counts_as_reached_after_days or 0,
+                   facts.policy.message_counts_as_reached_after_days)
+        if facts.messaged_at is None:
+            return "deny", "handoff.not_reached", "the borrower has never been reached", None
+        if now < facts.messaged_at + timedelta(days=wait):
+            return ("defer", "handoff.not_reached",
+                    f"no conversation yet; a delivered message counts after {wait} days",
+                    facts.messaged_at + timedelta(days=wait))
+    return None
+
+
+def handoff_minimum(action: str, rules: EffectiveRules, policy: HandOffPolicy) -> int:
+    """Days past due before this hand-off: the highest of the packs' and the lender's."""
+    if action == "credit_report":
+        figures = [rules.handoff.credit_report_min_days_past_due, policy.credit_report_min_days_past_due]
+    else:
+        figures = [rules.handoff.legal_min_days_past_due, policy.legal_min_days_past_due]
+    return max(f for f in figures if f is not None)
 
 
 def _third_party(action: PlannedAction, flags: Flags, attempts: list[ContactAttempt], rules: EffectiveRules,

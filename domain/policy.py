@@ -54,6 +54,16 @@ class Moratorium(Strict):
     after_crisis_treatment_days: int = Field(ge=0)
 
 
+class HandOffRules(Strict):
+    """What a regulator requires before a credit-bureau report or a legal / recovery hand-off."""
+
+    credit_report_min_days_past_due: int | None = Field(default=None, ge=0)
+    legal_min_days_past_due: int | None = Field(default=None, ge=0)
+    message_counts_as_reached_after_days: int | None = Field(
+        default=None, ge=0, description="a message delivered to the borrower this many days ago, unreturned, "
+        "counts as having communicated (otherwise only a conversation does)")
+
+
 class RulePack(Strict):
     name: str
     version: str
@@ -70,6 +80,11 @@ class RulePack(Strict):
     third_party_max_each: int | None = Field(default=None, ge=0, description="messages per third party, ever")
     moratorium: Moratorium | None = None
     records_retention_years: int | None = None
+    handoff: HandOffRules = Field(default_factory=HandOffRules)
+    robot_calls_need_consent: bool = Field(default=False, description="robot calls only to numbers with the "
+                                           "borrower's recorded prior express consent")
+    third_parties_location_only: bool = Field(default=False, description="third parties are asked for the "
+                                              "borrower's location only, never to pass on a message")
 
 
 class EffectiveRules(Strict):
@@ -85,6 +100,9 @@ class EffectiveRules(Strict):
     crisis_line: CrisisLine
     third_party_max_each: int | None
     moratorium: Moratorium | None
+    handoff: HandOffRules = Field(default_factory=HandOffRules)
+    robot_calls_need_consent: bool = False
+    third_parties_location_only: bool = False
     quiet_days: list[date] = Field(default_factory=list, description="no contact on these local dates")
 
 
@@ -130,6 +148,14 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
         crisis_line=packs[0].crisis_line,
         third_party_max_each=_min([p.third_party_max_each for p in packs]),
         moratorium=next((p.moratorium for p in packs if p.moratorium), None),
+        robot_calls_need_consent=any(p.robot_calls_need_consent for p in packs),
+        third_parties_location_only=any(p.third_parties_location_only for p in packs),
+        handoff=HandOffRules(
+            credit_report_min_days_past_due=_max([p.handoff.credit_report_min_days_past_due for p in packs]),
+            legal_min_days_past_due=_max([p.handoff.legal_min_days_past_due for p in packs]),
+            message_counts_as_reached_after_days=_max(
+                [p.handoff.message_counts_as_reached_after_days for p in packs]),
+        ),
     )
 
 
@@ -210,6 +236,15 @@ class ScorecardPolicy(Strict):
     high_risk_below_willingness: int = Field(ge=0, le=100)
 
 
+class HandOffPolicy(Strict):
+    """The lender's own floor before a hand-off (a pack's stricter figure wins)."""
+
+    credit_report_min_days_past_due: int = Field(default=0, ge=0)
+    legal_min_days_past_due: int = Field(default=0, ge=0)
+    message_counts_as_reached_after_days: int = Field(
+        default=14, ge=0, description="a delivered message counts as having communicated after this many days")
+
+
 class PolicyProfile(Strict):
     name: str
     version: str
@@ -226,6 +261,7 @@ class PolicyProfile(Strict):
     wellbeing: WellbeingPolicy
     complaints: ComplaintPolicy
     third_party: ThirdPartyPolicy
+    handoff: HandOffPolicy = Field(default_factory=HandOffPolicy)
     activity_timeout: timedelta = timedelta(seconds=30)
     history_event_budget: int | None = Field(
         default=None, ge=20, description="continue-as-new past this many events (else the server's hint)"

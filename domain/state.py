@@ -10,6 +10,7 @@ from pydantic import Field
 from domain.enums import (
     ApprovalKind,
     Channel,
+    HandOffStatus,
     HardshipReason,
     HoldKind,
     InstalmentStatus,
@@ -34,6 +35,15 @@ class Vulnerability(Model):
     review_due: datetime
 
 
+class HandOffReview(Model):
+    """A person's decision on reporting the case and handing it to legal / recovery."""
+
+    approval_id: str
+    why: str
+    status: HandOffStatus = HandOffStatus.AWAITING_APPROVAL
+    decided_by: str | None = None
+
+
 class Assessment(Model):
     ability: int = Field(ge=0, le=100)
     willingness: int = Field(ge=0, le=100)
@@ -50,6 +60,7 @@ class PhoneCheck(Model):
     valid: bool
     line_type: str
     problem: str | None = None
+    robot_consent: bool = False  # prior express consent to robot calls on this number (TCPA)
 
 
 class VerificationReport(Model):
@@ -144,6 +155,7 @@ class Flags(Model):
     cease_numbers: list[str] = Field(default_factory=list)  # phone refs
     third_parties_refused: list[str] = Field(default_factory=list)  # emergency contacts' phone refs
     relationship_opt_out: bool = False
+    robot_consent: list[str] = Field(default_factory=list)  # phone refs with consent to robot calls (TCPA)
 
     def hold(self, kind: HoldKind) -> Hold | None:
         return next((h for h in self.holds if h.kind is kind), None)
@@ -186,6 +198,9 @@ class CaseState(Model):
     approvals: list[PendingApproval] = Field(default_factory=list)
     review_due: datetime | None = None  # a trained person's wellbeing or vulnerability review
     vulnerability: Vulnerability | None = None
+    handoff: HandOffReview | None = None
+    reached_at: datetime | None = None  # the first conversation with the borrower
+    messaged_at: datetime | None = None  # the first message delivered to the borrower
     complaints_opened: int = 0
     third_parties_asked: list[str] = Field(default_factory=list)  # emergency contacts' refs
     relationship_until: datetime | None = None

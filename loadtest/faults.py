@@ -37,6 +37,7 @@ from loadtest.stack import Stack
 from service.cases import Cases, UpdateRejected
 from service.compliance import compliance_report
 from testkit.cases import daytime_zone, numbered
+from testkit.operators import approve_handoffs
 from workflows.case import OverdueCase
 
 QUEUE = "drill"
@@ -58,6 +59,7 @@ class DrillReport:
     unsent_attempts: int = 0
     wrong_contact_count: list[str] = field(default_factory=list)
     violations: int = 0
+    handoffs_approved: int = 0  # never-paying cases ask a person before their hand-off
     worker_kills: int = 0
     worker_crashes: int = 0
     server_restarts: int = 0
@@ -75,7 +77,8 @@ class DrillReport:
             f"{self.cases} cases in {self.seconds:.0f} s: "
             + ", ".join(f"{n} {s}" for s, n in sorted(self.stages.items())),
             f"faults: worker killed {self.worker_kills}×, dev server restarted {self.server_restarts}×, "
-            f"PostgreSQL restarted {self.postgres_restarts}× and down {self.outage_seconds:.0f} s once",
+            f"PostgreSQL restarted {self.postgres_restarts}× and down {self.outage_seconds:.0f} s once; "
+            f"hand-offs a person approved: {self.handoffs_approved}",
             f"contact ledger {self.attempts} rows, gateway {self.messages} messages, "
             f"{self.duplicate_messages} sent twice, {self.unsent_attempts} never completed",
             f"wrong terminal stage: {len(self.wrong_stage)}; "
@@ -172,6 +175,7 @@ async def drill(data: Path, cases: int = 500, outage: float = 60, say: Callable[
 
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch_worker(stop))
+        supervisor = asyncio.create_task(approve_handoffs(client, case_service, stop))
         say(f"{cases} cases start; faults begin")
         await asyncio.gather(faults(), *(run_case(n) for n in range(cases)))
         say("faults over; waiting for every case to finish")
@@ -183,6 +187,7 @@ async def drill(data: Path, cases: int = 500, outage: float = 60, say: Callable[
             await asyncio.sleep(1)
         stop.set()
         await watcher
+        report.handoffs_approved = await supervisor
         report.seconds = time.monotonic() - t0
         await check(client, stack, plan, policy, report)
         return report

@@ -1,14 +1,19 @@
 """The auditor's proof over the ledger: every case's hash chain verified and its journal judged by the
-independent checker (`domain.compliance`). Used by `audit.py`, the tests and the fault drill."""
+independent checker (`domain.compliance`), and no closed case holding personal data past its records
+retention (`retention.overdue`). Used by `audit.py`, the tests and the fault drill."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
+from adapters.config_files import CONFIG_DIR
 from adapters.ledger import Ledger
 from domain.compliance import Violation, find_violations
 from domain.journal import BrokenLink, verify_chain
+from service import retention
 
 
 @dataclass
@@ -44,9 +49,11 @@ class Report:
         return "\n".join(lines)
 
 
-async def compliance_report(ledger: Ledger, case_id: str | None = None) -> Report:
+async def compliance_report(ledger: Ledger, case_id: str | None = None, now: datetime | None = None,
+                            config_dir: Path = CONFIG_DIR) -> Report:
     report = Report()
-    for entries in (await ledger.journal(case_id)).values():
+    journals = await ledger.journal(case_id)
+    for entries in journals.values():
         report.cases += 1
         report.entries += len(entries)
         report.contacts += sum(e.kind == "contact_attempt" for e in entries)
@@ -54,4 +61,11 @@ async def compliance_report(ledger: Ledger, case_id: str | None = None) -> Repor
         if broken:
             report.broken.append(broken)
         report.violations += find_violations(entries)
+    overdue = await retention.due(ledger, now or datetime.now(UTC), None if case_id is None else [case_id], config_dir)
+    for case in overdue:
+        r, last = case.retention, journals.get(case.case_id, [])
+        report.violations.append(Violation(
+            case.case_id, "retention.overdue", r.ends, last[-1].seq if last else 0,
+            f"records retention under {r.pack} ({r.years} years from {r.starts:%Y-%m-%d}) ended {r.ends:%Y-%m-%d}; "
+            f"still holds personal data: {', '.join(sorted(case.held))}"))
     return report

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters.config_files import load_rule_pack
 from adapters.ledger import Ledger
-from domain.policy import combine_packs
+from domain.policy import HandOffPolicy, combine_packs
 from service.compliance import compliance_report
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 21:00 the day before in New York
@@ -30,9 +30,9 @@ class Journal:
         self.n += 1
         await self.ledger.record_event(self.case_id, f"{self.case_id}:{entry_kind}:{self.n}", entry_kind, at, data)
 
-    async def open(self) -> Journal:
+    async def open(self, **opened) -> Journal:
         await self.add("case_opened", T0 - timedelta(hours=1), rules=self.rules.model_dump(mode="json"),
-                       timezone=self.tz, policy="standard@1")
+                       timezone=self.tz, policy="standard@1", **opened)
         return self
 
     async def contact(self, at: datetime, channel: str = "robot_call", outcome: str = "answered",
@@ -70,6 +70,9 @@ async def test_planted_violations_under_cn_are_each_found(engine):
 
 async def test_planted_violations_under_us_regf_are_each_found(engine):
     j = await Journal(Ledger(engine), ["us-regf"], "America/New_York").open()
+    phones = [{"ref": "n1", "owner": "borrower", "index": 0, "valid": True, "line_type": "mobile",
+               "robot_consent": True}]
+    await j.add("contact_data_verified", T0, phones=phones, missing=[], address_complete=True)
     start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # 10:00 New York
     for d in range(7):
         await j.contact(start + timedelta(days=d), "robot_call", "no_answer")
@@ -123,6 +126,55 @@ async def test_a_hand_off_during_a_hold_is_a_violation(engine):
     await j.add("handed_off", T0 + timedelta(hours=1), kind="legal_recovery", reason="path exhausted")
     await j.add("handed_off", T0 + timedelta(hours=1), kind="supervisor", reason="an internal alert: fine")
     assert await rules_found(engine, j) == Counter({"hold.dispute": 1})
+
+
+HANDOFF = HandOffPolicy(credit_report_min_days_past_due=60, legal_min_days_past_due=90,
+                        message_counts_as_reached_after_days=14).model_dump(mode="json")
+
+
+async def test_a_hand_off_without_a_persons_approval_or_before_the_borrower_was_reached_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open(days_past_due=80, handoff=HANDOFF)
+    await j.contact(T0, "sms", outcome="delivered")
+    await j.add("handed_off", T0 + timedelta(days=5), kind="credit_bureau", reason="reported")  # the message: 5 days
+    await j.add("approval_decided", T0 + timedelta(days=20), approval_id="a", kind="handoff", verdict="approved",
+                by="supervisor-1", note="")
+    await j.add("handed_off", T0 + timedelta(days=20), kind="legal_recovery", reason="approved")  # fine: 100 days
+    assert await rules_found(engine, j) == Counter({"handoff.approval": 1, "handoff.not_reached": 1})
+
+
+async def test_a_hand_off_before_its_days_past_due_or_of_a_vulnerable_borrower_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open(days_past_due=80, handoff=HANDOFF)
+    await j.contact(T0, "agent_call", outcome="conversation")
+    await j.add("vulnerability_recorded", T0 + timedelta(hours=1), driver=None, source="agent")
+    await j.add("approval_decided", T0 + timedelta(days=1), approval_id="r", kind="vulnerability_review",
+                verdict="approved", by="reviewer", note="")
+    await j.add("approval_decided", T0 + timedelta(days=2), approval_id="a", kind="handoff", verdict="approved",
+                by="supervisor-1", note="")
+    await j.add("handed_off", T0 + timedelta(days=5), kind="legal_recovery", reason="approved")  # 85 days < 90
+    assert await rules_found(engine, j) == Counter({"handoff.min_days_past_due": 1, "handoff.vulnerability": 1})
+
+
+async def test_a_us_robot_call_without_recorded_consent_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["us-regf"], "America/New_York").open()
+    phones = [{"ref": ref, "owner": "borrower", "index": i, "valid": True, "line_type": "mobile",
+               "robot_consent": ref == "n2"} for i, ref in enumerate(["n1", "n2"])]
+    await j.add("contact_data_verified", T0, phones=phones, missing=[], address_complete=True)
+    noon = T0 + timedelta(hours=15)  # 12:00 in New York
+    await j.contact(noon, "robot_call", "answered", ref="n2")                      # consent on record: fine
+    await j.contact(noon + timedelta(days=1), "robot_call", "answered", ref="n1")  # none
+    await j.contact(noon + timedelta(days=2), "agent_call", "no_answer", ref="n1")  # a person dials: fine
+    assert await rules_found(engine, j) == Counter({"robot.consent": 1})
+
+
+async def test_a_us_third_party_asked_to_pass_on_a_message_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["us-regf"], "America/New_York").open()
+    phones = [{"ref": "n1", "owner": "borrower", "index": 0, "valid": False, "line_type": "unknown"}]
+    await j.add("contact_data_verified", T0, phones=phones, missing=["a valid mobile number"], address_complete=True)
+    noon = T0 + timedelta(hours=15)
+    for ref, template in (("ec1", "location_inquiry"), ("ec2", "whereabouts_request")):
+        await j.add("contact_attempt", noon, channel="sms", person="emergency_contact", phone_ref=ref,
+                    outcome="delivered", with_opt_out=True, distress=False, robot=False, template=template)
+    assert await rules_found(engine, j) == Counter({"third_party.location_only": 1})
 
 
 async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):

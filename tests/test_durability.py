@@ -15,6 +15,7 @@ from domain.messages import Payment
 from service.cases import Cases
 from testkit import processes
 from testkit.cases import daytime_zone
+from testkit.operators import approve_handoffs
 from tests import factories
 from workflows.case import OverdueCase
 
@@ -53,12 +54,18 @@ async def test_killed_worker_restarts_and_no_contact_is_sent_twice(dev_server, e
         payer = dev_server.client.get_workflow_handle(cases[1].workflow_id)
         await payer.execute_update(OverdueCase.record_payment, Payment(
             amount=Decimal("3000.00"), paid_at=datetime.now(UTC), reference="DUR-1"))
-        outcomes = [await asyncio.wait_for(
-            dev_server.client.get_workflow_handle_for(OverdueCase.run, c.workflow_id).result(), 60) for c in cases]
+        stop = asyncio.Event()  # the never-paying cases ask a person before their hand-off
+        supervisor = asyncio.create_task(approve_handoffs(dev_server.client, Cases(dev_server.client, queue), stop))
+        try:
+            outcomes = [await asyncio.wait_for(
+                dev_server.client.get_workflow_handle_for(OverdueCase.run, c.workflow_id).result(), 60) for c in cases]
+        finally:
+            stop.set()
+            approved = await supervisor
     finally:
         worker.stop()
 
-    assert [o.stage for o in outcomes] == [Stage.ESCALATED, Stage.SETTLED, Stage.ESCALATED]
+    assert [o.stage for o in outcomes] == [Stage.ESCALATED, Stage.SETTLED, Stage.ESCALATED] and approved == 2
     rows = await attempts(engine, ids)
     keys = [r.idempotency_key for r in rows]
     assert len(keys) == len(set(keys)), "an attempt recorded twice"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from adapters.ledger import Ledger
 from domain.enums import Stage
 from domain.messages import (
     CapacityHoldRequest,
@@ -112,9 +113,12 @@ async def test_vulnerability_stops_contact_until_a_person_reviews_and_keeps_no_d
     await decide(handle, approve=True)
     resumed = await cases.until(handle, lambda s: sent(s) > sent(before), what="contact after review")
     assert resumed.segment.value == "hardship"
-    events = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'vulnerability_recorded'",
-                              c=held.case_id)
-    assert events[0]["data"]["driver"] == "withheld (no consent)"
+    journal = (await Ledger(cases.engine).open_journal(held.case_id))[held.case_id]  # sealed: opened with its key
+    [recorded] = [e for e in journal if e.kind == "vulnerability_recorded"]
+    assert recorded.data["driver"] == "withheld (no consent)"
+    raw = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'vulnerability_recorded'",
+                           c=held.case_id)
+    assert "$sealed" in raw[0]["data"]["driver"]  # in the table, only its ciphertext
 
 
 async def test_a_complaint_holds_contact_escalates_missed_slas_and_records_its_resolution(cases):

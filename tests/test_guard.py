@@ -9,14 +9,15 @@ import pytest
 from adapters.config_files import load_rule_pack
 from domain.clock import local
 from domain.enums import Channel, HoldKind, Outcome, Person
-from domain.guard import PlannedAction, evaluate
-from domain.policy import combine_packs
+from domain.guard import HandOffFacts, PlannedAction, evaluate
+from domain.policy import HandOffPolicy, HandOffRules, combine_packs
 from domain.state import ContactAttempt, Flags, Hold
 
 CN = combine_packs([load_rule_pack("cn")])
 US = combine_packs([load_rule_pack("us-regf")])
 SMS = PlannedAction(channel=Channel.SMS, phone_ref="n1")
 ROBOT = PlannedAction(channel=Channel.ROBOT_CALL, phone_ref="n1")
+CONSENT = Flags(robot_consent=["n1"])  # the borrower's prior express consent to robot calls on n1 (TCPA)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -89,15 +90,16 @@ def test_cn_caps_unanswered_dials_per_number_per_day():
 def test_us_seven_calls_in_seven_days_defers_until_the_oldest_leaves_the_window():
     now = utc(2026, 12, 8, 16, 0)  # 11:00 New York
     week = calls(*[(utc(2026, 12, d, 15, 0), Outcome.NO_ANSWER, "n1") for d in range(2, 9)])
-    decision = decide(ROBOT, now=now, tz="America/New_York", attempts=week, rules=US)
+    decision = decide(ROBOT, now=now, tz="America/New_York", attempts=week, rules=US, flags=CONSENT)
     assert decision.verdict == "defer" and decision.rule == "voice.attempts_per_7_days"
     assert decision.until == utc(2026, 12, 9, 13, 0)  # Dec 2 leaves the 7 days on Dec 9, 08:00 EST
-    assert decide(ROBOT, now=now, tz="America/New_York", attempts=week[1:], rules=US).allowed
+    assert decide(ROBOT, now=now, tz="America/New_York", attempts=week[1:], rules=US, flags=CONSENT).allowed
 
 
 def test_us_no_call_within_seven_days_after_a_conversation():
     talk = calls((utc(2026, 12, 1, 15, 0), Outcome.CONVERSATION, "n1"))
-    decision = decide(ROBOT, now=utc(2026, 12, 7, 20, 0), tz="America/New_York", attempts=talk, rules=US)
+    decision = decide(ROBOT, now=utc(2026, 12, 7, 20, 0), tz="America/New_York", attempts=talk, rules=US,
+                      flags=CONSENT)
     assert decision.verdict == "defer" and decision.rule == "voice.after_conversation"
     assert decision.until == utc(2026, 12, 8, 13, 0)  # day 1 is Dec 1: calls again from Dec 8
     assert decide(SMS, now=utc(2026, 12, 7, 20, 0), tz="America/New_York", attempts=talk, rules=US).allowed
@@ -176,3 +178,56 @@ def test_public_holidays_are_quiet_days_when_the_policy_says_so():
     assert decide(now=utc(2026, 10, 1, 4, 0), rules=CN).allowed  # packs alone set no quiet days
     assert load_case_config("standard", "CN", []).rules.quiet_days == []  # no date, no calendar
 
+
+
+# --- hand-offs: a credit report or a legal hand-off -------------------------------------------
+
+REPORT = PlannedAction(action="credit_report")
+LEGAL = PlannedAction(action="legal_handoff")
+LENDER = HandOffPolicy(credit_report_min_days_past_due=60, legal_min_days_past_due=90,
+                       message_counts_as_reached_after_days=7)
+NOW = utc(2026, 12, 1, 4)
+
+
+def handoff(dpd=120, reached=NOW - timedelta(days=3), messaged=None, vulnerability=False, policy=LENDER):
+    return HandOffFacts(days_past_due=dpd, reached_at=reached, messaged_at=messaged, vulnerability=vulnerability,
+                        policy=policy)
+
+
+def test_a_hand_off_waits_for_the_days_past_due_of_its_kind():
+    assert decide(REPORT, now=NOW, handoff=handoff(dpd=60)).allowed
+    held = decide(LEGAL, now=NOW, handoff=handoff(dpd=60))
+    assert (held.verdict, held.rule, held.until) == ("defer", "handoff.min_days_past_due", NOW + timedelta(days=30))
+
+
+def test_a_packs_stricter_floor_wins_over_the_lenders():
+    strict = US.model_copy(update={"handoff": HandOffRules(credit_report_min_days_past_due=180,
+                                                           message_counts_as_reached_after_days=14)})
+    held = decide(REPORT, now=NOW, rules=strict, handoff=handoff(dpd=120))
+    assert (held.rule, held.until) == ("handoff.min_days_past_due", NOW + timedelta(days=60))
+    messaged = NOW - timedelta(days=10)  # the lender would count it after 7 days, the pack after 14
+    held = decide(REPORT, now=NOW, rules=strict, handoff=handoff(dpd=200, reached=None, messaged=messaged))
+    assert (held.verdict, held.rule, held.until) == ("defer", "handoff.not_reached", messaged + timedelta(days=14))
+
+
+def test_never_before_the_borrower_was_reached():
+    never = decide(REPORT, now=NOW, handoff=handoff(reached=None))
+    assert (never.verdict, never.rule) == ("deny", "handoff.not_reached")
+    assert decide(REPORT, now=NOW, handoff=handoff(reached=None, messaged=NOW - timedelta(days=7))).allowed
+
+
+def test_no_hand_off_for_a_vulnerable_borrower_or_during_a_hold():
+    assert decide(LEGAL, now=NOW, handoff=handoff(vulnerability=True)).rule == "handoff.vulnerability"
+    hold = Flags(holds=[Hold(kind=HoldKind.DISPUTE, reason="disputed", since=NOW)])
+    assert decide(LEGAL, now=NOW, flags=hold, handoff=handoff()).rule == "hold.dispute"
+    assert decide(LEGAL, now=NOW, handoff=handoff()).allowed
+
+
+def test_us_robot_calls_only_to_numbers_with_recorded_consent():
+    assert US.robot_calls_need_consent and not CN.robot_calls_need_consent  # the packs say so (TCPA)
+    daytime = utc(2026, 12, 1, 16)  # 11:00 in New York
+    denied = decide(ROBOT, now=daytime, tz="America/New_York", rules=US)
+    assert (denied.verdict, denied.rule) == ("deny", "robot.consent")
+    assert decide(ROBOT, now=daytime, tz="America/New_York", rules=US, flags=Flags(robot_consent=["n1"])).allowed
+    assert decide(SMS, now=daytime, tz="America/New_York", rules=US).allowed  # an SMS needs no such consent
+    assert decide(ROBOT, now=utc(2026, 12, 1, 2)).allowed  # cn: no such rule

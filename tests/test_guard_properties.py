@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from adapters.config_files import load_rule_pack
 from domain.compliance import find_violations
 from domain.enums import Channel, HoldKind, Outcome, Person
-from domain.guard import PlannedAction, evaluate
+from domain.guard import HandOffFacts, PlannedAction, evaluate
 from domain.journal import Entry
-from domain.policy import combine_packs
+from domain.policy import HandOffPolicy, combine_packs
 from domain.state import ContactAttempt, Flags, Hold
 
 PACK_SETS = [["cn"], ["us-regf"], ["uk-conc"], ["cn", "us-regf"], ["uk-conc", "cn"], ["us-regf", "uk-conc"]]
@@ -51,6 +51,9 @@ cease = st.tuples(st.just("cease"), minutes, st.sampled_from(["all", "sms", "voi
                   st.sampled_from(NUMBERS))
 pause = st.tuples(st.just("pause"), minutes, st.integers(60, 60 * 24 * 5), st.sampled_from(list(HoldKind)))
 distress = st.tuples(st.just("distress"), minutes, st.integers(60, 60 * 24 * 10))
+vulnerable = st.tuples(st.just("vulnerable"), minutes, st.integers(60, 60 * 24 * 10))
+# the end of the path: a credit report or legal hand-off, which waits for a person's approval
+handoff = st.tuples(st.just("handoff"), minutes, st.sampled_from(["credit_report", "legal_handoff"]))
 receipt = st.tuples(st.just("receipt"), minutes, st.integers(0, 200), st.sampled_from(
     [Outcome.DELIVERED, Outcome.FAILED, Outcome.ANSWERED, Outcome.CONVERSATION, Outcome.NO_ANSWER]))
 
@@ -59,11 +62,17 @@ timelines = st.fixed_dictionaries({
     "zone": st.sampled_from(ZONES),
     "start": st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
     "wants": st.lists(want, min_size=3, max_size=40),
-    "thirds": st.lists(st.one_of(third, third, refuse), max_size=8),
+    "thirds": st.lists(st.one_of(third, third, refuse), max_size=12),
     "quiet": st.lists(st.integers(0, 90), max_size=6),
-    "stops": st.lists(st.one_of(cease, pause, distress), max_size=6),
+    "stops": st.lists(st.one_of(cease, pause, pause, distress, vulnerable), max_size=8),
     "receipts": st.lists(receipt, max_size=20),
+    "handoffs": st.lists(handoff, max_size=4),
+    "approved_at": minutes,
+    "consent": st.lists(st.sampled_from(NUMBERS), max_size=3, unique=True),  # robot-call consent (TCPA)
+    "days_past_due": st.integers(0, 120),
 })
+LENDER = HandOffPolicy(credit_report_min_days_past_due=30, legal_min_days_past_due=60,
+                       message_counts_as_reached_after_days=14)
 
 
 def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
@@ -81,10 +90,17 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
         n = next(seq)
         journal.append(Entry("P", n, key or f"P:{n}", entry_kind, at, data, "", ""))
 
-    log("case_opened", start, rules=rules.model_dump(mode="json"), timezone=tz)
+    log("case_opened", start, rules=rules.model_dump(mode="json"), timezone=tz,
+        days_past_due=timeline["days_past_due"], handoff=LENDER.model_dump(mode="json"))
+    approved = vulnerability = False
+    flags.robot_consent = list(timeline["consent"])
+    log("contact_data_verified", start, missing=[], address_complete=True,
+        phones=[{"ref": n, "owner": "borrower", "valid": True, "robot_consent": n in flags.robot_consent}
+                for n in NUMBERS])
     wanted = [(start + timedelta(minutes=w[1] + n * w[7]), w) for w in timeline["wants"] for n in range(w[6])]
     events = wanted + [(start + timedelta(minutes=e[1]), e)
-                       for e in timeline["stops"] + timeline["receipts"] + timeline["thirds"]]
+                       for e in timeline["stops"] + timeline["receipts"] + timeline["thirds"] + timeline["handoffs"]
+                       + [("approve_handoff", timeline["approved_at"])]]
     counter = itertools.count()
     queue = [(at, next(counter), e, 0) for at, e in events]
     heapq.heapify(queue)
@@ -127,7 +143,8 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
                     attempts.append(ContactAttempt(key=key, channel=Channel.SMS, person=Person.EMERGENCY_CONTACT,
                                                    phone_ref=ref, at=at, outcome=Outcome.DELIVERED))
                     log("contact_attempt", at, key, channel="sms", person="emergency_contact", phone_ref=ref,
-                        outcome="delivered", distress=False, with_opt_out=rules.sms_requires_opt_out)
+                        outcome="delivered", distress=False, with_opt_out=rules.sms_requires_opt_out,
+                        template="location_inquiry" if rules.third_parties_location_only else "whereabouts_request")
             case ("refuse", _, ref):
                 flags.third_parties_refused.append(ref)
                 log("third_party_refused", at, phone_ref=ref)
@@ -160,6 +177,34 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
                 if flags.distress:
                     flags.distress = False
                     log("approval_decided", at, kind="wellbeing_review")
+            case ("vulnerable", _, review_after):
+                flags.vulnerable = vulnerability = True
+                log("vulnerability_recorded", at)
+                review = (at + timedelta(minutes=review_after), next(counter), ("vulnerability_review",), 0)
+                heapq.heappush(queue, review)
+            case ("vulnerability_review",):
+                if flags.vulnerable:
+                    flags.vulnerable = False
+                    log("approval_decided", at, kind="vulnerability_review")
+            case ("approve_handoff", _):
+                approved = True
+                log("approval_decided", at, kind="handoff", verdict="approved")
+            case ("handoff", _, _) if not approved:  # the workflow waits for a person's approval first
+                heapq.heappush(queue, (start + timedelta(minutes=timeline["approved_at"]), next(counter), event, tries))
+            case ("handoff", _, action):
+                borrower = [a for a in attempts if a.person == "borrower"]
+                facts = HandOffFacts(
+                    days_past_due=timeline["days_past_due"] + (at - start).days, vulnerability=vulnerability,
+                    reached_at=min((a.at for a in borrower if a.outcome is Outcome.CONVERSATION), default=None),
+                    messaged_at=min((a.at for a in borrower if a.outcome is Outcome.DELIVERED), default=None),
+                    policy=LENDER)
+                decision = evaluate(PlannedAction(action=action), now=at, timezone=tz, flags=flags, attempts=attempts,
+                                    rules=rules, handoff=facts)
+                decisions[f"{decision.verdict}:{decision.rule}"] += 1
+                if decision.verdict == "defer" and tries < 30:
+                    heapq.heappush(queue, (decision.until, next(counter), event, tries + 1))
+                elif decision.allowed:
+                    log("handed_off", at, kind="credit_bureau" if action == "credit_report" else "legal_recovery")
             case ("receipt", _, index, outcome):
                 if index < len(attempts) and attempts[index].channel is not Channel.VISIT \
                         and attempts[index].person == "borrower":
@@ -195,8 +240,10 @@ def test_the_generated_timelines_exercise_every_rule():
                  "defer:voice.after_conversation", "deny:cease.all", "deny:cease.number", "deny:hold.pause",
                  "deny:hold.moratorium", "deny:hold.dispute", "defer:quiet_day",
                  "deny:third_party.borrower_reachable", "deny:third_party.refused",
-                 "deny:wellbeing.distress"):
-        rare = rule == "deny:third_party.refused"  # needs a refusal, then a message while unreachable
+                 "deny:wellbeing.distress", "defer:handoff.min_days_past_due", "deny:handoff.not_reached",
+                 "defer:handoff.not_reached", "deny:handoff.vulnerability", "deny:robot.consent"):
+        # rare: a refusal, then a message while unreachable; a hand-off within 14 days of the only message
+        rare = rule in ("deny:third_party.refused", "defer:handoff.not_reached")
         assert totals[rule] >= (3 if rare else 10), (rule, totals)
 
 

@@ -52,7 +52,7 @@ async def decide(handle, approve: bool = True, by: str = "supervisor-1"):
         approval_id=status.pending_approvals[0].approval_id, approve=approve, decided_by=by))
 
 
-async def test_wilful_default_goes_to_visit_then_legal_hand_off(cases):
+async def test_wilful_default_never_reached_goes_to_visit_then_to_a_supervisor_not_to_legal(cases):
     handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE)
     status = await cases.stage(handle, Stage.FIELD_VISIT)
     assert status.segment.value == "high_risk"
@@ -76,15 +76,42 @@ async def test_wilful_default_goes_to_visit_then_legal_hand_off(cases):
     await handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
         visit_id=visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a", "collector-b"], **hours))
 
-    outcome = await handle.result()
-    assert outcome.stage is Stage.ESCALATED
+    outcome = await handle.result()  # no conversation, no message delivered: never reported, never sued
+    assert outcome.stage is Stage.REFERRED and "never been reached" in outcome.reason
     rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c ORDER BY id", c=outcome.case_id)
-    assert [r["kind"] for r in rows] == ["credit_bureau", "legal_recovery"]
+    assert [r["kind"] for r in rows] == ["supervisor"]
     [visit] = await cases.rows("SELECT status, result, collectors FROM visits WHERE case_id = :c", c=outcome.case_id)
     assert visit == {"status": "reported", "result": "not_home", "collectors": ["collector-a", "collector-b"]}
     [dispatch] = await cases.rows(
         "SELECT outcome, guard_rule FROM contact_attempts WHERE case_id = :c AND channel = 'visit'", c=outcome.case_id)
     assert dispatch == {"outcome": "task_created", "guard_rule": "ok"}
+
+
+async def test_a_hand_off_waits_for_its_days_past_due_and_a_persons_approval(cases):
+    handle = await cases.start(mobile=factories.TALKS, days_past_due=10)  # able and willing, reached by phone
+    status = await cases.until(handle, lambda s: bool(s.pending_approvals), what="a hand-off to decide")
+    assert [a.kind for a in status.pending_approvals] == [ApprovalKind.HANDOFF]
+    assert status.days_past_due >= load_policy("standard").handoff.legal_min_days_past_due
+    held = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'guard_decision'",
+                            c=status.case_id)
+    assert {h["data"]["rule"] for h in held if h["data"].get("action")} == {"handoff.min_days_past_due"}
+    assert await cases.rows("SELECT kind FROM escalations WHERE case_id = :c", c=status.case_id) == []
+
+    await decide(handle, approve=True, by="supervisor-7")
+    outcome = await handle.result()
+    assert outcome.stage is Stage.ESCALATED and "approved by supervisor-7" in outcome.reason
+    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c ORDER BY id", c=outcome.case_id)
+    assert [r["kind"] for r in rows] == ["credit_bureau", "legal_recovery"]
+
+
+async def test_a_declined_hand_off_goes_to_a_supervisor(cases):
+    handle = await cases.start(mobile=factories.TALKS, days_past_due=120)
+    await cases.until(handle, lambda s: bool(s.pending_approvals), what="a hand-off to decide")
+    await decide(handle, approve=False, by="supervisor-7")
+    outcome = await handle.result()
+    assert outcome.stage is Stage.REFERRED and "declined by supervisor-7" in outcome.reason
+    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c ORDER BY id", c=outcome.case_id)
+    assert [r["kind"] for r in rows] == ["supervisor"]
 
 
 async def test_overdue_visit_report_alerts_a_supervisor_and_a_met_visit_can_take_a_promise(cases):

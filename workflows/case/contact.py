@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import ContactRequest, ContactResult
     from domain import reachability
     from domain.enums import Channel, Outcome, Person
-    from domain.guard import GuardDecision, PlannedAction, evaluate
+    from domain.guard import GuardDecision, HandOffFacts, PlannedAction, evaluate
     from domain.state import ContactAttempt
 
 CONTACT_ACTIVITY: dict[Channel, Callable[[Any, ContactRequest], Awaitable[ContactResult]]] = {
@@ -38,11 +38,11 @@ def deferred(result: ContactResult | GuardDecision) -> GuardDecision | None:
     return result if isinstance(result, GuardDecision) and result.verdict == "defer" else None
 
 
-def guard(run: CaseRun, action: PlannedAction) -> GuardDecision:
+def guard(run: CaseRun, action: PlannedAction, handoff: HandOffFacts | None = None) -> GuardDecision:
     return evaluate(action, now=run.now, timezone=run.case.borrower.timezone, flags=run.s.flags,
                     attempts=run.s.attempts, rules=run.config.rules,
                     borrower_unreachable=borrower_unreachable(run),
-                    third_party_cap=run.config.policy.third_party.max_messages_each)
+                    third_party_cap=run.config.policy.third_party.max_messages_each, handoff=handoff)
 
 
 def record_guard(run: CaseRun, decision: GuardDecision, channel: Channel) -> None:
@@ -115,6 +115,13 @@ def apply_outcome(run: CaseRun, attempt: ContactAttempt, outcome: Outcome, distr
     s.consecutive_failures = reachability.failures_after(s.consecutive_failures, attempt.person, outcome)
     if outcome is Outcome.CONVERSATION:
         s.counts["conversations"] = s.counts.get("conversations", 0) + 1
+    if attempt.person == Person.BORROWER:  # communicated: what a hand-off needs first
+        if outcome is Outcome.CONVERSATION and s.reached_at is None:
+            s.reached_at = attempt.at
+        if outcome is Outcome.DELIVERED and s.messaged_at is None:
+            s.messaged_at = attempt.at
+        elif outcome.is_failure and s.messaged_at == attempt.at:  # undeliverable after all (a bounce)
+            s.messaged_at = None
     if distress:
         attempt.distress = True
         s.flags.distress = True
@@ -129,14 +136,18 @@ def borrower_unreachable(run: CaseRun) -> bool:
 
 
 async def ask_third_parties(run: CaseRun, unchanged: tuple[object, ...]) -> None:
-    """Ask each emergency contact, once, only to pass on a message: never the debt."""
+    """Ask each emergency contact, once, to pass on a message, or only for the borrower's whereabouts
+    where a pack allows nothing more: never the debt."""
     report = run.s.verification
+    location_only = run.config.rules.third_parties_location_only
+    template, ask = ("location_inquiry", "for location information") if location_only else (
+        "whereabouts_request", "to pass on a message")
     for phone in [p for p in report.phones if p.owner == Person.EMERGENCY_CONTACT and p.valid] if report else []:
         if phone.ref in run.s.third_parties_asked:
             continue
-        result = await contact(run, Channel.SMS, "whereabouts_request", phone.ref, step=None,
+        result = await contact(run, Channel.SMS, template, phone.ref, step=None,
                                person=Person.EMERGENCY_CONTACT, unchanged=unchanged,
-                               summary=f"Ask emergency contact {phone.index + 1} to pass on a message")
+                               summary=f"Ask emergency contact {phone.index + 1} {ask}")
         if not deferred(result):
             run.s.third_parties_asked.append(phone.ref)  # sent, or refused by the guard: done
 

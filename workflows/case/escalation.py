@@ -1,31 +1,78 @@
-"""The end of a treatment's path: a hardship case goes to the hardship team; otherwise, when the guard
-allows it, a credit-bureau report and the legal / recovery hand-off (wilful non-payment)."""
+"""The end of a treatment's path: a hardship case goes to the hardship team; otherwise a credit-bureau
+report and the legal / recovery hand-off (wilful non-payment), which a person approves, only once the
+guard allows them (no hold, review or vulnerability; the days past due the packs and policy set; the
+borrower communicated with). A case that can never be handed off goes to a supervisor."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from temporalio import workflow
 
 from workflows.case import contact
-from workflows.case.core import CaseRun
+from workflows.case.core import PERSON_BEFORE_HANDOFF, CaseRun
 
 with workflow.unsafe.imports_passed_through():
-    from domain.enums import HandOff, Stage
-    from domain.guard import PlannedAction
+    from domain.enums import ApprovalKind, HandOff, HandOffStatus, Stage
+    from domain.guard import GuardDecision, HandOffFacts, PlannedAction
+    from domain.state import HandOffReview
+
+ACTIONS: tuple[Literal["credit_report"], Literal["legal_handoff"]] = ("credit_report", "legal_handoff")
 
 
 def end_of_path(run: CaseRun, why: str) -> datetime | None:
     if not run.treatment.escalate_at_end:
         run.finish(Stage.REFERRED, HandOff.HARDSHIP_TEAM, f"{why}; referred to the hardship team")
         return None
-    for action in ("credit_report", "legal_handoff"):
+    if not workflow.patched(PERSON_BEFORE_HANDOFF):
+        return _at_once(run, why)
+    s = run.s
+    review = s.handoff
+    if review is not None and review.status is HandOffStatus.REJECTED:
+        run.finish(Stage.REFERRED, HandOff.SUPERVISOR, f"{review.why}; hand-off declined by {review.decided_by}")
+        return None
+    for action in ACTIONS:
+        decision = contact.guard(run, PlannedAction(action=action), handoff=facts(run))
+        if decision.allowed:
+            continue
+        if s.next_action is None or s.next_action.what != held(decision):  # journalled once, not every wake
+            run.event("guard_decision", {"action": action, **decision.model_dump(mode="json")})
+        if decision.verdict == "deny" and decision.rule.startswith("handoff."):  # never, for this case
+            to = HandOff.WELLBEING_TEAM if decision.rule == "handoff.vulnerability" else HandOff.SUPERVISOR
+            run.finish(Stage.REFERRED, to, f"{why}; not handed off: {decision.reason}")
+            return None
+        return run.plan_next(held(decision), decision.until)
+    if review is None:
+        review = s.handoff = HandOffReview(approval_id=run.key("handoff"), why=why)
+        run.ask_approval(ApprovalKind.HANDOFF, review.approval_id,
+                         f"Credit-bureau report and legal / recovery hand-off: {why}; "
+                         f"{s.balance} {run.case.loan.currency} unpaid, {run.days_past_due} days past due")
+    if review.status is HandOffStatus.AWAITING_APPROVAL:
+        return run.plan_next("Wait for a person's decision on the hand-off", None)
+    run.hand_off(HandOff.CREDIT_BUREAU, f"delinquency of {s.balance} {run.case.loan.currency} reported")
+    run.finish(Stage.ESCALATED, HandOff.LEGAL_RECOVERY,
+               f"{review.why}; wilful non-payment: legal / recovery hand-off approved by {review.decided_by}")
+    return None
+
+
+def facts(run: CaseRun) -> HandOffFacts:
+    s = run.s
+    return HandOffFacts(days_past_due=run.days_past_due, reached_at=s.reached_at, messaged_at=s.messaged_at,
+                        vulnerability=s.vulnerability is not None, policy=run.config.policy.handoff)
+
+
+def held(decision: GuardDecision) -> str:
+    return f"Hand-off held: {decision.reason}"
+
+
+def _at_once(run: CaseRun, why: str) -> datetime | None:
+    """Histories recorded before a person approved every hand-off."""
+    for action in ACTIONS:
         decision = contact.guard(run, PlannedAction(action=action))
         if not decision.allowed:  # a hold or a review stands in the way: a person decides
             run.event("guard_decision", {"action": action, **decision.model_dump(mode="json")})
             return run.plan_next(f"Hand-off held: {decision.reason}", None)
-    run.hand_off(HandOff.CREDIT_BUREAU,
-                       f"delinquency of {run.s.balance} {run.case.loan.currency} reported")
-    run.finish(Stage.ESCALATED, HandOff.LEGAL_RECOVERY,
-                     f"{why}; wilful non-payment: legal / recovery hand-off")
+    run.hand_off(HandOff.CREDIT_BUREAU, f"delinquency of {run.s.balance} {run.case.loan.currency} reported")
+    run.finish(Stage.ESCALATED, HandOff.LEGAL_RECOVERY, f"{why}; wilful non-payment: legal / recovery hand-off")
     return None

@@ -16,7 +16,7 @@ from workflows.case.core import LEANER_STEPS, CaseRun
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import PaymentRecord, VisitRecord
     from activities.ledger import LedgerActivities
-    from domain.enums import ApprovalKind, HandOff, PlanStatus, Segment, Stage, VisitResult, VisitStatus
+    from domain.enums import ApprovalKind, HandOff, HandOffStatus, PlanStatus, Segment, Stage, VisitResult, VisitStatus
     from domain.messages import (
         ApprovalDecision,
         ContactInfoUpdate,
@@ -203,6 +203,10 @@ async def approve(run: CaseRun, decision: ApprovalDecision) -> UpdateResult:
             else:
                 s.plan.status = PlanStatus.REJECTED
             hardship_plan.record(run, decided_by=decision.decided_by)
+        case ApprovalKind.HANDOFF:
+            assert s.handoff is not None
+            s.handoff.status = HandOffStatus.APPROVED if decision.approve else HandOffStatus.REJECTED
+            s.handoff.decided_by = decision.decided_by
         case ApprovalKind.WELLBEING_REVIEW | ApprovalKind.VULNERABILITY_REVIEW:
             s.flags.distress = s.flags.vulnerable = False
             s.review_due = None

@@ -40,7 +40,8 @@ async def open_case(run: CaseRun) -> None:
         principal=loan.principal, balance=run.s.balance, stage=run.s.stage.value, opened_at=run.now))
     run.event("case_opened", {"policy": f"{run.config.policy.name}@{run.config.policy.version}",
                               "rules": run.config.rules.model_dump(mode="json"),
-                              "timezone": run.case.borrower.timezone, "days_past_due": loan.days_past_due})
+                              "timezone": run.case.borrower.timezone, "days_past_due": loan.days_past_due,
+                              "handoff": run.config.policy.handoff.model_dump(mode="json")})
 
 
 async def verify(run: CaseRun) -> None:
@@ -51,6 +52,7 @@ async def verify(run: CaseRun) -> None:
             case_id=run.case_id, borrower=run.case.borrower, emergency_contacts=run.case.emergency_contacts,
         ), "Verify phone numbers and address")
     run.s.verification, run.s.verified_version = report, version
+    run.s.flags.robot_consent = [p.ref for p in report.phones if p.robot_consent]
     run.event("contact_data_verified", {
         "missing": report.missing, "address_complete": report.address_complete,
         "phones": [p.model_dump(mode="json") for p in report.phones]})

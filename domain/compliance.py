@@ -195,6 +195,9 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
         out.append((f"cease.{CEASE_MEDIUM[channel]}", f"{channel} after the borrower refused it"))
     elif data.get("phone_ref") in case.cease_numbers:
         out.append(("cease.number", "contact on a number the borrower refused"))
+    if case.vulnerability_on_record and channel in ("robot_call", "visit"):
+        out.append((f"vulnerability.no_{'visit' if channel == 'visit' else 'robot'}",
+                    f"a {channel} after a vulnerability was recorded"))
     if channel == "robot_call" and rules.robot_calls_need_consent and data.get("phone_ref") not in case.robot_consent:
         out.append(("robot.consent", "a robot call to a number without recorded consent"))
     if local.date() in rules.quiet_days:

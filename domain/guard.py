@@ -108,6 +108,9 @@ def evaluate(
         return decide("deny", f"cease.{_CEASE_CHANNEL[channel]}", "the borrower refused this channel")
     if action.phone_ref and action.phone_ref in flags.cease_numbers:
         return decide("deny", "cease.number", "the borrower refused contact on this number")
+    if flags.vulnerability_on_record and channel in (Channel.ROBOT_CALL, Channel.VISIT):
+        return decide("deny", f"vulnerability.no_{'visit' if channel is Channel.VISIT else 'robot'}",
+                      "a vulnerability is on record: a person calls, nobody visits")
     if channel is Channel.ROBOT_CALL and rules.robot_calls_need_consent and action.phone_ref not in flags.robot_consent:
         return decide("deny", "robot.consent", "no recorded prior express consent to robot calls on this number")
 

@@ -156,6 +156,7 @@ class Flags(Model):
     third_parties_refused: list[str] = Field(default_factory=list)  # emergency contacts' phone refs
     relationship_opt_out: bool = False
     robot_consent: list[str] = Field(default_factory=list)  # phone refs with consent to robot calls (TCPA)
+    vulnerability_on_record: bool = False  # lasting: a person calls, nobody visits (`vulnerable`: review pending)
 
     def hold(self, kind: HoldKind) -> Hold | None:
         return next((h for h in self.holds if h.kind is kind), None)

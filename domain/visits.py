@@ -13,6 +13,7 @@ from domain.enums import Channel
 
 
 def visit_possible(*, treatment_allows: bool, already_visited: bool, balance: Decimal, min_balance: Decimal,
-                   address_complete: bool, cease_all: bool, ceased_channels: list[str]) -> bool:
+                   address_complete: bool, cease_all: bool, ceased_channels: list[str],
+                   vulnerability_on_record: bool = False) -> bool:
     return (treatment_allows and not already_visited and balance >= min_balance and address_complete
-            and not cease_all and Channel.VISIT.value not in ceased_channels)
+            and not cease_all and Channel.VISIT.value not in ceased_channels and not vulnerability_on_record)

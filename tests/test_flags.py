@@ -119,6 +119,12 @@ async def test_vulnerability_stops_contact_until_a_person_reviews_and_keeps_no_d
     raw = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'vulnerability_recorded'",
                            c=held.case_id)
     assert "$sealed" in raw[0]["data"]["driver"]  # in the table, only its ciphertext
+    # The vulnerability lasts after the review: the soft path's end brings no visit, and no robot calls
+    outcome = await handle.result()
+    assert outcome.stage is Stage.REFERRED and "hardship team" in outcome.reason
+    after = await cases.rows("SELECT channel FROM contact_attempts WHERE case_id = :c AND planned_at > :t",
+                             c=held.case_id, t=recorded.at)
+    assert after and not {r["channel"] for r in after} & {"visit", "robot_call"}, after
 
 
 async def test_a_complaint_holds_contact_escalates_missed_slas_and_records_its_resolution(cases):

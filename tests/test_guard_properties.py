@@ -178,7 +178,7 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
                     flags.distress = False
                     log("approval_decided", at, kind="wellbeing_review")
             case ("vulnerable", _, review_after):
-                flags.vulnerable = vulnerability = True
+                flags.vulnerable = flags.vulnerability_on_record = vulnerability = True
                 log("vulnerability_recorded", at)
                 review = (at + timedelta(minutes=review_after), next(counter), ("vulnerability_review",), 0)
                 heapq.heappush(queue, review)
@@ -241,7 +241,8 @@ def test_the_generated_timelines_exercise_every_rule():
                  "deny:hold.moratorium", "deny:hold.dispute", "defer:quiet_day",
                  "deny:third_party.borrower_reachable", "deny:third_party.refused",
                  "deny:wellbeing.distress", "defer:handoff.min_days_past_due", "deny:handoff.not_reached",
-                 "defer:handoff.not_reached", "deny:handoff.vulnerability", "deny:robot.consent"):
+                 "defer:handoff.not_reached", "deny:handoff.vulnerability", "deny:robot.consent",
+                 "deny:vulnerability.no_robot", "deny:vulnerability.no_visit"):
         # rare: a refusal, then a message while unreachable; a hand-off within 14 days of the only message
         rare = rule in ("deny:third_party.refused", "defer:handoff.not_reached")
         assert totals[rule] >= (3 if rare else 10), (rule, totals)

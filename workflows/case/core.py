@@ -38,6 +38,7 @@ COMPLAINT_AFTER_CASE_FACTS = "complaint-after-case-facts"  # the case's facts ar
 # After a handler's turn the loop looks again before it shows and writes a wait; paid in full while
 # waiting, the payment's write carries the move to the relationship; a relationship case shows no NextActionAt.
 LEANER_STEPS = "leaner-steps"
+VULNERABILITY_LASTS = "vulnerability-lasts"  # a vulnerability on record: no robot calls, no visits, ever
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 
 LEDGER_WINDOW = timedelta(days=8)  # attempts older than this no longer count for any cap

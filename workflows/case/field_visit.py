@@ -26,7 +26,8 @@ def enter(run: CaseRun) -> datetime | None:
         treatment_allows=run.treatment.field_visit, already_visited=s.visit is not None, balance=s.balance,
         min_balance=policy.visit.min_balance,
         address_complete=s.verification is not None and s.verification.address_complete,
-        cease_all=s.flags.cease_all, ceased_channels=s.flags.cease_channels)
+        cease_all=s.flags.cease_all, ceased_channels=s.flags.cease_channels,
+        vulnerability_on_record=s.flags.vulnerability_on_record)
     if not possible:
         return escalation.end_of_path(run, "remote contact path exhausted")
     visit_id = run.key("visit")

@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.case import bookkeeping, contact
-from workflows.case.core import COMPLAINT_AFTER_CASE_FACTS, CaseRun
+from workflows.case.core import COMPLAINT_AFTER_CASE_FACTS, VULNERABILITY_LASTS, CaseRun
 from workflows.complaint import Complaint
 
 with workflow.unsafe.imports_passed_through():
@@ -129,6 +129,8 @@ async def record_vulnerability(run: CaseRun, report: VulnerabilityReport) -> Upd
         driver=report.driver if report.consent_to_record else None, source=report.source,
         recorded_at=run.now, review_due=run.now + run.config.policy.wellbeing.review_within)
     run.s.flags.vulnerable = True
+    if workflow.patched(VULNERABILITY_LASTS):  # lasting, whatever a review decides
+        run.s.flags.vulnerability_on_record = True
     run.wake = True
     run.event("vulnerability_recorded", {
         "driver": report.driver.value if report.consent_to_record else "withheld (no consent)",

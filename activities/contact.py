@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from activities.contracts import ContactRequest, ContactResult
 from activities.ledger import write_facts
 from adapters.ledger import Ledger
-from adapters.providers import ChannelProvider, OutboundRequest, ProviderError
+from adapters.providers import CallScript, ChannelProvider, OutboundRequest, ProviderError
 from adapters.templates import TemplateError, TemplateLibrary
 from domain.enums import Channel, Outcome
 
@@ -35,33 +35,45 @@ class ContactActivities:
         if claimed is not None and claimed["outcome"] != "pending":
             result = ContactResult(key=request.key, outcome=Outcome(claimed["outcome"]), distress=claimed["distress"],
                                    provider=claimed["provider"] or provider.name,
-                                   message_id=claimed["provider_message_id"] or "")
+                                   message_id=claimed["provider_message_id"] or "", played=claimed["played"] or "none")
             await self._finish(request, result)  # in case the first try stopped before its journal entry
             return result
         try:
             body = self.templates.render(request.template, request.locale, request.variables, request.with_opt_out)
-            response = await provider.deliver(
-                OutboundRequest(idempotency_key=request.key, channel=request.channel, to=request.to, body=body)
-            )
+            response = await provider.deliver(OutboundRequest(
+                idempotency_key=request.key, channel=request.channel, to=request.to, body=body,
+                script=self._script(request, body)))
         except (ProviderError, TemplateError) as e:
             await self._finish(request, ContactResult(key=request.key, outcome=Outcome.FAILED, distress=False,
                                                       provider=provider.name, message_id=""))
             raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e
         result = ContactResult(key=request.key, outcome=response.outcome, distress=response.distress,
-                               provider=response.provider, message_id=response.message_id)
+                               provider=response.provider, message_id=response.message_id, played=response.played)
         await self._finish(request, result)
         return result
+
+    def _script(self, request: ContactRequest, message: str) -> CallScript | None:
+        """A robot call, right party first: who answers is asked to confirm before the message plays."""
+        if request.channel is not Channel.ROBOT_CALL:
+            return None
+        def render(template: str) -> str:
+            return self.templates.render(template, request.locale, request.variables, False)
+
+        return CallScript(identify=render("robot_identify"), message=message,
+                          voicemail=render("robot_voicemail") if request.voicemail else None)
 
     async def _finish(self, request: ContactRequest, result: ContactResult) -> None:
         """The attempt's outcome on its row and, as the auditor sees it, in the journal: what, to whom (by
         ref), when, why allowed, and how it went. One transaction."""
         async with self.ledger.transaction() as tx:
             await tx.finish_attempt(request.key, outcome=result.outcome.value, provider=result.provider,
-                                    provider_message_id=result.message_id, distress=result.distress)
+                                    provider_message_id=result.message_id, distress=result.distress,
+                                    played=result.played)
             await tx.append_events(request.case_id, [(request.key, "contact_attempt", request.planned_at, {
                 "channel": request.channel.value, "person": request.person.value, "phone_ref": request.phone_ref,
                 "template": request.template, "with_opt_out": request.with_opt_out, "step": request.step,
                 "robot": request.robot, "outcome": result.outcome.value, "distress": result.distress,
+                "played": result.played,
                 "guard_rule": request.guard.rule, "packs": request.guard.packs,
             })])
 

@@ -82,6 +82,7 @@ class ContactRequest(Contract):
     robot: bool
     guard: GuardDecision
     planned_at: datetime
+    voicemail: bool = False  # a robot call may leave a limited-content message on a machine
     owed: list[LedgerFact] = []  # the case's facts before this contact: written with its claim
 
 
@@ -91,6 +92,7 @@ class ContactResult(Contract):
     distress: bool
     provider: str
     message_id: str
+    played: str = "none"  # what the answerer heard beyond the greeting: message, voicemail, identify, none
 
 
 class ReceiptRecord(Contract):

@@ -91,6 +91,7 @@ contact_attempts = Table(
     Column("guard_rule", String(64), nullable=False),
     Column("guard_packs", JSONB, nullable=False),
     Column("planned_at", DateTime(timezone=True), nullable=False),
+    Column("played", String(16)),  # what the answerer heard beyond the greeting (migration 0006)
     Column("distress", Boolean, nullable=False, server_default="false"),
     _at(),
     _at("updated_at"),

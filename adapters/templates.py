@@ -1,7 +1,8 @@
 """Message templates per locale (`config/templates/<locale>.yaml`), checked at load, rendered in
 the activity. Sections: `sms` (to the borrower), `scripts` (robot, agent, visit), `third_party`
 (to emergency contacts: never the debt), `location` (to third parties where a pack allows location
-information only: never a message to pass on)."""
+information only: never a message to pass on), `greeting` (what a robot call says before whoever
+answered has confirmed they are the borrower, and its voicemail: never the debt)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from adapters.config_files import CONFIG_DIR
 from domain.content import ContentRules, Kind, check_template
 from domain.policy import PolicyProfile
 
-SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party", "location")
+SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party", "location", "greeting")
 # Templates the workflow uses by name, besides those a policy's schedule names.
 FIXED: dict[str, Kind] = {"verify_update": "sms", "visit_brief": "scripts", "whereabouts_request": "third_party",
-                          "location_inquiry": "location"}
+                          "location_inquiry": "location", "robot_identify": "greeting", "robot_voicemail": "greeting"}
 
 
 class TemplateError(LookupError):

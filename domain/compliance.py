@@ -19,7 +19,8 @@ from domain.policy import EffectiveRules, HandOffPolicy
 
 VOICE = {"robot_call", "agent_call"}
 INTERACTIONS = {"answered", "conversation"}
-FAILURES = {"failed", "no_answer"}
+FAILURES = {"failed", "no_answer", "wrong_party", "third_party", "voicemail"}
+NOT_CONFIRMED = {"wrong_party", "third_party", "voicemail"}  # whoever answered was not the borrower
 CEASE_MEDIUM = {"sms": "sms", "robot_call": "voice", "agent_call": "voice", "visit": "visit"}
 
 
@@ -195,6 +196,10 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
         out.append((f"cease.{CEASE_MEDIUM[channel]}", f"{channel} after the borrower refused it"))
     elif data.get("phone_ref") in case.cease_numbers:
         out.append(("cease.number", "contact on a number the borrower refused"))
+    if data.get("outcome") in NOT_CONFIRMED and data.get("played") == "message":
+        out.append(("right_party.disclosure", f"the message played to a {data['outcome'].replace('_', ' ')}"))
+    if data.get("played") == "voicemail" and rules.voicemail != "limited_content":
+        out.append(("voicemail.not_allowed", "a voicemail left where the packs allow none"))
     if case.vulnerability_on_record and channel in ("robot_call", "visit"):
         out.append((f"vulnerability.no_{'visit' if channel == 'visit' else 'robot'}",
                     f"a {channel} after a vulnerability was recorded"))

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Kind = Literal["sms", "scripts", "third_party", "location"]  # location: to third parties, location only
+# location: to third parties, location only; greeting: what a robot says before the borrower is confirmed
+Kind = Literal["sms", "scripts", "third_party", "location", "greeting"]
 
 
 class ContentRules(BaseModel):
@@ -30,11 +31,11 @@ def _hits(patterns: list[str], text: str) -> list[str]:
 def check_template(name: str, kind: Kind, text: str, locale: str, rules: ContentRules) -> list[str]:
     where = f"template {name!r} ({locale}, {kind})"
     problems = []
-    third_party = kind in ("third_party", "location")
+    third_party = kind in ("third_party", "location", "greeting")  # heard, or read, by anyone
     sender = "{neutral_sender}" if third_party else "{sender_name}"
     if sender not in text:
         problems.append(f"{where}: sender.identity: must name the sender ({sender})")
-    if kind != "scripts":
+    if kind not in ("scripts", "greeting"):
         if "{sender_number}" not in text:
             problems.append(f"{where}: sender.contact_number: must give a contact number ({{sender_number}})")
         if "{opt_out}" not in text:

@@ -23,14 +23,18 @@ class Outcome(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     NO_ANSWER = "no_answer"
-    ANSWERED = "answered"  # picked up: a voice interaction, no real exchange
+    ANSWERED = "answered"  # the borrower confirmed who they are and heard the message, no real exchange
     CONVERSATION = "conversation"  # a real exchange with the borrower
+    WRONG_PARTY = "wrong_party"  # the number is not the borrower's: nothing was said of them; ceased
+    THIRD_PARTY = "third_party"  # someone else answered (the borrower not confirmed): nothing was said
+    VOICEMAIL = "voicemail"  # a machine: a limited-content message where the packs allow one, else nothing
     TASK_CREATED = "task_created"  # an agent call or visit handed to people
     SKIPPED = "skipped"  # the guard denied it
 
     @property
     def is_failure(self) -> bool:
-        return self in (Outcome.FAILED, Outcome.NO_ANSWER)
+        """Dialled or sent, and the borrower was not reached."""
+        return self in (Outcome.FAILED, Outcome.NO_ANSWER, Outcome.WRONG_PARTY, Outcome.THIRD_PARTY, Outcome.VOICEMAIL)
 
     @property
     def is_interaction(self) -> bool:

@@ -85,6 +85,9 @@ class RulePack(Strict):
                                            "borrower's recorded prior express consent")
     third_parties_location_only: bool = Field(default=False, description="third parties are asked for the "
                                               "borrower's location only, never to pass on a message")
+    voicemail: Literal["limited_content", "none"] = Field(
+        default="none", description="what a robot call may leave on a machine: a limited-content message (the "
+        "caller's neutral name, a callback number, a request to reply), or nothing")
 
 
 class EffectiveRules(Strict):
@@ -103,6 +106,7 @@ class EffectiveRules(Strict):
     handoff: HandOffRules = Field(default_factory=HandOffRules)
     robot_calls_need_consent: bool = False
     third_parties_location_only: bool = False
+    voicemail: Literal["limited_content", "none"] = "none"
     quiet_days: list[date] = Field(default_factory=list, description="no contact on these local dates")
 
 
@@ -150,6 +154,7 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
         moratorium=next((p.moratorium for p in packs if p.moratorium), None),
         robot_calls_need_consent=any(p.robot_calls_need_consent for p in packs),
         third_parties_location_only=any(p.third_parties_location_only for p in packs),
+        voicemail="limited_content" if all(p.voicemail == "limited_content" for p in packs) else "none",
         handoff=HandOffRules(
             credit_report_min_days_past_due=_max([p.handoff.credit_report_min_days_past_due for p in packs]),
             legal_min_days_past_due=_max([p.handoff.legal_min_days_past_due for p in packs]),

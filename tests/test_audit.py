@@ -177,6 +177,17 @@ async def test_a_us_third_party_asked_to_pass_on_a_message_is_a_violation(engine
     assert await rules_found(engine, j) == Counter({"third_party.location_only": 1})
 
 
+async def test_a_debt_spoken_of_to_anyone_but_the_borrower_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    for n, (outcome, played) in enumerate([("answered", "message"), ("wrong_party", "identify"),
+                                           ("third_party", "message"), ("voicemail", "voicemail")]):
+        await j.add("contact_attempt", T0 + timedelta(hours=n), channel="robot_call", person="borrower",
+                    phone_ref=f"n{n}", outcome=outcome, played=played, with_opt_out=True, distress=False,
+                    robot=True, template="robot_reminder")
+    # cn leaves no voicemail (its packs allow none); the relative heard the debt
+    assert await rules_found(engine, j) == Counter({"right_party.disclosure": 1, "voicemail.not_allowed": 1})
+
+
 async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):
     j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()  # visits 08:00-22:00 local in cn
 

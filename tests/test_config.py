@@ -70,7 +70,7 @@ def test_every_template_a_policy_uses_exists_and_every_sms_names_sender_and_numb
     sms |= {load_policy(p).relationship.template for p in POLICIES}
     scripts = {s.template for s in steps if s.channel != "sms"} | {"visit_brief"}
     variables = {"sender_name": "SENDER", "sender_number": "400-1", "amount": "1.00", "currency": "CNY",
-                 "due_date": "2026-12-01"}
+                 "due_date": "2026-12-01", "neutral_sender": "NEUTRAL", "first_name": "Wei"}
     for template in sorted(sms):
         text = library.render(template, locale, variables, with_opt_out=True)
         assert "SENDER" in text and "400-1" in text, template
@@ -78,6 +78,10 @@ def test_every_template_a_policy_uses_exists_and_every_sms_names_sender_and_numb
         assert "SENDER" in library.render(template, locale, variables, with_opt_out=False), template
     sms = library.render("reminder_due", locale, variables, with_opt_out=True)
     assert sms != library.render("reminder_due", locale, variables, with_opt_out=False)
+    # Right party first: what a robot says before the borrower confirms names neither the lender nor the debt
+    for greeting in ("robot_identify", "robot_voicemail"):
+        text = library.render(greeting, locale, variables, with_opt_out=False)
+        assert "NEUTRAL" in text and "SENDER" not in text and "1.00" not in text, greeting
 
 
 def test_phone_verification_uses_validity_and_line_type():

@@ -33,7 +33,8 @@ ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "America/Los_Ange
 CHANNELS = [Channel.SMS, Channel.ROBOT_CALL, Channel.AGENT_CALL, Channel.VISIT]
 OUTCOMES = {
     Channel.SMS: [Outcome.DELIVERED, Outcome.FAILED, Outcome.SENT],
-    Channel.ROBOT_CALL: [Outcome.ANSWERED, Outcome.NO_ANSWER, Outcome.CONVERSATION],
+    Channel.ROBOT_CALL: [Outcome.ANSWERED, Outcome.NO_ANSWER, Outcome.CONVERSATION, Outcome.VOICEMAIL,
+                         Outcome.WRONG_PARTY, Outcome.THIRD_PARTY],
     Channel.AGENT_CALL: [Outcome.CONVERSATION, Outcome.NO_ANSWER, Outcome.TASK_CREATED, Outcome.ANSWERED],
     Channel.VISIT: [Outcome.TASK_CREATED],
 }
@@ -73,6 +74,13 @@ timelines = st.fixed_dictionaries({
 })
 LENDER = HandOffPolicy(credit_report_min_days_past_due=30, legal_min_days_past_due=60,
                        message_counts_as_reached_after_days=14)
+
+
+def played(outcome: Outcome, voicemail: str) -> str:
+    """What a right-party-first call plays (the provider's side, as the sandbox does it)."""
+    if outcome is Outcome.VOICEMAIL:
+        return "voicemail" if voicemail == "limited_content" else "none"
+    return "identify" if outcome in (Outcome.WRONG_PARTY, Outcome.THIRD_PARTY) else "message"
 
 
 def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
@@ -125,7 +133,11 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
                     attempts.append(ContactAttempt(key=key, channel=channel, phone_ref=ref, at=at,
                                                    outcome=outcome, distress=shows_distress))
                     log("contact_attempt", at, key, channel=channel.value, person="borrower", phone_ref=ref,
-                        outcome=outcome.value, distress=shows_distress, with_opt_out=rules.sms_requires_opt_out)
+                        outcome=outcome.value, distress=shows_distress, with_opt_out=rules.sms_requires_opt_out,
+                        played=played(outcome, rules.voicemail))
+                    if outcome is Outcome.WRONG_PARTY and ref and ref not in flags.cease_numbers:  # the workflow too
+                        flags.cease_numbers.append(ref)
+                        log("cease_contact", at, scope="number", number_ref=ref)
                     if shows_distress:
                         flags.distress = True
                         log("wellbeing_referral", at)

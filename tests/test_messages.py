@@ -117,6 +117,22 @@ async def test_cease_one_number_moves_contact_to_the_next(cases):
     assert first.phone_ref != second.phone_ref and second.outcome is Outcome.CONVERSATION
 
 
+async def test_a_wrong_party_hears_nothing_of_the_debt_and_their_number_is_never_called_again(cases):
+    handle = await cases.start(mobile=["+8613800138072", factories.TALKS])  # the first number is a stranger's
+    status = await cases.until(handle, lambda s: s.contact_counts.get("agent_call", 0) >= 1, what="an agent call")
+    [robot] = [c for c in status.last_contacts if c.channel is Channel.ROBOT_CALL]
+    [agent] = [c for c in status.last_contacts if c.channel is Channel.AGENT_CALL]
+    assert robot.outcome is Outcome.WRONG_PARTY and "cease:number" in status.flags
+    assert agent.phone_ref != robot.phone_ref and agent.outcome is Outcome.CONVERSATION  # the borrower's own
+    [call] = await cases.rows("SELECT a.played, m.body FROM contact_attempts a JOIN sandbox_messages m "
+                              "ON m.idempotency_key = a.idempotency_key WHERE a.case_id = :c "
+                              "AND a.channel = 'robot_call'", c=status.case_id)
+    assert call["played"] == "identify" and "3000" not in call["body"]  # the stranger heard only the question
+    later = await cases.rows("SELECT channel FROM contact_attempts WHERE case_id = :c AND phone_ref = :r "
+                             "AND planned_at > :t", c=status.case_id, r=robot.phone_ref, t=robot.at)
+    assert later == []
+
+
 async def test_pause_holds_every_action_until_resume(cases):
     handle = await cases.start()
     status = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")

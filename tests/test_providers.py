@@ -14,7 +14,7 @@ from sqlalchemy import text
 from activities.contact import ContactActivities
 from activities.contracts import ContactRequest
 from adapters.ledger import Ledger
-from adapters.providers import OutboundRequest, ProviderError
+from adapters.providers import CallScript, OutboundRequest, ProviderError
 from adapters.providers.http import HttpProvider
 from adapters.providers.sandbox import SandboxProvider, simulated_outcome
 from adapters.templates import TemplateLibrary
@@ -73,10 +73,35 @@ def request(key: str, to: str = "+8613800138050", channel=Channel.SMS) -> Contac
     (Channel.AGENT_CALL, "+8613800138050", Outcome.NO_ANSWER, False),
     (Channel.AGENT_CALL, "+8613800138091", Outcome.CONVERSATION, False),
     (Channel.ROBOT_CALL, "+8613800138099", Outcome.CONVERSATION, True),
+    (Channel.ROBOT_CALL, "+8613800138065", Outcome.VOICEMAIL, False),
+    (Channel.ROBOT_CALL, "+8613800138072", Outcome.WRONG_PARTY, False),
+    (Channel.ROBOT_CALL, "+8613800138077", Outcome.THIRD_PARTY, False),
     (Channel.VISIT, "1 Test Road", Outcome.TASK_CREATED, False),
 ])
 def test_sandbox_outcomes_follow_the_documented_number_plan(channel, to, outcome, distress):
     assert simulated_outcome(channel, to) == (outcome, distress)
+
+
+@pytest.mark.parametrize("to, voicemail, played, heard", [
+    ("+8613800138050", True, "message", "10.00 CNY is overdue"),  # the borrower confirmed: the message
+    ("+8613800138072", True, "identify", "Are you Wei?"),         # a stranger: only the question
+    ("+8613800138077", True, "identify", "Are you Wei?"),         # a relative: only the question
+    ("+8613800138065", True, "voicemail", "Call Neutral Co"),      # a machine: the limited-content message
+    ("+8613800138066", False, "none", ""),                         # a machine where the packs allow none
+])
+async def test_a_robot_call_plays_its_message_only_to_the_confirmed_borrower(engine, to, voicemail, played, heard):
+    script = CallScript(identify="Are you Wei?", message="10.00 CNY is overdue", voicemail="Call Neutral Co"
+                        if voicemail else None)
+    key = f"rpc-{to[-2:]}-{voicemail}"
+    response = await SandboxProvider(engine).deliver(OutboundRequest(
+        idempotency_key=key, channel=Channel.ROBOT_CALL, to=to, body=script.message, script=script))
+    assert response.played == played
+    async with engine.connect() as conn:
+        said = (await conn.execute(text("SELECT body FROM sandbox_messages WHERE idempotency_key = :k"),
+                                   {"k": key})).scalar_one()
+    assert (heard in said) if heard else said == ""
+    if played != "message":
+        assert "overdue" not in said
 
 
 async def test_sandbox_sends_each_key_once(engine):

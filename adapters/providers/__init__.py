@@ -5,6 +5,6 @@
 never a code path.
 """
 
-from adapters.providers.base import ChannelProvider, OutboundRequest, ProviderError, ProviderResponse
+from adapters.providers.base import CallScript, ChannelProvider, OutboundRequest, ProviderError, ProviderResponse
 
-__all__ = ["ChannelProvider", "OutboundRequest", "ProviderError", "ProviderResponse"]
+__all__ = ["CallScript", "ChannelProvider", "OutboundRequest", "ProviderError", "ProviderResponse"]

@@ -1,10 +1,22 @@
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
 from domain.enums import Channel, Outcome
+
+Played = Literal["message", "voicemail", "identify", "none"]
+
+
+class CallScript(BaseModel):
+    """A robot call, right party first: `identify` asks whoever answers to confirm they are the borrower
+    (it names no debt); `message` is played only once they have; a machine gets `voicemail` (a
+    limited-content message) or nothing."""
+
+    identify: str
+    message: str
+    voicemail: str | None
 
 
 class OutboundRequest(BaseModel):
@@ -13,7 +25,8 @@ class OutboundRequest(BaseModel):
     idempotency_key: str
     channel: Channel
     to: str  # a number, or for a visit the address text
-    body: str  # the rendered SMS, call script or visit brief
+    body: str  # the rendered SMS, agent script or visit brief (a robot call: its `script`)
+    script: CallScript | None = None
 
 
 class ProviderResponse(BaseModel):
@@ -21,6 +34,7 @@ class ProviderResponse(BaseModel):
     message_id: str
     outcome: Outcome
     distress: bool = False
+    played: Played = "none"  # what the answerer heard beyond the greeting
 
 
 class ProviderError(Exception):

@@ -25,7 +25,7 @@ class HttpProvider:
     async def deliver(self, request: OutboundRequest) -> ProviderResponse:
         response = await self._client.post(
             f"/v1/{request.channel.value}",
-            json=request.model_dump(mode="json"),
+            json=request.model_dump(mode="json", exclude_none=True),  # a robot call adds its `script`
             headers={"Idempotency-Key": request.idempotency_key},
         )
         if 400 <= response.status_code < 500 and response.status_code not in (408, 429):

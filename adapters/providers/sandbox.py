@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters import db
-from adapters.providers.base import OutboundRequest, ProviderResponse
+from adapters.providers.base import OutboundRequest, Played, ProviderResponse
 from domain.enums import Channel, Outcome
 
 
@@ -38,7 +38,23 @@ def simulated_outcome(channel: Channel, to: str) -> tuple[Outcome, bool]:
         return Outcome.CONVERSATION, tail == 99
     if channel is Channel.SMS:
         return Outcome.DELIVERED, False
+    if channel is Channel.ROBOT_CALL and 60 <= tail < 80:  # who answers: a machine, a stranger, a relative
+        return (Outcome.VOICEMAIL if tail < 70 else Outcome.WRONG_PARTY if tail < 75 else Outcome.THIRD_PARTY), False
     return (Outcome.ANSWERED if channel is Channel.ROBOT_CALL else Outcome.NO_ANSWER), False
+
+
+def spoken(request: OutboundRequest, outcome: Outcome) -> tuple[Played, str]:
+    """What the answerer heard, as a right-party-first call plays it: the message only to the borrower."""
+    script = request.script
+    if script is None:  # an SMS, an agent's task, a visit brief: the body as sent
+        return ("message", request.body) if outcome in (Outcome.DELIVERED, Outcome.SENT) else ("none", request.body)
+    if outcome in (Outcome.ANSWERED, Outcome.CONVERSATION):
+        return "message", f"{script.identify} / {script.message}"
+    if outcome is Outcome.VOICEMAIL:
+        return ("voicemail", script.voicemail) if script.voicemail else ("none", "")
+    if outcome in (Outcome.WRONG_PARTY, Outcome.THIRD_PARTY):
+        return "identify", script.identify
+    return "none", ""
 
 
 def mask(to: str) -> str:
@@ -53,18 +69,19 @@ class SandboxProvider:
 
     async def deliver(self, request: OutboundRequest) -> ProviderResponse:
         outcome, distress = simulated_outcome(request.channel, request.to)
+        played, said = spoken(request, outcome)
         table = db.sandbox_messages
         async with self.engine.begin() as conn:
             await conn.execute(
                 insert(table).values(
                     idempotency_key=request.idempotency_key, channel=request.channel.value,
                     to_masked=mask(request.to) if request.channel is not Channel.VISIT else "(address)",
-                    body=request.body, outcome=outcome.value, distress=distress,
+                    body=said, outcome=outcome.value, distress=distress,
                 ).on_conflict_do_nothing(index_elements=["idempotency_key"])
             )
             row = (await conn.execute(
                 select(table.c.id, table.c.outcome, table.c.distress)
                 .where(table.c.idempotency_key == request.idempotency_key)
             )).one()
-        return ProviderResponse(provider=self.name, message_id=f"sbx-{row.id}",
-                                outcome=Outcome(row.outcome), distress=row.distress)
+        return ProviderResponse(provider=self.name, message_id=f"sbx-{row.id}", outcome=Outcome(row.outcome),
+                                distress=row.distress, played=spoken(request, Outcome(row.outcome))[0])

@@ -83,7 +83,8 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
     if person == Person.BORROWER:
         variables = {"sender_name": sender.name, "sender_number": sender.contact_number,
                      "amount": str(run.s.balance), "currency": loan.currency,
-                     "due_date": loan.due_date.isoformat()}
+                     "due_date": loan.due_date.isoformat(), "neutral_sender": sender.neutral_name,
+                     "first_name": run.case.borrower.name.split()[0]}
     else:  # a third party learns nothing of the debt, not even the lender's name
         variables = {"neutral_sender": sender.neutral_name, "sender_number": sender.contact_number,
                      "contact_person": run.case.borrower.name.split()[0]}
@@ -92,7 +93,7 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
         template=template, locale=run.case.borrower.locale, variables=variables,
         with_opt_out=run.config.rules.sms_requires_opt_out and channel is Channel.SMS,
         step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=run.now,
-        owed=bookkeeping.take(run),
+        voicemail=run.config.rules.voicemail == "limited_content", owed=bookkeeping.take(run),
     )
     try:
         result = await run.act(CONTACT_ACTIVITY[channel], request, summary)
@@ -122,6 +123,10 @@ def apply_outcome(run: CaseRun, attempt: ContactAttempt, outcome: Outcome, distr
             s.messaged_at = attempt.at
         elif outcome.is_failure and s.messaged_at == attempt.at:  # undeliverable after all (a bounce)
             s.messaged_at = None
+    if outcome is Outcome.WRONG_PARTY and attempt.phone_ref and attempt.phone_ref not in s.flags.cease_numbers:
+        s.flags.cease_numbers.append(attempt.phone_ref)  # not the borrower's number: never called again
+        run.event("cease_contact", {"scope": "number", "number_ref": attempt.phone_ref, "channel": None,
+                                    "reason": "wrong party: the number is not the borrower's"})
     if distress:
         attempt.distress = True
         s.flags.distress = True

@@ -92,7 +92,12 @@ NOTES: dict[str, str] = {
     "vulnerability review, a hand-off (credit report and legal / recovery). A review approved resumes the case "
     "gently; rejected hands it to specialists. A hand-off approved is made (if the guard still allows it); "
     "declined, the case goes to a supervisor.",
-    "OverdueCase.open_dispute": "Hold `dispute`: nothing is sent until it is resolved.",
+    "OverdueCase.open_dispute": "Hold `dispute`: nothing is sent until it is resolved. `kind: identity_theft` "
+    "when the borrower says the debt is not theirs (no report, no hand-off while it is open).",
+    "OverdueCase.record_hard_stop": "Sticky, with its evidence: `bankruptcy` or `deceased` ends the case with the "
+    "insolvency and estates team; `attorney` stops all automated contact and alerts a supervisor (deal only "
+    "with the attorney); `time_barred` (also set at the start from the packs' `limitation_years`) refuses any "
+    "legal hand-off.",
     "OverdueCase.resolve_dispute": "Verified (`upheld: false`): the case resumes, with the balance corrected if "
     "given. Upheld: the case ends `withdrawn`.",
     "OverdueCase.set_capacity_hold": "Hold `capacity` (doubt about mental capacity, FCA CONC 7.10) until set off.",
@@ -136,7 +141,9 @@ EXAMPLES: dict[str, list[Any]] = {
     "update_contact_info": [{"mobile_numbers": ["+8613800138055"],
                              "address": {"line1": "12 New St", "city": "Hangzhou"}}],
     "approve": [{"approval_id": "EX-1001:visit:9", "approve": True, "decided_by": "supervisor-1", "note": ""}],
-    "open_dispute": [{"reason": "not my loan", "details": "", "written": True}],
+    "open_dispute": [{"kind": "debt", "reason": "not my loan", "details": "", "written": True}],
+    "record_hard_stop": [{"kind": "bankruptcy", "evidence": "petition 26-10432, filed 2026-11-20",
+                          "recorded_by": "legal-1"}],
     "resolve_dispute": [{"upheld": False, "corrected_balance": "2500.00", "note": "verified",
                          "decided_by": "legal-1"}],
     "set_capacity_hold": [{"on": True, "reason": "capacity in doubt", "by": "agent-3"}],
@@ -465,6 +472,11 @@ LIFECYCLE_PROSE = """\
    months of free income the balance needs) and willingness (repayment record, broken promises),
    0–100 each; the policy's thresholds give the segment: `hardship` (soft path), `high_risk`
    (wilful: strict path, visit, escalation) or `low_risk`. Inputs and result go to the ledger.
+   The four quadrants: able and willing → `low_risk`; able, unwilling → `high_risk`; unable, willing →
+   `hardship`; **unable and unwilling → `hardship` too**: ability is judged first, on purpose, because
+   a borrower who cannot pay is treated as one whatever their record (CONC 7.3.4R forbearance and due
+   consideration; pressing someone who cannot pay harms and recovers nothing), and the soft path's
+   agent call finds out whether the unwillingness is real; a person can move the case on from there.
 3. **Remote contact**: the segment's schedule from the policy (`segments.<segment>.schedule` in
    [`config/policies/standard.yaml`](../config/policies/standard.yaml): SMS, robot call, agent call
    task). Before every action the guard answers allow, deny or defer-until; a deferral is a durable timer.

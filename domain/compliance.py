@@ -64,6 +64,7 @@ class _Case:
     handoff_approved: bool = False
     vulnerability_on_record: bool = False
     robot_consent: set[str] = field(default_factory=set)
+    hard_stops: set[str] = field(default_factory=set)
 
 
 def find_violations(entries: list[Entry]) -> list[Violation]:
@@ -103,6 +104,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 case.handoff_approved = data["verdict"] == "approved"
             case "approval_decided" if data.get("kind") in ("wellbeing_review", "vulnerability_review"):
                 case.distress = case.vulnerable = False
+            case "hard_stop_recorded":
+                case.hard_stops.add(data["kind"])
             case "third_party_refused":
                 case.refused_third_parties.add(data["phone_ref"])
             case "contact_data_verified":
@@ -119,7 +122,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                           for rule, detail in _visit(case, data)]
             case "handed_off" if data["kind"] in ("legal_recovery", "credit_bureau"):
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, f"{data['kind']}: {detail}")
-                          for rule, detail in _blocked(case, entry.at) + _handoff(case, data["kind"], entry.at)]
+                          for rule, detail in _blocked(case, entry.at) + _stopped(case, data["kind"])
+                          + _handoff(case, data["kind"], entry.at)]
             case "stage_changed" if not lifecycle.allowed(Stage(data["from"]), Stage(data["to"])):
                 found.append(Violation(case.case_id, "lifecycle.move", entry.at, entry.seq,
                                        f"{data['from']} → {data['to']} is not an allowed stage move"))
@@ -156,6 +160,16 @@ def _blocked(case: _Case, at: datetime) -> list[tuple[str, str]]:
     return out
 
 
+def _stopped(case: _Case, action: str) -> list[tuple[str, str]]:
+    """Hard stops on record: bankruptcy and death stop everything; a represented borrower gets no
+    automated contact; a time-barred debt no legal hand-off."""
+    out = [(f"hard_stop.{s}", f"{action} after a {s.replace('_', ' ')} hard stop") for s in sorted(case.hard_stops)
+           if s in ("bankruptcy", "deceased") or (s == "attorney" and action == "contact")]
+    if "time_barred" in case.hard_stops and action == "legal_recovery":
+        out.append(("hard_stop.time_barred", "a legal hand-off of a time-barred debt"))
+    return out
+
+
 def _handoff(case: _Case, kind: str, at: datetime) -> list[tuple[str, str]]:
     """A credit report or legal hand-off: a person approved it, the days past due had come, the borrower
     had been communicated with, and no vulnerability was on record."""
@@ -187,7 +201,7 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     data, at, rules = entry.data, entry.at, case.rules
     channel, local = data["channel"], entry.at.astimezone(case.tz)
     out: list[tuple[str, str]] = []
-    out += _blocked(case, at)
+    out += _blocked(case, at) + _stopped(case, "contact")
     if data["person"] == "emergency_contact":
         out += _third_party(case, data)
     if case.cease_all:

@@ -160,6 +160,16 @@ class HandOff(StrEnum):
     LEGAL_RECOVERY = "legal_recovery"
     HARDSHIP_TEAM = "hardship_team"
     WELLBEING_TEAM = "wellbeing_team"
+    INSOLVENCY_AND_ESTATES = "insolvency_and_estates"  # bankruptcy (a proof of claim) and deceased borrowers
+
+
+class HardStop(StrEnum):
+    """Sticky, with their evidence: each changes what may happen to the case for good."""
+
+    ATTORNEY = "attorney"  # represented: deal only with the attorney (people do; nothing automated)
+    BANKRUPTCY = "bankruptcy"  # a petition stays every act to collect: the case goes to a specialist team
+    DECEASED = "deceased"  # the estate process: the case ends and goes to a specialist team
+    TIME_BARRED = "time_barred"  # past the limitation period: no legal hand-off, no suggestion of a suit
 
 
 class Person(StrEnum):

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain import clock
-from domain.enums import Channel, Outcome, Person
+from domain.enums import Channel, HardStop, Outcome, Person
 from domain.policy import EffectiveRules, HandOffPolicy, Window
 from domain.state import ContactAttempt, Flags
 
@@ -59,6 +59,13 @@ class GuardDecision(BaseModel):
         return self.verdict == "allow"
 
 
+HARD_STOPS = {
+    HardStop.ATTORNEY: "the borrower is represented: only the attorney is dealt with, by a person",
+    HardStop.BANKRUPTCY: "a bankruptcy petition stays every act to collect",
+    HardStop.DECEASED: "the borrower has died: the estate process, by a person",
+    HardStop.TIME_BARRED: "the debt is time-barred: no legal action",
+}
+
 _CEASE_CHANNEL = {
     Channel.SMS: "sms",
     Channel.ROBOT_CALL: "voice",
@@ -87,6 +94,12 @@ def evaluate(
         return decide("deny", "wellbeing.distress", "distress reported: automated contact stopped")
     if flags.vulnerable:
         return decide("deny", "vulnerability.review", "vulnerability recorded: a person reviews before any contact")
+    for stop in flags.hard_stops:
+        everything = stop in (HardStop.BANKRUPTCY, HardStop.DECEASED)
+        if everything or (stop is HardStop.ATTORNEY and action.action == "contact"):
+            return decide("deny", f"hard_stop.{stop.value}", HARD_STOPS[stop])
+        if stop is HardStop.TIME_BARRED and action.action == "legal_handoff":
+            return decide("deny", "hard_stop.time_barred", HARD_STOPS[stop])
     for hold in flags.holds:
         if hold.until is None or now < hold.until:
             return decide("deny", f"hold.{hold.kind.value}", f"on hold ({hold.kind.value}): {hold.reason}")

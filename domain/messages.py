@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from domain.case_input import Address, EmergencyContact
-from domain.enums import CeaseScope, HardshipReason, Outcome, Stage, VisitResult, VulnerabilityDriver
+from domain.enums import CeaseScope, HardshipReason, HardStop, Outcome, Stage, VisitResult, VulnerabilityDriver
 from domain.values import AwareDatetime, CurrencyCode, Model, Money, PositiveMoney
 
 
@@ -90,6 +90,8 @@ class CeaseContact(Model):
 
 
 class DisputeRequest(Model):
+    kind: Literal["debt", "identity_theft"] = Field(
+        default="debt", description="identity_theft: the borrower says the debt is not theirs (15 USC 1681c-2)")
     reason: str = Field(min_length=1, max_length=500)
     details: str = Field(default="", max_length=2000)
     written: bool = Field(default=True, description="a written dispute (Reg F validation period)")
@@ -121,6 +123,14 @@ class MoratoriumRequest(Model):
 
 class CrisisTreatmentEnd(Model):
     ended_on: date
+
+
+class HardStopReport(Model):
+    """A hard stop and its evidence (a court or filing reference, a death certificate's, a letter's)."""
+
+    kind: HardStop
+    evidence: str = Field(min_length=1, max_length=500)
+    recorded_by: str = Field(min_length=1, max_length=100)
 
 
 class VulnerabilityReport(Model):

@@ -85,6 +85,8 @@ class RulePack(Strict):
                                            "borrower's recorded prior express consent")
     third_parties_location_only: bool = Field(default=False, description="third parties are asked for the "
                                               "borrower's location only, never to pass on a message")
+    limitation_years: int | None = Field(default=None, ge=1, description="a claim is time-barred this many years "
+                                         "after the first missed due date (no legal hand-off, no suit suggested)")
     voicemail: Literal["limited_content", "none"] = Field(
         default="none", description="what a robot call may leave on a machine: a limited-content message (the "
         "caller's neutral name, a callback number, a request to reply), or nothing")
@@ -107,6 +109,7 @@ class EffectiveRules(Strict):
     robot_calls_need_consent: bool = False
     third_parties_location_only: bool = False
     voicemail: Literal["limited_content", "none"] = "none"
+    limitation_years: int | None = None
     quiet_days: list[date] = Field(default_factory=list, description="no contact on these local dates")
 
 
@@ -154,6 +157,7 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
         moratorium=next((p.moratorium for p in packs if p.moratorium), None),
         robot_calls_need_consent=any(p.robot_calls_need_consent for p in packs),
         third_parties_location_only=any(p.third_parties_location_only for p in packs),
+        limitation_years=_min([p.limitation_years for p in packs]),  # barred soonest: no suit after it
         voicemail="limited_content" if all(p.voicemail == "limited_content" for p in packs) else "none",
         handoff=HandOffRules(
             credit_report_min_days_past_due=_max([p.handoff.credit_report_min_days_past_due for p in packs]),

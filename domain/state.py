@@ -12,6 +12,7 @@ from domain.enums import (
     Channel,
     HandOffStatus,
     HardshipReason,
+    HardStop,
     HoldKind,
     InstalmentStatus,
     Outcome,
@@ -156,6 +157,7 @@ class Flags(Model):
     third_parties_refused: list[str] = Field(default_factory=list)  # emergency contacts' phone refs
     relationship_opt_out: bool = False
     robot_consent: list[str] = Field(default_factory=list)  # phone refs with consent to robot calls (TCPA)
+    hard_stops: list[HardStop] = Field(default_factory=list)
     vulnerability_on_record: bool = False  # lasting: a person calls, nobody visits (`vulnerable`: review pending)
 
     def hold(self, kind: HoldKind) -> Hold | None:
@@ -166,6 +168,7 @@ class Flags(Model):
         out += [name for name in ("hardship", "distress", "vulnerable", "cease_all") if getattr(self, name)]
         out += [f"cease:{c}" for c in self.cease_channels]
         out += ["cease:number"] * bool(self.cease_numbers)
+        out += [s.value for s in self.hard_stops]
         return out
 
 

@@ -45,6 +45,7 @@ from domain.messages import (
     DisputeRequest,
     DisputeResolution,
     HardshipReport,
+    HardStopReport,
     MoratoriumRequest,
     PauseRequest,
     Payment,
@@ -259,6 +260,10 @@ class Cases:
     async def end_crisis_treatment(self, case_id: str, end: CrisisTreatmentEnd) -> UpdateResult:
         """Mental health crisis treatment ended: the open-ended moratorium gets its end date."""
         return await self._send(case_id, lambda h: h.execute_update(OverdueCase.end_crisis_treatment, end))
+
+    async def record_hard_stop(self, case_id: str, report: HardStopReport) -> UpdateResult:
+        """Bankruptcy, death, an attorney, a time-barred debt: sticky, with its evidence."""
+        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.record_hard_stop, report))
 
     async def record_vulnerability(self, case_id: str, report: VulnerabilityReport) -> UpdateResult:
         """A vulnerability is known: contact stops until a trained person reviews the case."""

@@ -188,6 +188,19 @@ async def test_a_debt_spoken_of_to_anyone_but_the_borrower_is_a_violation(engine
     assert await rules_found(engine, j) == Counter({"right_party.disclosure": 1, "voicemail.not_allowed": 1})
 
 
+async def test_contact_or_a_hand_off_past_a_hard_stop_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.add("hard_stop_recorded", T0, kind="time_barred", evidence="limitation", by="rule packs")
+    await j.contact(T0 + timedelta(hours=1), "sms")                       # fine: a time-barred debt may be asked for
+    await j.add("handed_off", T0 + timedelta(hours=2), kind="legal_recovery", reason="path exhausted")
+    await j.add("hard_stop_recorded", T0 + timedelta(hours=3), kind="attorney", evidence="letter", by="ops")
+    await j.contact(T0 + timedelta(hours=4), "sms")                       # only the attorney now
+    await j.add("hard_stop_recorded", T0 + timedelta(hours=5), kind="bankruptcy", evidence="petition", by="legal")
+    await j.add("handed_off", T0 + timedelta(hours=6), kind="credit_bureau", reason="reported")
+    assert await rules_found(engine, j) == Counter({"hard_stop.time_barred": 1, "hard_stop.attorney": 1,
+                                                    "hard_stop.bankruptcy": 1})
+
+
 async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):
     j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()  # visits 08:00-22:00 local in cn
 

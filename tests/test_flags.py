@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from adapters.ledger import Ledger
 from domain.enums import Stage
 from domain.messages import (
@@ -17,6 +19,7 @@ from domain.messages import (
     CrisisTreatmentEnd,
     DisputeRequest,
     DisputeResolution,
+    HardStopReport,
     MoratoriumRequest,
     ThirdPartyRefusal,
     VulnerabilityReport,
@@ -172,3 +175,39 @@ async def test_a_borrower_who_refuses_their_number_is_not_unreachable_so_no_thir
     rows = await cases.rows("SELECT count(*) AS n FROM contact_attempts WHERE case_id = :c AND "
                             "person = 'emergency_contact'", c=status.case_id)
     assert rows[0]["n"] == 0
+
+
+@pytest.mark.parametrize("kind", ["bankruptcy", "deceased"])
+async def test_bankruptcy_or_death_ends_collection_with_the_specialist_team(cases, kind):
+    handle, before = await first_contact(cases)
+    await handle.execute_update(OverdueCase.record_hard_stop, HardStopReport(
+        kind=kind, evidence="filing 26-10432", recorded_by="legal-1"))
+    outcome = await handle.result()
+    assert outcome.stage is Stage.REFERRED and kind in outcome.reason
+    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c", c=outcome.case_id)
+    assert [r["kind"] for r in rows] == ["insolvency_and_estates"]
+    assert len(await cases.rows("SELECT 1 FROM contact_attempts WHERE case_id = :c", c=outcome.case_id)) == sent(before)
+
+
+async def test_a_represented_borrower_gets_no_automated_contact_and_a_supervisor_is_told(cases):
+    handle, before = await first_contact(cases, mobile=factories.TALKS)
+    await handle.execute_update(OverdueCase.record_hard_stop, HardStopReport(
+        kind="attorney", evidence="letter of representation, 2026-11-28", recorded_by="ops-1"))
+    await factories.rejected(handle.execute_update(OverdueCase.record_hard_stop, HardStopReport(
+        kind="attorney", evidence="again", recorded_by="ops-1")), "already on record")
+    await cases.env.sleep(timedelta(days=30))
+    status = await cases.status(handle)
+    assert sent(status) == sent(before) and "attorney" in status.flags
+    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c", c=status.case_id)
+    assert [r["kind"] for r in rows] == ["supervisor"]
+
+
+async def test_a_time_barred_debt_is_never_handed_to_legal(cases):
+    handle = await cases.start(mobile=factories.TALKS, days_past_due=3 * 365 + 30)  # cn: barred after 3 years
+    outcome = await handle.result()  # reached, past every floor, but a suit is out of the question
+    assert outcome.stage is Stage.REFERRED and "time-barred" in outcome.reason
+    rows = await cases.rows("SELECT kind FROM escalations WHERE case_id = :c", c=outcome.case_id)
+    assert [r["kind"] for r in rows] == ["supervisor"]
+    barred = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'hard_stop_recorded'",
+                              c=outcome.case_id)
+    assert [b["data"]["kind"] for b in barred] == ["time_barred"]

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.config_files import load_rule_pack
 from domain.clock import local
-from domain.enums import Channel, HoldKind, Outcome, Person
+from domain.enums import Channel, HardStop, HoldKind, Outcome, Person
 from domain.guard import HandOffFacts, PlannedAction, evaluate
 from domain.policy import HandOffPolicy, HandOffRules, combine_packs
 from domain.state import ContactAttempt, Flags, Hold
@@ -231,3 +231,16 @@ def test_us_robot_calls_only_to_numbers_with_recorded_consent():
     assert decide(ROBOT, now=daytime, tz="America/New_York", rules=US, flags=Flags(robot_consent=["n1"])).allowed
     assert decide(SMS, now=daytime, tz="America/New_York", rules=US).allowed  # an SMS needs no such consent
     assert decide(ROBOT, now=utc(2026, 12, 1, 2)).allowed  # cn: no such rule
+
+
+@pytest.mark.parametrize("stop, contact, report, legal", [
+    (HardStop.BANKRUPTCY, "hard_stop.bankruptcy", "hard_stop.bankruptcy", "hard_stop.bankruptcy"),
+    (HardStop.DECEASED, "hard_stop.deceased", "hard_stop.deceased", "hard_stop.deceased"),
+    (HardStop.ATTORNEY, "hard_stop.attorney", "ok", "ok"),          # people deal with the attorney
+    (HardStop.TIME_BARRED, "ok", "ok", "hard_stop.time_barred"),     # no legal action, contact allowed
+])
+def test_hard_stops_each_stop_what_they_must(stop, contact, report, legal):
+    flags = Flags(hard_stops=[stop])
+    assert decide(SMS, now=NOW, flags=flags).rule == contact
+    assert decide(REPORT, now=NOW, flags=flags, handoff=handoff()).rule == report
+    assert decide(LEGAL, now=NOW, flags=flags, handoff=handoff()).rule == legal

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from adapters.config_files import load_rule_pack
 from domain.compliance import find_violations
-from domain.enums import Channel, HoldKind, Outcome, Person
+from domain.enums import Channel, HardStop, HoldKind, Outcome, Person
 from domain.guard import HandOffFacts, PlannedAction, evaluate
 from domain.journal import Entry
 from domain.policy import HandOffPolicy, combine_packs
@@ -53,6 +53,13 @@ cease = st.tuples(st.just("cease"), minutes, st.sampled_from(["all", "sms", "voi
 pause = st.tuples(st.just("pause"), minutes, st.integers(60, 60 * 24 * 5), st.sampled_from(list(HoldKind)))
 distress = st.tuples(st.just("distress"), minutes, st.integers(60, 60 * 24 * 10))
 vulnerable = st.tuples(st.just("vulnerable"), minutes, st.integers(60, 60 * 24 * 10))
+# at most one; bankruptcy and death stop everything after them, so they come late in the timeline
+late = st.integers(int(HORIZON.total_seconds() // 60) * 2 // 3, int(HORIZON.total_seconds() // 60))
+second_half = st.integers(int(HORIZON.total_seconds() // 60) // 2, int(HORIZON.total_seconds() // 60))
+WHEN = {HardStop.TIME_BARRED: minutes, HardStop.ATTORNEY: second_half, HardStop.BANKRUPTCY: late,
+        HardStop.DECEASED: late}
+hard_stop = st.sampled_from(list(HardStop)).flatmap(lambda kind: st.tuples(st.just("hard_stop"), WHEN[kind],
+                                                                             st.just(kind)))
 # the end of the path: a credit report or legal hand-off, which waits for a person's approval
 handoff = st.tuples(st.just("handoff"), minutes, st.sampled_from(["credit_report", "legal_handoff"]))
 receipt = st.tuples(st.just("receipt"), minutes, st.integers(0, 200), st.sampled_from(
@@ -66,8 +73,9 @@ timelines = st.fixed_dictionaries({
     "thirds": st.lists(st.one_of(third, third, refuse), max_size=12),
     "quiet": st.lists(st.integers(0, 90), max_size=6),
     "stops": st.lists(st.one_of(cease, pause, pause, distress, vulnerable), max_size=8),
+    "hard_stops": st.one_of(st.just([]), st.lists(hard_stop, min_size=1, max_size=1)),
     "receipts": st.lists(receipt, max_size=20),
-    "handoffs": st.lists(handoff, max_size=4),
+    "handoffs": st.lists(handoff, max_size=8),
     "approved_at": minutes,
     "consent": st.lists(st.sampled_from(NUMBERS), max_size=3, unique=True),  # robot-call consent (TCPA)
     "days_past_due": st.integers(0, 120),
@@ -108,6 +116,7 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
     wanted = [(start + timedelta(minutes=w[1] + n * w[7]), w) for w in timeline["wants"] for n in range(w[6])]
     events = wanted + [(start + timedelta(minutes=e[1]), e)
                        for e in timeline["stops"] + timeline["receipts"] + timeline["thirds"] + timeline["handoffs"]
+                       + timeline["hard_stops"]
                        + [("approve_handoff", timeline["approved_at"])]]
     counter = itertools.count()
     queue = [(at, next(counter), e, 0) for at, e in events]
@@ -198,6 +207,10 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
                 if flags.vulnerable:
                     flags.vulnerable = False
                     log("approval_decided", at, kind="vulnerability_review")
+            case ("hard_stop", _, stop):
+                if stop not in flags.hard_stops:
+                    flags.hard_stops.append(stop)
+                    log("hard_stop_recorded", at, kind=stop.value)
             case ("approve_handoff", _):
                 approved = True
                 log("approval_decided", at, kind="handoff", verdict="approved")
@@ -254,10 +267,13 @@ def test_the_generated_timelines_exercise_every_rule():
                  "deny:third_party.borrower_reachable", "deny:third_party.refused",
                  "deny:wellbeing.distress", "defer:handoff.min_days_past_due", "deny:handoff.not_reached",
                  "defer:handoff.not_reached", "deny:handoff.vulnerability", "deny:robot.consent",
-                 "deny:vulnerability.no_robot", "deny:vulnerability.no_visit"):
-        # rare: a refusal, then a message while unreachable; a hand-off within 14 days of the only message
-        rare = rule in ("deny:third_party.refused", "defer:handoff.not_reached")
-        assert totals[rule] >= (3 if rare else 10), (rule, totals)
+                 "deny:vulnerability.no_robot", "deny:vulnerability.no_visit", "deny:hard_stop.attorney",
+                 "deny:hard_stop.bankruptcy", "deny:hard_stop.deceased", "deny:hard_stop.time_barred"):
+        # rare: a refusal, then a message while unreachable; a hand-off within 14 days of the only message;
+        # a hard stop (one timeline in two, late in it)
+        rare = rule in ("deny:third_party.refused", "defer:handoff.not_reached", "deny:hard_stop.time_barred",
+                        "deny:hard_stop.deceased", "deny:hard_stop.bankruptcy")
+        assert totals[rule] >= (3 if rare else 10), (rule, totals[rule])
 
 
 def test_the_checker_catches_what_a_guardless_scheduler_does():

@@ -1,7 +1,7 @@
 """The end of a treatment's path: a hardship case goes to the hardship team; otherwise a credit-bureau
 report and the legal / recovery hand-off (wilful non-payment), which a person approves, only once the
-guard allows them (no hold, review or vulnerability; the days past due the packs and policy set; the
-borrower communicated with). A case that can never be handed off goes to a supervisor."""
+guard allows them (no hold, review, vulnerability or hard stop; the days past due the packs and policy
+set; the borrower communicated with). A case that can never be handed off goes to a supervisor."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def end_of_path(run: CaseRun, why: str) -> datetime | None:
             continue
         if s.next_action is None or s.next_action.what != held(decision):  # journalled once, not every wake
             run.event("guard_decision", {"action": action, **decision.model_dump(mode="json")})
-        if decision.verdict == "deny" and decision.rule.startswith("handoff."):  # never, for this case
+        if decision.verdict == "deny" and decision.rule.startswith(("handoff.", "hard_stop.")):  # never, here
             to = HandOff.WELLBEING_TEAM if decision.rule == "handoff.vulnerability" else HandOff.SUPERVISOR
             run.finish(Stage.REFERRED, to, f"{why}; not handed off: {decision.reason}")
             return None

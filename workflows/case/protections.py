@@ -15,7 +15,7 @@ from workflows.complaint import Complaint
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import ReceiptRecord
     from domain import contacts
-    from domain.enums import CeaseScope, HoldKind, Stage
+    from domain.enums import CeaseScope, HandOff, HardStop, HoldKind, Stage
     from domain.messages import (
         CapacityHoldRequest,
         CeaseContact,
@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryReceipt,
         DisputeRequest,
         DisputeResolution,
+        HardStopReport,
         MoratoriumRequest,
         PauseRequest,
         ThirdPartyRefusal,
@@ -204,3 +205,31 @@ async def delivery_receipt(run: CaseRun, receipt: DeliveryReceipt) -> None:
     contact.apply_outcome(run, attempt, receipt.outcome, receipt.distress)
     run.owe(ReceiptRecord(case_id=run.case_id, key=receipt.attempt_key, outcome=receipt.outcome,
                           distress=receipt.distress, at=run.now))
+
+
+def check_hard_stop(run: CaseRun, report: HardStopReport) -> None:
+    run.reject_if_closed()
+    if report.kind in run.s.flags.hard_stops:
+        raise ValueError(f"hard stop {report.kind.value} is already on record")
+
+
+async def record_hard_stop(run: CaseRun, report: HardStopReport) -> UpdateResult:
+    """Sticky, with its evidence. Bankruptcy and death end the case with a specialist team (the loop
+    does it at once); a represented borrower is dealt with by a person, through the attorney."""
+    run.recheck(lambda r: check_hard_stop(run, r), report)
+    run.s.flags.hard_stops.append(report.kind)
+    run.wake = True
+    run.event("hard_stop_recorded", {"kind": report.kind.value, "evidence": report.evidence,
+                                     "by": report.recorded_by})
+    if report.kind is HardStop.ATTORNEY:
+        run.hand_off(HandOff.SUPERVISOR, "the borrower is represented: deal only with the attorney")
+    return run.result(f"hard stop recorded: {report.kind.value}")
+
+
+def end_for_hard_stop(run: CaseRun) -> bool:
+    """Bankruptcy or death: collection ends; a specialist team takes the case (a proof of claim, the estate)."""
+    for stop in (HardStop.DECEASED, HardStop.BANKRUPTCY):
+        if stop in run.s.flags.hard_stops:
+            run.finish(Stage.REFERRED, HandOff.INSOLVENCY_AND_ESTATES, f"hard stop: {stop.value}")
+            return True
+    return False

@@ -18,7 +18,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_data import CaseDataActivities
     from activities.contracts import LoadConfigRequest, OpenCaseRequest, VerifyRequest
     from domain import clock
-    from domain.enums import Channel, Stage
+    from domain.enums import Channel, HardStop, Stage
+    from domain.limitation import time_barred
     from domain.policy import shared
 
 
@@ -42,6 +43,12 @@ async def open_case(run: CaseRun) -> None:
                               "rules": run.config.rules.model_dump(mode="json"),
                               "timezone": run.case.borrower.timezone, "days_past_due": loan.days_past_due,
                               "handoff": run.config.policy.handoff.model_dump(mode="json")})
+    today = clock.local(run.now, run.case.borrower.timezone).date()
+    years = run.config.rules.limitation_years
+    if time_barred(loan.due_date, today, years):  # as the packs count it, from the first missed due date
+        run.s.flags.hard_stops.append(HardStop.TIME_BARRED)
+        run.event("hard_stop_recorded", {"kind": HardStop.TIME_BARRED.value, "by": "rule packs",
+                                         "evidence": f"due {loan.due_date}; limitation period {years} years"})
 
 
 async def verify(run: CaseRun) -> None:

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         DisputeRequest,
         DisputeResolution,
         HardshipReport,
+        HardStopReport,
         MoratoriumRequest,
         PauseRequest,
         Payment,
@@ -118,6 +119,8 @@ class OverdueCase:
                 wellbeing.enter_review(c, ApprovalKind.WELLBEING_REVIEW, "distress reported")
             elif s.flags.vulnerable:
                 wellbeing.enter_review(c, ApprovalKind.VULNERABILITY_REVIEW, "vulnerability recorded")
+        if protections.end_for_hard_stop(c):
+            return None
         hold = c.current_hold()
         if hold is not None:
             return c.plan_next(f"On hold ({hold.kind.value}): {hold.reason}", hold.until)
@@ -234,6 +237,15 @@ class OverdueCase:
     @end_crisis_treatment.validator
     def _check_crisis_end(self, end: CrisisTreatmentEnd) -> None:
         protections.check_crisis_end(self.c, end)
+
+    @workflow.update
+    async def record_hard_stop(self, report: HardStopReport) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.record_hard_stop(self.c, report)
+
+    @record_hard_stop.validator
+    def _check_hard_stop(self, report: HardStopReport) -> None:
+        protections.check_hard_stop(self.c, report)
 
     @workflow.update
     async def record_vulnerability(self, report: VulnerabilityReport) -> UpdateResult:

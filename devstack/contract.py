@@ -20,7 +20,7 @@ import json
 import sys
 import typing
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -94,6 +94,9 @@ NOTES: dict[str, str] = {
     "declined, the case goes to a supervisor.",
     "OverdueCase.open_dispute": "Hold `dispute`: nothing is sent until it is resolved. `kind: identity_theft` "
     "when the borrower says the debt is not theirs (no report, no hand-off while it is open).",
+    "OverdueCase.set_contact_preferences": "The borrower's own restrictions: local hours (`window`, inside the "
+    "lawful window), days off (`quiet_weekdays`, 0 Monday … 6 Sunday), their language (`locale`); they replace "
+    "any given before and narrow the packs' rules for every later contact, never widen them.",
     "OverdueCase.record_hard_stop": "Sticky, with its evidence: `bankruptcy` or `deceased` ends the case with the "
     "insolvency and estates team; `attorney` stops all automated contact and alerts a supervisor (deal only "
     "with the attorney); `time_barred` (also set at the start from the packs' `limitation_years`) refuses any "
@@ -142,6 +145,8 @@ EXAMPLES: dict[str, list[Any]] = {
                              "address": {"line1": "12 New St", "city": "Hangzhou"}}],
     "approve": [{"approval_id": "EX-1001:visit:9", "approve": True, "decided_by": "supervisor-1", "note": ""}],
     "open_dispute": [{"kind": "debt", "reason": "not my loan", "details": "", "written": True}],
+    "set_contact_preferences": [{"window": {"start": "18:00", "end": "20:00"}, "quiet_weekdays": [6],
+                                 "locale": "en", "reason": "works days", "recorded_by": "agent-1"}],
     "record_hard_stop": [{"kind": "bankruptcy", "evidence": "petition 26-10432, filed 2026-11-20",
                           "recorded_by": "legal-1"}],
     "resolve_dispute": [{"upheld": False, "corrected_balance": "2500.00", "note": "verified",
@@ -253,6 +258,7 @@ INLINE_ENUM_MAX = 6
 SCALARS: dict[Any, str] = {
     str: "string", int: "integer", bool: "boolean", float: "number", Decimal: "decimal string",
     date: "date `YYYY-MM-DD`", datetime: "date-time (ISO 8601)", timedelta: "duration (ISO 8601, e.g. `P2D`)",
+    time: "local time `HH:MM`",
     NoneType: "`null`", Any: "any",
 }
 

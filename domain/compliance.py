@@ -15,13 +15,26 @@ from zoneinfo import ZoneInfo
 from domain import lifecycle
 from domain.enums import Stage
 from domain.journal import Entry
-from domain.policy import EffectiveRules, HandOffPolicy
+from domain.policy import EffectiveRules, HandOffPolicy, Window
 
 VOICE = {"robot_call", "agent_call"}
 INTERACTIONS = {"answered", "conversation"}
 FAILURES = {"failed", "no_answer", "wrong_party", "third_party", "voicemail"}
 NOT_CONFIRMED = {"wrong_party", "third_party", "voicemail"}  # whoever answered was not the borrower
 CEASE_MEDIUM = {"sms": "sms", "robot_call": "voice", "agent_call": "voice", "visit": "visit"}
+
+
+# Every rule this check judges (`hold.*`, `cease.*`, `hard_stop.*` stand for their kinds), as the report names them.
+RULES = (
+    "window", "quiet_day", "sms.opt_out", "voice.interactions_per_day", "voice.unanswered_per_number_per_day",
+    "voice.attempts_per_7_days", "voice.after_conversation", "cease.*", "hold.*", "wellbeing.distress",
+    "vulnerability.review", "vulnerability.no_robot", "vulnerability.no_visit", "third_party.borrower_reachable",
+    "third_party.refused", "third_party.max_each", "third_party.location_only", "robot.consent",
+    "right_party.disclosure", "voicemail.not_allowed", "borrower.window", "borrower.quiet_weekday",
+    "hard_stop.*", "handoff.approval", "handoff.min_days_past_due", "handoff.not_reached",
+    "handoff.vulnerability", "visit.window", "visit.collectors", "visit.no_time", "lifecycle.move",
+    "journal.no_rules",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,8 @@ class _Case:
     vulnerability_on_record: bool = False
     robot_consent: set[str] = field(default_factory=set)
     hard_stops: set[str] = field(default_factory=set)
+    borrower_window: Window | None = None
+    quiet_weekdays: set[int] = field(default_factory=set)
 
 
 def find_violations(entries: list[Entry]) -> list[Violation]:
@@ -104,6 +119,9 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 case.handoff_approved = data["verdict"] == "approved"
             case "approval_decided" if data.get("kind") in ("wellbeing_review", "vulnerability_review"):
                 case.distress = case.vulnerable = False
+            case "contact_preferences":
+                case.borrower_window = Window.model_validate(data["window"]) if data.get("window") else None
+                case.quiet_weekdays = set(data.get("quiet_weekdays") or [])
             case "hard_stop_recorded":
                 case.hard_stops.add(data["kind"])
             case "third_party_refused":
@@ -224,6 +242,13 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     window = rules.visit_window if channel == "visit" else rules.contact_window
     if not window.start <= local.time() < window.end:
         out.append(("window", f"{channel} at {local:%H:%M} local, outside {window.start:%H:%M}-{window.end:%H:%M}"))
+    if data["person"] == "borrower":
+        if local.weekday() in case.quiet_weekdays:
+            out.append(("borrower.quiet_weekday", f"{channel} on a {local:%A}, a day the borrower asked to be left"))
+        own = case.borrower_window
+        if own is not None and not own.start <= local.time() < own.end:
+            out.append(("borrower.window", f"{channel} at {local:%H:%M} local, outside the borrower's "
+                                           f"{own.start:%H:%M}-{own.end:%H:%M}"))
     if channel == "sms" and rules.sms_requires_opt_out and not data.get("with_opt_out"):
         out.append(("sms.opt_out", "an SMS without the opt-out the rules require"))
     if channel in VOICE:

@@ -140,6 +140,9 @@ def evaluate(
         return decide(
             "defer", "window", f"outside {window.start:%H:%M}-{window.end:%H:%M} {timezone}", opens
         )
+    own = _borrowers_own(now, timezone, flags, window, rules) if action.person == Person.BORROWER else None
+    if own is not None:
+        return decide(*own)
 
     if channel.is_voice:
         capped = _voice_caps(action, now, timezone, attempts, rules)
@@ -148,6 +151,29 @@ def evaluate(
             return decide("defer", rule, reason, until)
 
     return decide("allow", "ok", "within window and caps")
+
+
+def _borrowers_own(now: datetime, tz: str, flags: Flags, window: Window,
+                   rules: EffectiveRules) -> tuple[Verdict, str, str, datetime | None] | None:
+    """The borrower's own restrictions, inside the lawful window: their days, then their hours."""
+    mine = flags.borrower_window
+    if mine is not None:
+        start, end = max(window.start, mine.start), min(window.end, mine.end)
+        if start >= end:
+            return "deny", "borrower.window", "the borrower's hours fall outside the lawful window", None
+        window = Window(start=start, end=end)
+    today = clock.local(now, tz).date()
+    if today.weekday() in flags.borrower_quiet_weekdays:
+        day = today + timedelta(days=1)
+        while day.weekday() in flags.borrower_quiet_weekdays or day in rules.quiet_days:
+            day += timedelta(days=1)
+        return ("defer", "borrower.quiet_weekday", f"{today:%A}s do not suit the borrower",
+                clock.at_local(day, window.start, tz))
+    if mine is not None:
+        opens = clock.next_window_start(now, tz, window.start, window.end)
+        if opens is not None:
+            return "defer", "borrower.window", f"the borrower asked for {window.start:%H:%M}-{window.end:%H:%M}", opens
+    return None
 
 
 def _handoff(action: str, now: datetime, rules: EffectiveRules,

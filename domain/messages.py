@@ -6,10 +6,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from domain.case_input import Address, EmergencyContact
 from domain.enums import CeaseScope, HardshipReason, HardStop, Outcome, Stage, VisitResult, VulnerabilityDriver
+from domain.policy import Window
 from domain.values import AwareDatetime, CurrencyCode, Model, Money, PositiveMoney
 
 
@@ -123,6 +124,25 @@ class MoratoriumRequest(Model):
 
 class CrisisTreatmentEnd(Model):
     ended_on: date
+
+
+class ContactPreferences(Model):
+    """The borrower's own restrictions (Reg F 1006.6(b)(1), CONC 7.9.4R): times and days that do not suit
+    them, and their language. They narrow the packs' rules, never widen them."""
+
+    window: Window | None = Field(default=None, description="local times the borrower can be contacted")
+    quiet_weekdays: list[int] = Field(default_factory=list, max_length=6,
+                                      description="days never to contact them (0 Monday … 6 Sunday)")
+    locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$", description="their language")
+    reason: str = Field(default="", max_length=500)
+    recorded_by: str = Field(min_length=1, max_length=100)
+
+    @field_validator("quiet_weekdays")
+    @classmethod
+    def _weekdays(cls, days: list[int]) -> list[int]:
+        if any(d not in range(7) for d in days):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        return sorted(set(days))
 
 
 class HardStopReport(Model):

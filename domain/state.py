@@ -25,7 +25,7 @@ from domain.enums import (
     VisitStatus,
     VulnerabilityDriver,
 )
-from domain.policy import CaseConfig
+from domain.policy import CaseConfig, Window
 from domain.values import Model, Money, PositiveMoney
 
 
@@ -158,6 +158,8 @@ class Flags(Model):
     relationship_opt_out: bool = False
     robot_consent: list[str] = Field(default_factory=list)  # phone refs with consent to robot calls (TCPA)
     hard_stops: list[HardStop] = Field(default_factory=list)
+    borrower_window: Window | None = None  # the borrower's own times: narrow the packs' window
+    borrower_quiet_weekdays: list[int] = Field(default_factory=list)  # 0 Monday … 6 Sunday
     vulnerability_on_record: bool = False  # lasting: a person calls, nobody visits (`vulnerable`: review pending)
 
     def hold(self, kind: HoldKind) -> Hold | None:
@@ -203,6 +205,7 @@ class CaseState(Model):
     review_due: datetime | None = None  # a trained person's wellbeing or vulnerability review
     vulnerability: Vulnerability | None = None
     handoff: HandOffReview | None = None
+    locale: str | None = None  # the borrower's language, when they said so (else the loan system's)
     reached_at: datetime | None = None  # the first conversation with the borrower
     messaged_at: datetime | None = None  # the first message delivered to the borrower
     complaints_opened: int = 0

@@ -40,6 +40,7 @@ from domain.messages import (
     CeaseContact,
     ComplaintRequest,
     ContactInfoUpdate,
+    ContactPreferences,
     CrisisTreatmentEnd,
     DeliveryReceipt,
     DisputeRequest,
@@ -260,6 +261,10 @@ class Cases:
     async def end_crisis_treatment(self, case_id: str, end: CrisisTreatmentEnd) -> UpdateResult:
         """Mental health crisis treatment ended: the open-ended moratorium gets its end date."""
         return await self._send(case_id, lambda h: h.execute_update(OverdueCase.end_crisis_treatment, end))
+
+    async def set_contact_preferences(self, case_id: str, prefs: ContactPreferences) -> UpdateResult:
+        """The borrower's own hours, days off and language."""
+        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.set_contact_preferences, prefs))
 
     async def record_hard_stop(self, case_id: str, report: HardStopReport) -> UpdateResult:
         """Bankruptcy, death, an attorney, a time-barred debt: sticky, with its evidence."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from adapters.config_files import CONFIG_DIR
 from adapters.ledger import Ledger
-from domain.compliance import Violation, find_violations
+from domain.compliance import RULES, Violation, find_violations
 from domain.journal import BrokenLink, verify_chain
 from service import retention
 
@@ -36,6 +36,8 @@ class Report:
             lines += [f"  case {b.case_id}: first broken link at entry {b.seq}: {b.reason}" for b in self.broken]
         else:
             lines.append("Hash chains: all intact.")
+        lines.append("")
+        lines.append("Rules judged: " + ", ".join((*RULES, "retention.overdue")) + ".")
         lines.append("")
         if not self.violations:
             lines.append("Violations: none. Every recorded contact kept the rules of its case's packs.")

@@ -201,6 +201,16 @@ async def test_contact_or_a_hand_off_past_a_hard_stop_is_a_violation(engine):
                                                     "hard_stop.bankruptcy": 1})
 
 
+async def test_contact_outside_the_borrowers_own_hours_or_days_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.add("contact_preferences", T0, window={"start": "09:00", "end": "12:00"}, quiet_weekdays=[2],
+                locale=None, reason="works afternoons", by="agent-1")
+    await j.contact(T0 + timedelta(minutes=30), "sms")               # Tuesday 10:30: fine
+    await j.contact(T0 + timedelta(hours=4), "sms")                  # Tuesday 14:00: lawful, not theirs
+    await j.contact(T0 + timedelta(days=1), "sms")                   # Wednesday 10:00: their day off
+    assert await rules_found(engine, j) == Counter({"borrower.window": 1, "borrower.quiet_weekday": 1})
+
+
 async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):
     j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()  # visits 08:00-22:00 local in cn
 
@@ -243,3 +253,19 @@ async def test_the_command_line_exits_non_zero_on_a_violation(engine, database_u
                          cwd=root, env=env, capture_output=True, text=True)
     assert ok.returncode == 0 and "Violations: none" in ok.stdout, ok.stderr
     assert bad.returncode == 1 and '"rule": "window"' in bad.stdout, bad.stderr
+
+
+def test_every_rule_the_checker_can_report_is_named_in_the_report():
+    import inspect
+    import re
+
+    from domain import compliance
+
+    emitted = set(re.findall(r'\(\s*f?"([a-z_]+\.[a-z_]+|window|quiet_day)"', inspect.getsource(compliance)))
+    emitted |= {"hold.*", "cease.*", "hard_stop.*"}  # built from their kinds
+    named = set(compliance.RULES)
+    assert {r for r in emitted if not r.startswith(("hold.", "cease.", "hard_stop."))} | {
+        "hold.*", "cease.*", "hard_stop.*"} <= named | {"journal.no_rules"}, emitted - named
+    from service.compliance import Report
+    assert all(rule in Report().text() for rule in ("handoff.approval", "right_party.disclosure", "robot.consent",
+                                                     "borrower.window", "hard_stop.*", "retention.overdue"))

@@ -244,3 +244,17 @@ def test_hard_stops_each_stop_what_they_must(stop, contact, report, legal):
     assert decide(SMS, now=NOW, flags=flags).rule == contact
     assert decide(REPORT, now=NOW, flags=flags, handoff=handoff()).rule == report
     assert decide(LEGAL, now=NOW, flags=flags, handoff=handoff()).rule == legal
+
+
+def test_the_borrowers_own_hours_and_days_narrow_the_lawful_window():
+    evenings = Flags(borrower_window={"start": "18:00", "end": "20:00"}, borrower_quiet_weekdays=[6])
+    tuesday_10 = utc(2026, 12, 1, 2)  # Tuesday 10:00 in Shanghai: lawful, but not the borrower's hours
+    held = decide(now=tuesday_10, flags=evenings)
+    assert (held.verdict, held.rule, held.until) == ("defer", "borrower.window", utc(2026, 12, 1, 10))
+    assert decide(now=utc(2026, 12, 1, 10, 30), flags=evenings).allowed  # 18:30
+    sunday = decide(now=utc(2026, 12, 6, 10, 30), flags=evenings)  # Sunday 18:30: a day they asked to be left
+    assert (sunday.rule, sunday.until) == ("borrower.quiet_weekday", utc(2026, 12, 7, 10))  # Monday 18:00
+    third = PlannedAction(channel=Channel.SMS, phone_ref="ec1", person=Person.EMERGENCY_CONTACT)
+    assert decide(third, now=tuesday_10, flags=evenings, borrower_unreachable=True).allowed  # theirs, not ours
+    late = Flags(borrower_window={"start": "22:30", "end": "23:30"})
+    assert decide(now=tuesday_10, flags=late).rule == "borrower.window"  # never lawful: denied, not deferred

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, seed, settings
@@ -23,7 +23,7 @@ from domain.compliance import find_violations
 from domain.enums import Channel, HardStop, HoldKind, Outcome, Person
 from domain.guard import HandOffFacts, PlannedAction, evaluate
 from domain.journal import Entry
-from domain.policy import HandOffPolicy, combine_packs
+from domain.policy import HandOffPolicy, Window, combine_packs
 from domain.state import ContactAttempt, Flags, Hold
 
 PACK_SETS = [["cn"], ["us-regf"], ["uk-conc"], ["cn", "us-regf"], ["uk-conc", "cn"], ["us-regf", "uk-conc"]]
@@ -53,6 +53,9 @@ cease = st.tuples(st.just("cease"), minutes, st.sampled_from(["all", "sms", "voi
 pause = st.tuples(st.just("pause"), minutes, st.integers(60, 60 * 24 * 5), st.sampled_from(list(HoldKind)))
 distress = st.tuples(st.just("distress"), minutes, st.integers(60, 60 * 24 * 10))
 vulnerable = st.tuples(st.just("vulnerable"), minutes, st.integers(60, 60 * 24 * 10))
+# the borrower's own hours (from, for how long) and days off
+prefs = st.tuples(st.just("prefs"), minutes, st.integers(6, 21), st.integers(1, 6),
+                  st.lists(st.integers(0, 6), max_size=2, unique=True))
 # at most one; bankruptcy and death stop everything after them, so they come late in the timeline
 late = st.integers(int(HORIZON.total_seconds() // 60) * 2 // 3, int(HORIZON.total_seconds() // 60))
 second_half = st.integers(int(HORIZON.total_seconds() // 60) // 2, int(HORIZON.total_seconds() // 60))
@@ -73,6 +76,7 @@ timelines = st.fixed_dictionaries({
     "thirds": st.lists(st.one_of(third, third, refuse), max_size=12),
     "quiet": st.lists(st.integers(0, 90), max_size=6),
     "stops": st.lists(st.one_of(cease, pause, pause, distress, vulnerable), max_size=8),
+    "prefs": st.lists(prefs, max_size=1),
     "hard_stops": st.one_of(st.just([]), st.lists(hard_stop, min_size=1, max_size=1)),
     "receipts": st.lists(receipt, max_size=20),
     "handoffs": st.lists(handoff, max_size=8),
@@ -116,7 +120,7 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
     wanted = [(start + timedelta(minutes=w[1] + n * w[7]), w) for w in timeline["wants"] for n in range(w[6])]
     events = wanted + [(start + timedelta(minutes=e[1]), e)
                        for e in timeline["stops"] + timeline["receipts"] + timeline["thirds"] + timeline["handoffs"]
-                       + timeline["hard_stops"]
+                       + timeline["hard_stops"] + timeline["prefs"]
                        + [("approve_handoff", timeline["approved_at"])]]
     counter = itertools.count()
     queue = [(at, next(counter), e, 0) for at, e in events]
@@ -207,6 +211,11 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
                 if flags.vulnerable:
                     flags.vulnerable = False
                     log("approval_decided", at, kind="vulnerability_review")
+            case ("prefs", _, first_hour, hours, days):
+                flags.borrower_window = Window(start=time(first_hour), end=time(min(first_hour + hours, 23)))
+                flags.borrower_quiet_weekdays = sorted(days)
+                log("contact_preferences", at, window=flags.borrower_window.model_dump(mode="json"),
+                    quiet_weekdays=flags.borrower_quiet_weekdays)
             case ("hard_stop", _, stop):
                 if stop not in flags.hard_stops:
                     flags.hard_stops.append(stop)
@@ -268,7 +277,8 @@ def test_the_generated_timelines_exercise_every_rule():
                  "deny:wellbeing.distress", "defer:handoff.min_days_past_due", "deny:handoff.not_reached",
                  "defer:handoff.not_reached", "deny:handoff.vulnerability", "deny:robot.consent",
                  "deny:vulnerability.no_robot", "deny:vulnerability.no_visit", "deny:hard_stop.attorney",
-                 "deny:hard_stop.bankruptcy", "deny:hard_stop.deceased", "deny:hard_stop.time_barred"):
+                 "deny:hard_stop.bankruptcy", "deny:hard_stop.deceased", "deny:hard_stop.time_barred",
+                 "defer:borrower.window", "defer:borrower.quiet_weekday"):
         # rare: a refusal, then a message while unreachable; a hand-off within 14 days of the only message;
         # a hard stop (one timeline in two, late in it)
         rare = rule in ("deny:third_party.refused", "defer:handoff.not_reached", "deny:hard_stop.time_barred",

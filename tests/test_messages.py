@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 
 from adapters.providers.sandbox import SandboxProvider
+from domain import clock
 from domain.enums import Channel, Outcome, Stage
-from domain.messages import ApprovalDecision, CeaseContact, DeliveryReceipt, PauseRequest, Payment, PromiseRequest
+from domain.messages import (
+    ApprovalDecision,
+    CeaseContact,
+    ContactPreferences,
+    DeliveryReceipt,
+    PauseRequest,
+    Payment,
+    PromiseRequest,
+)
 from service.cases import Cases
 from tests import factories
 from workflows.case import OverdueCase
@@ -131,6 +140,25 @@ async def test_a_wrong_party_hears_nothing_of_the_debt_and_their_number_is_never
     later = await cases.rows("SELECT channel FROM contact_attempts WHERE case_id = :c AND phone_ref = :r "
                              "AND planned_at > :t", c=status.case_id, r=robot.phone_ref, t=robot.at)
     assert later == []
+
+
+async def test_the_borrowers_own_hours_days_and_language_hold_for_every_later_contact(cases):
+    handle = await cases.start(profile="high_risk")
+    first = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await factories.rejected(handle.execute_update(OverdueCase.set_contact_preferences, ContactPreferences(
+        window={"start": "22:30", "end": "23:30"}, recorded_by="agent-1")), "outside the lawful")
+    await handle.execute_update(OverdueCase.set_contact_preferences, ContactPreferences(
+        window={"start": "19:00", "end": "21:00"}, quiet_weekdays=[6], locale="en", reason="works days",
+        recorded_by="agent-1"))
+    status = await cases.until(handle, lambda s: sum(s.contact_counts.values()) >= sum(first.contact_counts.values())
+                               + 3, what="three more contacts")
+    rows = await cases.rows("SELECT a.planned_at, m.body FROM contact_attempts a JOIN sandbox_messages m ON "
+                            "m.idempotency_key = a.idempotency_key WHERE a.case_id = :c AND a.person = 'borrower' "
+                            "ORDER BY a.id", c=status.case_id)
+    later = [(clock.local(r["planned_at"], "Asia/Shanghai"), r["body"]) for r in rows[1:]]
+    assert len(later) >= 3
+    assert all(time(19) <= at.time() < time(21) and at.weekday() != 6 for at, _ in later), later
+    assert all(body.isascii() for at, body in later if body), later  # their language: English templates
 
 
 async def test_pause_holds_every_action_until_resume(cases):

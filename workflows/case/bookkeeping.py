@@ -39,6 +39,16 @@ async def flush(run: CaseRun) -> None:
         await write(run)
 
 
+async def settle(run: CaseRun) -> None:
+    """Before the run ends (closed, or continued as new): every handler done and every fact written,
+    with nothing awaited between the last check and the end, so no message is lost."""
+    while True:
+        await flush(run)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if not run.owed:
+            return
+
+
 async def write(run: CaseRun) -> None:
     """Write what is owed now, if anything (the caller holds the case lock)."""
     if run.owed:

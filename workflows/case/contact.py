@@ -90,7 +90,7 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
                      "contact_person": run.case.borrower.name.split()[0]}
     request = ContactRequest(
         case_id=run.case_id, key=key, channel=channel, person=person, phone_ref=ref, to=to,
-        template=template, locale=run.case.borrower.locale, variables=variables,
+        template=template, locale=run.s.locale or run.case.borrower.locale, variables=variables,
         with_opt_out=run.config.rules.sms_requires_opt_out and channel is Channel.SMS,
         step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=run.now,
         voicemail=run.config.rules.voicemail == "limited_content", owed=bookkeeping.take(run),

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         ComplaintClosed,
         ComplaintInput,
         ComplaintRequest,
+        ContactPreferences,
         CrisisTreatmentEnd,
         DeliveryReceipt,
         DisputeRequest,
@@ -233,3 +234,24 @@ def end_for_hard_stop(run: CaseRun) -> bool:
             run.finish(Stage.REFERRED, HandOff.INSOLVENCY_AND_ESTATES, f"hard stop: {stop.value}")
             return True
     return False
+
+
+def check_preferences(run: CaseRun, prefs: ContactPreferences) -> None:
+    run.reject_if_closed()
+    lawful = run.config.rules.contact_window
+    if prefs.window and (prefs.window.end <= lawful.start or prefs.window.start >= lawful.end):
+        raise ValueError(f"{prefs.window.start:%H:%M}-{prefs.window.end:%H:%M} is outside the lawful "
+                         f"{lawful.start:%H:%M}-{lawful.end:%H:%M}: ask for hours within it")
+
+
+async def set_contact_preferences(run: CaseRun, prefs: ContactPreferences) -> UpdateResult:
+    """The borrower's own times, days and language replace any given before; the packs' rules still hold."""
+    run.recheck(lambda p: check_preferences(run, p), prefs)
+    flags = run.s.flags
+    flags.borrower_window, flags.borrower_quiet_weekdays = prefs.window, prefs.quiet_weekdays
+    run.s.locale = prefs.locale or run.s.locale
+    run.wake = True
+    run.event("contact_preferences", {"window": prefs.window.model_dump(mode="json") if prefs.window else None,
+                                      "quiet_weekdays": prefs.quiet_weekdays, "locale": prefs.locale,
+                                      "reason": prefs.reason, "by": prefs.recorded_by})
+    return run.result("contact preferences recorded")

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ComplaintClosed,
         ComplaintRequest,
         ContactInfoUpdate,
+        ContactPreferences,
         CrisisTreatmentEnd,
         DeliveryReceipt,
         DisputeRequest,
@@ -91,7 +92,7 @@ class OverdueCase:
             if s.stage.terminal:
                 break
             if c.history_is_long():
-                await self._settle()
+                await bookkeeping.settle(c)
                 c.prune_attempts()
                 workflow.continue_as_new(c.case.model_copy(update={"state": s}))
             if wake_at is None or wake_at > c.now:  # the case waits: show it and write what it owes
@@ -101,7 +102,7 @@ class OverdueCase:
                 await bookkeeping.flush(c)  # what the step's own work did not carry to the ledger
             await c.sleep_until(wake_at)
         presentation.publish(c)
-        await self._settle()
+        await bookkeeping.settle(c)
         return CaseOutcome(case_id=c.case_id, stage=s.stage, balance=s.balance, total_paid=s.total_paid,
                            reason=s.outcome_reason)
 
@@ -126,15 +127,6 @@ class OverdueCase:
             return c.plan_next(f"On hold ({hold.kind.value}): {hold.reason}", hold.until)
         step = STEPS.get(s.stage)
         return await step(c) if step else None
-
-    async def _settle(self) -> None:
-        """Before the run ends (closed, or continued as new): every handler done and every fact written,
-        with nothing awaited between the last check and the end, so no message is lost."""
-        while True:
-            await bookkeeping.flush(c := self.c)
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            if not c.owed:
-                return
 
     # --- operators and backends: updates (handlers in messages.py and protections.py) --------
 
@@ -237,6 +229,15 @@ class OverdueCase:
     @end_crisis_treatment.validator
     def _check_crisis_end(self, end: CrisisTreatmentEnd) -> None:
         protections.check_crisis_end(self.c, end)
+
+    @workflow.update
+    async def set_contact_preferences(self, prefs: ContactPreferences) -> UpdateResult:
+        async with self.c.turn():
+            return await protections.set_contact_preferences(self.c, prefs)
+
+    @set_contact_preferences.validator
+    def _check_preferences(self, prefs: ContactPreferences) -> None:
+        protections.check_preferences(self.c, prefs)
 
     @workflow.update
     async def record_hard_stop(self, report: HardStopReport) -> UpdateResult:

@@ -176,6 +176,7 @@ INTERNAL = {CaseState: "internal: set only by the workflow itself, on continue-a
 ANY_STAGE_EVENTS: dict[Stage, str] = {
     Stage.RELATIONSHIP: "paid in full (`record_payment`)",
     Stage.WITHDRAWN: "a dispute upheld (`resolve_dispute`)",
+    Stage.REFERRED: "a hard stop: bankruptcy or death (`record_hard_stop`)",
     Stage.WELLBEING_HOLD: "distress on a call or a visit, or `record_vulnerability`",
     Stage.HARDSHIP_PLAN: "hardship reported (`report_hardship`, or a visit's outcome)",
     Stage.PROMISE: "a promise to pay taken (`promise_to_pay`, or a visit's outcome)",

@@ -30,7 +30,7 @@ RULES = (
     "voice.attempts_per_7_days", "voice.after_conversation", "cease.*", "hold.*", "wellbeing.distress",
     "vulnerability.review", "vulnerability.no_robot", "vulnerability.no_visit", "third_party.borrower_reachable",
     "third_party.refused", "third_party.max_each", "third_party.location_only", "robot.consent",
-    "right_party.disclosure", "voicemail.not_allowed", "borrower.window", "borrower.quiet_weekday",
+    "right_party.disclosure", "voicemail.not_allowed", "wrong_number", "borrower.window", "borrower.quiet_weekday",
     "hard_stop.*", "handoff.approval", "handoff.min_days_past_due", "handoff.not_reached",
     "handoff.vulnerability", "visit.window", "visit.collectors", "visit.no_time", "lifecycle.move",
     "journal.no_rules",
@@ -69,7 +69,7 @@ class _Case:
     distress: bool = False
     vulnerable: bool = False
     refused_third_parties: set[str] = field(default_factory=set)
-    borrower_numbers_valid: bool = True
+    borrower_refs: set[str] | None = None  # the borrower's valid numbers, once verified
     borrower_failures: int = 0
     opened_at: datetime | None = None
     days_past_due_at_open: int = 0
@@ -78,6 +78,7 @@ class _Case:
     vulnerability_on_record: bool = False
     robot_consent: set[str] = field(default_factory=set)
     hard_stops: set[str] = field(default_factory=set)
+    wrong_numbers: set[str] = field(default_factory=set)
     borrower_window: Window | None = None
     quiet_weekdays: set[int] = field(default_factory=set)
 
@@ -114,7 +115,12 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "wellbeing_referral":
                 case.distress = True
             case "vulnerability_recorded":
-                case.vulnerable = case.vulnerability_on_record = True
+                case.vulnerable = True
+                case.vulnerability_on_record = case.vulnerability_on_record or bool(data.get("lasting"))
+            case "approval_withdrawn" if data.get("kind") == "handoff":
+                case.handoff_approved = False
+            case "wrong_number":
+                case.wrong_numbers.add(data["phone_ref"])
             case "approval_decided" if data.get("kind") == "handoff":
                 case.handoff_approved = data["verdict"] == "approved"
             case "approval_decided" if data.get("kind") in ("wellbeing_review", "vulnerability_review"):
@@ -127,7 +133,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "third_party_refused":
                 case.refused_third_parties.add(data["phone_ref"])
             case "contact_data_verified":
-                case.borrower_numbers_valid = any(p["valid"] for p in data["phones"] if p["owner"] == "borrower")
+                case.borrower_refs = {p["ref"] for p in data["phones"] if p["owner"] == "borrower" and p["valid"]}
                 case.robot_consent = {p["ref"] for p in data["phones"] if p.get("robot_consent")}
             case "receipt":
                 for attempt in case.attempts:
@@ -228,6 +234,8 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
         out.append((f"cease.{CEASE_MEDIUM[channel]}", f"{channel} after the borrower refused it"))
     elif data.get("phone_ref") in case.cease_numbers:
         out.append(("cease.number", "contact on a number the borrower refused"))
+    if data.get("phone_ref") in case.wrong_numbers:
+        out.append(("wrong_number", "contact on a number a stranger answered"))
     if data.get("outcome") in NOT_CONFIRMED and data.get("played") == "message":
         out.append(("right_party.disclosure", f"the message played to a {data['outcome'].replace('_', ' ')}"))
     if data.get("played") == "voicemail" and rules.voicemail != "limited_content":
@@ -280,7 +288,8 @@ LOCATION_TEMPLATES = {"location_inquiry"}  # the templates of the `location` sec
 
 def _third_party(case: _Case, data: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
-    unreachable = not case.borrower_numbers_valid or case.borrower_failures >= case.rules.unreachable_after_failures
+    own = None if case.borrower_refs is None else case.borrower_refs - case.wrong_numbers
+    unreachable = own == set() or case.borrower_failures >= case.rules.unreachable_after_failures
     if not unreachable:
         out.append(("third_party.borrower_reachable", "an emergency contact messaged while the borrower was reachable"))
     if data.get("phone_ref") in case.refused_third_parties:

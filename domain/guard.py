@@ -102,7 +102,7 @@ def evaluate(
             return decide("deny", "hard_stop.time_barred", HARD_STOPS[stop])
     for hold in flags.holds:
         if hold.until is None or now < hold.until:
-            return decide("deny", f"hold.{hold.kind.value}", f"on hold ({hold.kind.value}): {hold.reason}")
+            return decide("deny", f"hold.{hold.kind.value}", f"on hold ({hold.kind.value})")  # its reason: sealed
     if action.action != "contact":  # not a contact: windows, caps and opt-outs do not apply
         held = _handoff(action.action, now, rules, handoff) if handoff is not None else None
         if held is not None:
@@ -121,6 +121,8 @@ def evaluate(
         return decide("deny", f"cease.{_CEASE_CHANNEL[channel]}", "the borrower refused this channel")
     if action.phone_ref and action.phone_ref in flags.cease_numbers:
         return decide("deny", "cease.number", "the borrower refused contact on this number")
+    if action.phone_ref and action.phone_ref in flags.wrong_numbers:
+        return decide("deny", "wrong_number", "a stranger answered this number: it is not the borrower's")
     if flags.vulnerability_on_record and channel in (Channel.ROBOT_CALL, Channel.VISIT):
         return decide("deny", f"vulnerability.no_{'visit' if channel is Channel.VISIT else 'robot'}",
                       "a vulnerability is on record: a person calls, nobody visits")

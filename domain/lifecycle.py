@@ -29,6 +29,7 @@ PROCESS: dict[Stage, frozenset[Stage]] = {
 ANY_OPEN_STAGE: dict[Stage, frozenset[Stage]] = {
     Stage.RELATIONSHIP: frozenset(),  # paid in full
     Stage.WITHDRAWN: frozenset(),  # a dispute upheld
+    Stage.REFERRED: frozenset(),  # a person takes the case: a hard stop (bankruptcy, death), a review
     Stage.WELLBEING_HOLD: frozenset({Stage.RELATIONSHIP}),  # distress or vulnerability: stop and review
     Stage.HARDSHIP_PLAN: frozenset({Stage.RELATIONSHIP}),  # hardship reported
     Stage.PROMISE: frozenset({Stage.WELLBEING_HOLD, Stage.RELATIONSHIP}),  # a promise to pay taken

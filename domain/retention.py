@@ -40,6 +40,8 @@ JOURNAL_PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "cease_contact": ("reason",),
     "complaint_resolved": ("explanation",),
     "handed_off": ("reason",),
+    "hard_stop_recorded": ("evidence",),
+    "contact_preferences": ("reason",),
 }
 SEALED = "$sealed"  # {"$sealed": "<base64 nonce + ciphertext>"}: a field sealed under its case's key
 ERASED = "$erased"  # {"$erased": true}: a sealed field whose key was destroyed, or one written after it

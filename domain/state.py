@@ -154,6 +154,7 @@ class Flags(Model):
     cease_all: bool = False
     cease_channels: list[str] = Field(default_factory=list)
     cease_numbers: list[str] = Field(default_factory=list)  # phone refs
+    wrong_numbers: list[str] = Field(default_factory=list)  # phone refs a stranger answered: never again
     third_parties_refused: list[str] = Field(default_factory=list)  # emergency contacts' phone refs
     relationship_opt_out: bool = False
     robot_consent: list[str] = Field(default_factory=list)  # phone refs with consent to robot calls (TCPA)
@@ -170,7 +171,8 @@ class Flags(Model):
         out += [name for name in ("hardship", "distress", "vulnerable", "cease_all") if getattr(self, name)]
         out += [f"cease:{c}" for c in self.cease_channels]
         out += ["cease:number"] * bool(self.cease_numbers)
-        out += [s.value for s in self.hard_stops]
+        out += ["wrong_number"] * bool(self.wrong_numbers)
+        out += ["hard_stop"] * bool(self.hard_stops)  # which one is not for an unencrypted search attribute
         return out
 
 

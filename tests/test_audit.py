@@ -145,7 +145,7 @@ async def test_a_hand_off_without_a_persons_approval_or_before_the_borrower_was_
 async def test_a_hand_off_before_its_days_past_due_or_of_a_vulnerable_borrower_is_a_violation(engine):
     j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open(days_past_due=80, handoff=HANDOFF)
     await j.contact(T0, "agent_call", outcome="conversation")
-    await j.add("vulnerability_recorded", T0 + timedelta(hours=1), driver=None, source="agent")
+    await j.add("vulnerability_recorded", T0 + timedelta(hours=1), driver=None, source="agent", lasting=True)
     await j.add("approval_decided", T0 + timedelta(days=1), approval_id="r", kind="vulnerability_review",
                 verdict="approved", by="reviewer", note="")
     await j.add("approval_decided", T0 + timedelta(days=2), approval_id="a", kind="handoff", verdict="approved",

@@ -258,3 +258,9 @@ def test_the_borrowers_own_hours_and_days_narrow_the_lawful_window():
     assert decide(third, now=tuesday_10, flags=evenings, borrower_unreachable=True).allowed  # theirs, not ours
     late = Flags(borrower_window={"start": "22:30", "end": "23:30"})
     assert decide(now=tuesday_10, flags=late).rule == "borrower.window"  # never lawful: denied, not deferred
+
+
+def test_a_number_a_stranger_answered_is_never_called_again_but_the_others_are():
+    flags = Flags(wrong_numbers=["n1"])
+    assert decide(ROBOT, now=utc(2026, 12, 1, 2), flags=flags).rule == "wrong_number"
+    assert decide(PlannedAction(channel=Channel.SMS, phone_ref="n2"), now=utc(2026, 12, 1, 2), flags=flags).allowed

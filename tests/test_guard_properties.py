@@ -204,7 +204,7 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
                     log("approval_decided", at, kind="wellbeing_review")
             case ("vulnerable", _, review_after):
                 flags.vulnerable = flags.vulnerability_on_record = vulnerability = True
-                log("vulnerability_recorded", at)
+                log("vulnerability_recorded", at, lasting=True)
                 review = (at + timedelta(minutes=review_after), next(counter), ("vulnerability_review",), 0)
                 heapq.heappush(queue, review)
             case ("vulnerability_review",):

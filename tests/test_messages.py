@@ -131,7 +131,7 @@ async def test_a_wrong_party_hears_nothing_of_the_debt_and_their_number_is_never
     status = await cases.until(handle, lambda s: s.contact_counts.get("agent_call", 0) >= 1, what="an agent call")
     [robot] = [c for c in status.last_contacts if c.channel is Channel.ROBOT_CALL]
     [agent] = [c for c in status.last_contacts if c.channel is Channel.AGENT_CALL]
-    assert robot.outcome is Outcome.WRONG_PARTY and "cease:number" in status.flags
+    assert robot.outcome is Outcome.WRONG_PARTY and "wrong_number" in status.flags
     assert agent.phone_ref != robot.phone_ref and agent.outcome is Outcome.CONVERSATION  # the borrower's own
     [call] = await cases.rows("SELECT a.played, m.body FROM contact_attempts a JOIN sandbox_messages m "
                               "ON m.idempotency_key = a.idempotency_key WHERE a.case_id = :c "

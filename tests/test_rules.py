@@ -103,6 +103,8 @@ def test_the_process_runs_forward_and_special_events_may_move_any_open_case():
     assert all(lifecycle.allowed(s, Stage.RELATIONSHIP) for s in lifecycle.OPEN if s is not Stage.RELATIONSHIP)
     assert not lifecycle.allowed(Stage.WELLBEING_HOLD, Stage.PROMISE)  # no promise is taken from a person in crisis
     assert not lifecycle.allowed(Stage.SETTLED, Stage.RELATIONSHIP)
+    # a hard stop (bankruptcy, death) hands the case to people from wherever it is
+    assert all(lifecycle.allowed(s, Stage.REFERRED) for s in Stage if not s.terminal)
 
 
 def test_every_stage_change_in_the_golden_histories_is_an_allowed_move():

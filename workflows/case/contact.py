@@ -7,6 +7,7 @@ journalled and returned to the stage instead of a result.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -84,13 +85,14 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
         variables = {"sender_name": sender.name, "sender_number": sender.contact_number,
                      "amount": str(run.s.balance), "currency": loan.currency,
                      "due_date": loan.due_date.isoformat(), "neutral_sender": sender.neutral_name,
-                     "first_name": run.case.borrower.name.split()[0]}
+                     "first_name": (run.case.borrower.name.split() or [""])[0]}
     else:  # a third party learns nothing of the debt, not even the lender's name
         variables = {"neutral_sender": sender.neutral_name, "sender_number": sender.contact_number,
-                     "contact_person": run.case.borrower.name.split()[0]}
+                     "contact_person": (run.case.borrower.name.split() or [""])[0]}
     request = ContactRequest(
         case_id=run.case_id, key=key, channel=channel, person=person, phone_ref=ref, to=to,
-        template=template, locale=run.s.locale or run.case.borrower.locale, variables=variables,
+        template=template, variables=variables,
+        locale=(run.s.locale if person == Person.BORROWER else None) or run.case.borrower.locale,
         with_opt_out=run.config.rules.sms_requires_opt_out and channel is Channel.SMS,
         step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=run.now,
         voicemail=run.config.rules.voicemail == "limited_content", owed=bookkeeping.take(run),
@@ -122,20 +124,27 @@ def apply_outcome(run: CaseRun, attempt: ContactAttempt, outcome: Outcome, distr
         if outcome is Outcome.DELIVERED and s.messaged_at is None:
             s.messaged_at = attempt.at
         elif outcome.is_failure and s.messaged_at == attempt.at:  # undeliverable after all (a bounce)
-            s.messaged_at = None
-    if outcome is Outcome.WRONG_PARTY and attempt.phone_ref and attempt.phone_ref not in s.flags.cease_numbers:
-        s.flags.cease_numbers.append(attempt.phone_ref)  # not the borrower's number: never called again
-        run.event("cease_contact", {"scope": "number", "number_ref": attempt.phone_ref, "channel": None,
-                                    "reason": "wrong party: the number is not the borrower's"})
+            s.messaged_at = first_delivered(run)
+    if outcome is Outcome.WRONG_PARTY and attempt.person == Person.BORROWER and attempt.phone_ref \
+            and attempt.phone_ref not in s.flags.wrong_numbers:
+        s.flags.wrong_numbers.append(attempt.phone_ref)  # not the borrower's number: never called again
+        run.event("wrong_number", {"phone_ref": attempt.phone_ref})
     if distress:
         attempt.distress = True
         s.flags.distress = True
         run.wake = True
 
 
+def first_delivered(run: CaseRun) -> datetime | None:
+    """The earliest message delivered to the borrower among the attempts the case still holds."""
+    return min((a.at for a in run.s.attempts if a.person == Person.BORROWER and a.outcome is Outcome.DELIVERED),
+               default=None)
+
+
 def borrower_unreachable(run: CaseRun) -> bool:
     report = run.s.verification
-    return reachability.unreachable(verified_without_number=report is not None and not report.reachable_refs,
+    own = [r for r in report.reachable_refs if r not in run.s.flags.wrong_numbers] if report else []
+    return reachability.unreachable(verified_without_number=report is not None and not own,
                                     failures=run.s.consecutive_failures,
                                     limit=run.config.rules.unreachable_after_failures)
 
@@ -158,11 +167,12 @@ async def ask_third_parties(run: CaseRun, unchanged: tuple[object, ...]) -> None
 
 
 def borrower_number(run: CaseRun) -> str | None:
-    """The first verified borrower number that the borrower has not refused."""
-    report = run.s.verification
+    """The first verified borrower number that the borrower has not refused and no stranger answered."""
+    report, flags = run.s.verification, run.s.flags
     if report is None:
         return None
-    return next((r for r in report.reachable_refs if r not in run.s.flags.cease_numbers), None)
+    return next((r for r in report.reachable_refs if r not in flags.cease_numbers and r not in flags.wrong_numbers),
+                None)
 
 
 def number_for(run: CaseRun, ref: str) -> str:

@@ -41,6 +41,9 @@ LEANER_STEPS = "leaner-steps"
 VULNERABILITY_LASTS = "vulnerability-lasts"  # a vulnerability on record: no robot calls, no visits, ever
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 
+# Where a case goes when something overtakes the end of its path (a promise, a plan, a review).
+AWAY_FROM_HANDOFF = frozenset({Stage.PROMISE, Stage.HARDSHIP_PLAN, Stage.WELLBEING_HOLD, Stage.ASSESSMENT})
+
 LEDGER_WINDOW = timedelta(days=8)  # attempts older than this no longer count for any cap
 
 
@@ -123,7 +126,17 @@ class CaseRun:
             previous, self.s.stage = self.s.stage, stage
             self.wake = True
             self.event("stage_changed", {"from": previous.value, "to": stage.value, "why": why})
+            if self.s.handoff is not None and stage in AWAY_FROM_HANDOFF:
+                self.withdraw_handoff(f"the case moved to {stage.value}")
         return self.now
+
+    def withdraw_handoff(self, why: str) -> None:
+        """A hand-off asked (or approved) at the end of the path lapses when the case leaves it: a later end
+        of the path is judged, and approved, afresh."""
+        review, self.s.handoff = self.s.handoff, None
+        assert review is not None
+        self.s.approvals = [a for a in self.s.approvals if a.approval_id != review.approval_id]
+        self.event("approval_withdrawn", {"approval_id": review.approval_id, "kind": "handoff", "why": why})
 
     def hand_off(self, kind: HandOff, reason: str) -> None:
         """A hand-off to people or a partner (supervisor, legal / recovery, credit bureau), on record."""

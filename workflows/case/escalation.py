@@ -58,7 +58,11 @@ def end_of_path(run: CaseRun, why: str) -> datetime | None:
 
 def facts(run: CaseRun) -> HandOffFacts:
     s = run.s
-    return HandOffFacts(days_past_due=run.days_past_due, reached_at=s.reached_at, messaged_at=s.messaged_at,
+    reached = s.reached_at
+    if reached is None and s.counts.get("conversations"):  # a case that talked before these facts were kept
+        reached = s.opened_at
+    return HandOffFacts(days_past_due=run.days_past_due, reached_at=reached,
+                        messaged_at=s.messaged_at or contact.first_delivered(run),
                         vulnerability=s.vulnerability is not None, policy=run.config.policy.handoff)
 
 

@@ -158,6 +158,8 @@ async def update_contact_info(run: CaseRun, update: ContactInfoUpdate) -> Update
     borrower = run.case.borrower
     if update.mobile_numbers is not None:
         borrower.mobile_numbers = update.mobile_numbers
+        # consent to robot calls was given for a number: it goes with the number
+        borrower.robot_call_consent = [n for n in borrower.robot_call_consent if n in update.mobile_numbers]
     if update.address is not None:
         borrower.address = update.address
     if update.emergency_contacts is not None:

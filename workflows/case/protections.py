@@ -131,12 +131,12 @@ async def record_vulnerability(run: CaseRun, report: VulnerabilityReport) -> Upd
         driver=report.driver if report.consent_to_record else None, source=report.source,
         recorded_at=run.now, review_due=run.now + run.config.policy.wellbeing.review_within)
     run.s.flags.vulnerable = True
-    if workflow.patched(VULNERABILITY_LASTS):  # lasting, whatever a review decides
-        run.s.flags.vulnerability_on_record = True
+    lasting = workflow.patched(VULNERABILITY_LASTS)  # lasting, whatever a review decides
+    run.s.flags.vulnerability_on_record = run.s.flags.vulnerability_on_record or lasting
     run.wake = True
     run.event("vulnerability_recorded", {
         "driver": report.driver.value if report.consent_to_record else "withheld (no consent)",
-        "source": report.source})
+        "source": report.source, "lasting": lasting})
     return run.result("vulnerability recorded: contact stops until a trained person reviews")
 
 
@@ -249,7 +249,7 @@ async def set_contact_preferences(run: CaseRun, prefs: ContactPreferences) -> Up
     run.recheck(lambda p: check_preferences(run, p), prefs)
     flags = run.s.flags
     flags.borrower_window, flags.borrower_quiet_weekdays = prefs.window, prefs.quiet_weekdays
-    run.s.locale = prefs.locale or run.s.locale
+    run.s.locale = prefs.locale
     run.wake = True
     run.event("contact_preferences", {"window": prefs.window.model_dump(mode="json") if prefs.window else None,
                                       "quiet_weekdays": prefs.quiet_weekdays, "locale": prefs.locale,

@@ -124,7 +124,7 @@ class OverdueCase:
             return None
         hold = c.current_hold()
         if hold is not None:
-            return c.plan_next(f"On hold ({hold.kind.value}): {hold.reason}", hold.until)
+            return c.plan_next(f"On hold ({hold.kind.value})", hold.until)  # the reason stays in the sealed journal
         step = STEPS.get(s.stage)
         return await step(c) if step else None
 

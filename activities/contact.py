@@ -73,7 +73,7 @@ class ContactActivities:
                 "channel": request.channel.value, "person": request.person.value, "phone_ref": request.phone_ref,
                 "template": request.template, "with_opt_out": request.with_opt_out, "step": request.step,
                 "robot": request.robot, "outcome": result.outcome.value, "distress": result.distress,
-                "played": result.played,
+                "played": result.played, "dial_by": request.dial_by.isoformat() if request.dial_by else None,
                 "guard_rule": request.guard.rule, "packs": request.guard.packs,
             })])
 

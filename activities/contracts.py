@@ -83,6 +83,7 @@ class ContactRequest(Contract):
     guard: GuardDecision
     planned_at: datetime
     voicemail: bool = False  # a robot call may leave a limited-content message on a machine
+    dial_by: datetime | None = None  # an agent's task: a call only once the guard allows its dial, before this
     owed: list[LedgerFact] = []  # the case's facts before this contact: written with its claim
 
 

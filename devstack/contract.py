@@ -94,6 +94,10 @@ NOTES: dict[str, str] = {
     "declined, the case goes to a supervisor.",
     "OverdueCase.open_dispute": "Hold `dispute`: nothing is sent until it is resolved. `kind: identity_theft` "
     "when the borrower says the debt is not theirs (no report, no hand-off while it is open).",
+    "OverdueCase.may_dial": "For dialers, as an agent dials an agent call task (`attempt_key` from "
+    "`status.last_contacts`): the guard answers at that moment; allowed, the dial is the call, recorded and counted "
+    "toward the caps; refused, why and until when. A task lapses when the day's contact window closes "
+    "(`expires_at`); the call's outcome comes by `delivery_receipt`. Also `POST /cases/{id}/dials`.",
     "OverdueCase.set_contact_preferences": "The borrower's own restrictions: local hours (`window`, inside the "
     "lawful window), days off (`quiet_weekdays`, 0 Monday … 6 Sunday), their language (`locale`); they replace "
     "any given before and narrow the packs' rules for every later contact, never widen them.",
@@ -145,6 +149,7 @@ EXAMPLES: dict[str, list[Any]] = {
                              "address": {"line1": "12 New St", "city": "Hangzhou"}}],
     "approve": [{"approval_id": "EX-1001:visit:9", "approve": True, "decided_by": "supervisor-1", "note": ""}],
     "open_dispute": [{"kind": "debt", "reason": "not my loan", "details": "", "written": True}],
+    "may_dial": [{"attempt_key": "EX-1001:agent_call:12", "agent": "agent-7"}],
     "set_contact_preferences": [{"window": {"start": "18:00", "end": "20:00"}, "quiet_weekdays": [6],
                                  "locale": "en", "reason": "works days", "recorded_by": "agent-1"}],
     "record_hard_stop": [{"kind": "bankruptcy", "evidence": "petition 26-10432, filed 2026-11-20",

@@ -7,7 +7,7 @@ they were set, every attempt and receipt). If the two ever disagree, the record 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +31,7 @@ RULES = (
     "vulnerability.review", "vulnerability.no_robot", "vulnerability.no_visit", "third_party.borrower_reachable",
     "third_party.refused", "third_party.max_each", "third_party.location_only", "robot.consent",
     "right_party.disclosure", "voicemail.not_allowed", "wrong_number", "borrower.window", "borrower.quiet_weekday",
-    "hard_stop.*", "handoff.approval", "handoff.min_days_past_due", "handoff.not_reached",
+    "hard_stop.*", "task.expired", "handoff.approval", "handoff.min_days_past_due", "handoff.not_reached",
     "handoff.vulnerability", "visit.window", "visit.collectors", "visit.no_time", "lifecycle.move",
     "journal.no_rules",
 )
@@ -54,6 +54,7 @@ class _Attempt:
     phone_ref: str | None
     at: datetime
     outcome: str
+    awaits_dial: bool = False  # an agent's task not yet dialled: not a call, counted toward no cap
 
 
 @dataclass
@@ -119,6 +120,14 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 case.vulnerability_on_record = case.vulnerability_on_record or bool(data.get("lasting"))
             case "approval_withdrawn" if data.get("kind") == "handoff":
                 case.handoff_approved = False
+            case "agent_dial":  # the call itself, judged when the agent dialled
+                dialled = {"channel": "agent_call", "person": data["person"], "phone_ref": data.get("phone_ref"),
+                           "outcome": "sent"}
+                found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
+                          for rule, detail in _judge(case, replace(entry, data=dialled))]
+                for attempt in case.attempts:
+                    if attempt.key == data["attempt_key"]:
+                        attempt.at, attempt.awaits_dial = entry.at, False
             case "wrong_number":
                 case.wrong_numbers.add(data["phone_ref"])
             case "approval_decided" if data.get("kind") == "handoff":
@@ -139,6 +148,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 for attempt in case.attempts:
                     if attempt.key == data["attempt_key"]:
                         attempt.outcome = data["outcome"]
+                        attempt.awaits_dial = attempt.awaits_dial and data["outcome"] in ("task_created", "sent")
                         if attempt.person == "borrower":
                             _count_failures(case, data["outcome"])
             case "visit_reported":
@@ -154,8 +164,9 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "contact_attempt":
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
                           for rule, detail in _judge(case, entry)]
+                waits = bool(data.get("dial_by")) and data["outcome"] == "task_created"
                 case.attempts.append(_Attempt(entry.key, data["channel"], data["person"], data.get("phone_ref"),
-                                              entry.at, data["outcome"]))
+                                              entry.at, data["outcome"], awaits_dial=waits))
                 if data.get("distress"):
                     case.distress = True
                 if data["person"] == "borrower":
@@ -305,7 +316,8 @@ def _third_party(case: _Case, data: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _voice(case: _Case, data: dict[str, Any], at: datetime, local: datetime) -> list[tuple[str, str]]:
     caps, out = case.rules.voice, []
-    before = [a for a in case.attempts if a.channel in VOICE and a.person == data["person"] and a.at <= at]
+    before = [a for a in case.attempts
+              if a.channel in VOICE and a.person == data["person"] and a.at <= at and not a.awaits_dial]
 
     def day(a: _Attempt) -> date:
         return a.at.astimezone(case.tz).date()

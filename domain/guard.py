@@ -227,7 +227,8 @@ def _voice_caps(
     action: PlannedAction, now: datetime, tz: str, attempts: list[ContactAttempt], rules: EffectiveRules
 ) -> tuple[str, str, datetime] | None:
     caps = rules.voice
-    voice = [a for a in attempts if a.channel.is_voice and a.person == action.person and a.at <= now]
+    voice = [a for a in attempts
+             if a.channel.is_voice and a.person == action.person and a.at <= now and a.counts_as_call]
     day_start = clock.start_of_local_day(now, tz)
     tomorrow = clock.next_local_day_at(now, tz, rules.contact_window.start)
     today = [a for a in voice if a.at >= day_start]

@@ -145,6 +145,21 @@ class ContactPreferences(Model):
         return sorted(set(days))
 
 
+class DialRequest(Model):
+    """An agent about to dial a case's call task: the dialer asks first."""
+
+    attempt_key: str = Field(min_length=1, max_length=160)
+    agent: str = Field(min_length=1, max_length=100)
+
+
+class DialPermission(Model):
+    allowed: bool
+    rule: str
+    reason: str
+    until: AwareDatetime | None = None  # not now: ask again from then
+    expires_at: AwareDatetime | None = None  # the task's end (the contact window's close, that day)
+
+
 class HardStopReport(Model):
     """A hard stop and its evidence (a court or filing reference, a death certificate's, a letter's)."""
 

@@ -91,6 +91,14 @@ class ContactAttempt(Model):
     robot: bool = False
     step: int | None = None
     distress: bool = False
+    dial_by: datetime | None = None  # an agent's task: dialled only with the guard's word, before this
+    dialled: bool = False  # an agent dialled it (its `at` is then the dial's time)
+
+    @property
+    def counts_as_call(self) -> bool:
+        """A task an agent has not dialled (and no outcome of which has come) is not a call yet: it counts
+        toward no cap."""
+        return self.dial_by is None or self.dialled or self.outcome not in (Outcome.TASK_CREATED, Outcome.SENT)
 
 
 class PendingApproval(Model):

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import SkipJsonSchema
 
 from domain.case_input import CaseInput
-from domain.messages import Payment, UpdateResult
+from domain.messages import DialPermission, DialRequest, Payment, UpdateResult
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
 from service.backpressure import Backpressure, Busy
@@ -143,6 +143,13 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: B
               responses={404: PROBLEMS[404], 409: {"model": Problem, "description": "the case refused it"}})
     async def record_payment(case_id: CaseId, payment: Payment) -> UpdateResult:
         return await cases.pay(case_id, payment)
+
+    @app.post("/cases/{case_id}/dials", response_model=DialPermission, dependencies=authenticated,
+              responses={404: PROBLEMS[404], 409: {"model": Problem, "description": "no such task, or dialled"}})
+    async def may_dial(case_id: CaseId, request: DialRequest) -> DialPermission:
+        """For dialers, as an agent dials a call task: the guard's word now (allowed, or why not and
+        until when). An allowed dial is the call: recorded and counted toward the caps."""
+        return await cases.may_dial(case_id, request)
 
     @app.get("/cases/{case_id}", response_model=CaseStatus, dependencies=authenticated,
              responses={404: PROBLEMS[404]})

@@ -43,6 +43,8 @@ from domain.messages import (
     ContactPreferences,
     CrisisTreatmentEnd,
     DeliveryReceipt,
+    DialPermission,
+    DialRequest,
     DisputeRequest,
     DisputeResolution,
     HardshipReport,
@@ -261,6 +263,10 @@ class Cases:
     async def end_crisis_treatment(self, case_id: str, end: CrisisTreatmentEnd) -> UpdateResult:
         """Mental health crisis treatment ended: the open-ended moratorium gets its end date."""
         return await self._send(case_id, lambda h: h.execute_update(OverdueCase.end_crisis_treatment, end))
+
+    async def may_dial(self, case_id: str, request: DialRequest) -> DialPermission:
+        """An agent dials a call task: the guard's word at that moment (the dial, if allowed, is the call)."""
+        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.may_dial, request))
 
     async def set_contact_preferences(self, case_id: str, prefs: ContactPreferences) -> UpdateResult:
         """The borrower's own hours, days off and language."""

@@ -211,6 +211,16 @@ async def test_contact_outside_the_borrowers_own_hours_or_days_is_a_violation(en
     assert await rules_found(engine, j) == Counter({"borrower.window": 1, "borrower.quiet_weekday": 1})
 
 
+async def test_an_agents_dial_is_judged_when_it_happens(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.add("contact_attempt", T0, channel="agent_call", person="borrower", phone_ref="n1",
+                outcome="task_created", with_opt_out=False, distress=False, robot=False, template="agent_reminder",
+                dial_by=(T0 + timedelta(hours=12)).isoformat())                      # a task at 10:00: fine
+    await j.add("agent_dial", T0 + timedelta(hours=13), attempt_key=j.case_id + ":contact_attempt:2",
+                person="borrower", phone_ref="n1", agent="agent-7")                 # dialled at 23:00: outside
+    assert await rules_found(engine, j) == Counter({"window": 1})
+
+
 async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):
     j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()  # visits 08:00-22:00 local in cn
 

@@ -264,3 +264,14 @@ def test_a_number_a_stranger_answered_is_never_called_again_but_the_others_are()
     flags = Flags(wrong_numbers=["n1"])
     assert decide(ROBOT, now=utc(2026, 12, 1, 2), flags=flags).rule == "wrong_number"
     assert decide(PlannedAction(channel=Channel.SMS, phone_ref="n2"), now=utc(2026, 12, 1, 2), flags=flags).allowed
+
+
+def test_an_agents_task_is_no_call_until_it_is_dialled():
+    now = utc(2026, 12, 8, 16, 0)  # 11:00 New York
+    week = calls(*[(utc(2026, 12, d, 15, 0), Outcome.NO_ANSWER, "n1") for d in range(3, 9)])  # 6 calls
+    task = ContactAttempt(key="t", channel=Channel.AGENT_CALL, phone_ref="n1", at=utc(2026, 12, 8, 15, 30),
+                          outcome=Outcome.TASK_CREATED, dial_by=utc(2026, 12, 9, 2))
+    assert decide(ROBOT, now=now, tz="America/New_York", attempts=[*week, task], rules=US, flags=CONSENT).allowed
+    dialled = task.model_copy(update={"dialled": True})
+    held = decide(ROBOT, now=now, tz="America/New_York", attempts=[*week, dialled], rules=US, flags=CONSENT)
+    assert held.rule == "voice.attempts_per_7_days"  # the dial made it the 7th call

@@ -33,6 +33,7 @@ from intake.service import SIGNATURE_HEADER, create_app, sign
 from service.bulk import start_bulk
 from service.cases import Cases
 from settings import IntakeSettings
+from testkit.cases import daytime_zone
 from testkit.servers import dev_environment, free_port
 from tests import factories
 from worker import build_worker
@@ -119,6 +120,28 @@ async def test_the_service_starts_pays_and_reads_a_case_idempotently(stack):
         assert wrong_currency.status_code == 409 and "currency" in wrong_currency.json()["detail"]
         assert (await api.get("/cases/NO-SUCH-CASE")).status_code == 404
         assert (await api.post("/cases/NO-SUCH-CASE/payments", json=payment)).status_code == 404
+
+
+async def test_a_dialer_asks_as_the_agent_dials_and_the_dial_is_the_call(stack):
+    body = case_json(policy="fast", timezone=daytime_zone(), mobile="+8613800138085")  # agents dial when told
+    case_id = body["case_id"]
+    async with http(stack) as api:
+        assert (await api.post("/cases", json=body)).status_code == 201
+        for _ in range(120):  # the fast schedule reaches its agent call task in a few seconds
+            contacts = (await api.get(f"/cases/{case_id}")).json()["last_contacts"]
+            tasks = [c for c in contacts if c["channel"] == "agent_call"]
+            if tasks:
+                break
+            await asyncio.sleep(0.5)
+        [task] = tasks
+        dial = {"attempt_key": task["key"], "agent": "agent-7"}
+        allowed = await api.post(f"/cases/{case_id}/dials", json=dial)
+        assert allowed.status_code == 200 and allowed.json()["allowed"] is True
+        assert datetime.fromisoformat(allowed.json()["expires_at"]) > datetime.now(UTC)  # the window's close
+        again = await api.post(f"/cases/{case_id}/dials", json=dial)
+        assert again.status_code == 409 and "dialled already" in again.json()["detail"]
+        unknown = await api.post(f"/cases/{case_id}/dials", json=dial | {"attempt_key": "nope"})
+        assert unknown.status_code == 409 and "no agent call task" in unknown.json()["detail"]
 
 
 async def test_bad_requests_get_clear_errors_and_start_nothing(stack):

@@ -19,6 +19,7 @@ from domain.messages import (
     CeaseContact,
     ContactPreferences,
     DeliveryReceipt,
+    DialRequest,
     PauseRequest,
     Payment,
     PromiseRequest,
@@ -159,6 +160,23 @@ async def test_the_borrowers_own_hours_days_and_language_hold_for_every_later_co
     assert len(later) >= 3
     assert all(time(19) <= at.time() < time(21) and at.weekday() != 6 for at, _ in later), later
     assert all(body.isascii() for at, body in later if body), later  # their language: English templates
+
+
+async def test_an_agents_task_lapses_when_the_contact_window_closes(cases):
+    handle = await cases.start(mobile="+8613800138085")  # the sandbox's agents dial this number only when told
+    status = await cases.until(handle, lambda s: s.contact_counts.get("agent_call", 0) >= 1, what="an agent task")
+    [task] = [c for c in status.last_contacts if c.channel is Channel.AGENT_CALL]
+    assert task.dial_by is not None and not task.dialled and task.outcome is Outcome.TASK_CREATED
+    await cases.env.sleep(task.dial_by - await cases.env.get_current_time() + timedelta(minutes=1))
+    late = await handle.execute_update(OverdueCase.may_dial, DialRequest(attempt_key=task.key, agent="agent-7"))
+    assert (late.allowed, late.rule) == (False, "task.expired") and late.expires_at == task.dial_by
+    for _ in range(50):  # the refusal is journalled with the case's next write
+        refused = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'guard_decision'",
+                                   c=status.case_id)
+        if any(r["data"].get("rule") == "task.expired" for r in refused):
+            break
+        await asyncio.sleep(0.1)
+    assert any(r["data"].get("rule") == "task.expired" for r in refused)
 
 
 async def test_pause_holds_every_action_until_resume(cases):

@@ -76,6 +76,7 @@ def request(key: str, to: str = "+8613800138050", channel=Channel.SMS) -> Contac
     (Channel.ROBOT_CALL, "+8613800138065", Outcome.VOICEMAIL, False),
     (Channel.ROBOT_CALL, "+8613800138072", Outcome.WRONG_PARTY, False),
     (Channel.ROBOT_CALL, "+8613800138077", Outcome.THIRD_PARTY, False),
+    (Channel.AGENT_CALL, "+8613800138085", Outcome.TASK_CREATED, False),  # waits for an agent to dial
     (Channel.VISIT, "1 Test Road", Outcome.TASK_CREATED, False),
 ])
 def test_sandbox_outcomes_follow_the_documented_number_plan(channel, to, outcome, distress):

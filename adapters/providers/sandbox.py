@@ -38,6 +38,8 @@ def simulated_outcome(channel: Channel, to: str) -> tuple[Outcome, bool]:
         return Outcome.CONVERSATION, tail == 99
     if channel is Channel.SMS:
         return Outcome.DELIVERED, False
+    if channel is Channel.AGENT_CALL and 80 <= tail < 90:  # the task waits for an agent to dial it
+        return Outcome.TASK_CREATED, False
     if channel is Channel.ROBOT_CALL and 60 <= tail < 80:  # who answers: a machine, a stranger, a relative
         return (Outcome.VOICEMAIL if tail < 70 else Outcome.WRONG_PARTY if tail < 75 else Outcome.THIRD_PARTY), False
     return (Outcome.ANSWERED if channel is Channel.ROBOT_CALL else Outcome.NO_ANSWER), False

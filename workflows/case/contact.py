@@ -14,12 +14,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.case import bookkeeping
-from workflows.case.core import CaseRun
+from workflows.case.core import DIAL_TIME_PERMISSION, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contact import ContactActivities
     from activities.contracts import ContactRequest, ContactResult
-    from domain import reachability
+    from domain import clock, reachability
     from domain.enums import Channel, Outcome, Person
     from domain.guard import GuardDecision, HandOffFacts, PlannedAction, evaluate
     from domain.state import ContactAttempt
@@ -89,8 +89,9 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
     else:  # a third party learns nothing of the debt, not even the lender's name
         variables = {"neutral_sender": sender.neutral_name, "sender_number": sender.contact_number,
                      "contact_person": (run.case.borrower.name.split() or [""])[0]}
+    dial_by = task_expiry(run) if channel is Channel.AGENT_CALL and workflow.patched(DIAL_TIME_PERMISSION) else None
     request = ContactRequest(
-        case_id=run.case_id, key=key, channel=channel, person=person, phone_ref=ref, to=to,
+        case_id=run.case_id, key=key, channel=channel, person=person, phone_ref=ref, to=to, dial_by=dial_by,
         template=template, variables=variables,
         locale=(run.s.locale if person == Person.BORROWER else None) or run.case.borrower.locale,
         with_opt_out=run.config.rules.sms_requires_opt_out and channel is Channel.SMS,
@@ -104,7 +105,7 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
         run.owed[:0] = request.owed  # perhaps never written: owed again (every write is idempotent)
         result = ContactResult(key=key, outcome=Outcome.FAILED, distress=False, provider="", message_id="")
     attempt = ContactAttempt(key=key, channel=channel, person=person, phone_ref=ref, template=template, at=run.now,
-                             outcome=Outcome.SENT, robot=channel is Channel.ROBOT_CALL, step=step)
+                             outcome=Outcome.SENT, robot=channel is Channel.ROBOT_CALL, step=step, dial_by=dial_by)
     run.s.attempts.append(attempt)
     run.s.counts[channel.value] = run.s.counts.get(channel.value, 0) + 1
     apply_outcome(run, attempt, result.outcome, result.distress)
@@ -133,6 +134,31 @@ def apply_outcome(run: CaseRun, attempt: ContactAttempt, outcome: Outcome, distr
         attempt.distress = True
         s.flags.distress = True
         run.wake = True
+
+
+def task_expiry(run: CaseRun) -> datetime:
+    """An agent's call task lasts until the contact window closes that day, in the borrower's time."""
+    tz = run.case.borrower.timezone
+    return clock.at_local(clock.local(run.now, tz).date(), run.config.rules.contact_window.end, tz)
+
+
+def dial(run: CaseRun, attempt: ContactAttempt, agent: str) -> GuardDecision:
+    """The guard's word at the moment an agent dials a task: a dial allowed is the call, recorded and
+    counted from now; refused, it is journalled and the agent is told why."""
+    if attempt.dial_by is not None and run.now >= attempt.dial_by:
+        decision = GuardDecision(verdict="deny", rule="task.expired", reason="the task lapsed when the contact "
+                                 "window closed", packs=run.config.rules.packs)
+    else:
+        decision = guard(run, PlannedAction(channel=Channel.AGENT_CALL, phone_ref=attempt.phone_ref,
+                                            person=attempt.person))
+    if not decision.allowed:
+        run.event("guard_decision", {"channel": Channel.AGENT_CALL.value, "attempt_key": attempt.key, "agent": agent,
+                                     **decision.model_dump(mode="json")})
+        return decision
+    attempt.at, attempt.dialled = run.now, True
+    run.event("agent_dial", {"attempt_key": attempt.key, "person": attempt.person.value, "phone_ref": attempt.phone_ref,
+                             "agent": agent, "guard_rule": decision.rule, "packs": decision.packs})
+    return decision
 
 
 def first_delivered(run: CaseRun) -> datetime | None:

@@ -39,6 +39,7 @@ COMPLAINT_AFTER_CASE_FACTS = "complaint-after-case-facts"  # the case's facts ar
 # waiting, the payment's write carries the move to the relationship; a relationship case shows no NextActionAt.
 LEANER_STEPS = "leaner-steps"
 VULNERABILITY_LASTS = "vulnerability-lasts"  # a vulnerability on record: no robot calls, no visits, ever
+DIAL_TIME_PERMISSION = "dial-time-permission"  # an agent's task is a call only once the guard allows its dial
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 
 # Where a case goes when something overtakes the end of its path (a promise, a plan, a review).

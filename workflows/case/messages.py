@@ -10,16 +10,28 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.case import assessment, bookkeeping, hardship_plan, promise, relationship
+from workflows.case import assessment, bookkeeping, contact, hardship_plan, promise, relationship
 from workflows.case.core import LEANER_STEPS, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import PaymentRecord, VisitRecord
     from activities.ledger import LedgerActivities
-    from domain.enums import ApprovalKind, HandOff, HandOffStatus, PlanStatus, Segment, Stage, VisitResult, VisitStatus
+    from domain.enums import (
+        ApprovalKind,
+        HandOff,
+        HandOffStatus,
+        Outcome,
+        PlanStatus,
+        Segment,
+        Stage,
+        VisitResult,
+        VisitStatus,
+    )
     from domain.messages import (
         ApprovalDecision,
         ContactInfoUpdate,
+        DialPermission,
+        DialRequest,
         HardshipReport,
         Payment,
         PromiseRequest,
@@ -168,6 +180,28 @@ async def update_contact_info(run: CaseRun, update: ContactInfoUpdate) -> Update
     run.wake = True
     run.event("contact_data_updated", {"fields": sorted(changed)})
     return run.result(f"updated {', '.join(sorted(changed))}; verification runs again")
+
+
+# --- agents' dials -----------------------------------------------------------------------------
+
+def check_dial(run: CaseRun, request: DialRequest) -> None:
+    run.reject_if_closed()
+    attempt = next((a for a in run.s.attempts if a.key == request.attempt_key), None)
+    if attempt is None or attempt.dial_by is None:
+        raise ValueError(f"no agent call task {request.attempt_key!r} on this case")
+    if attempt.dialled:
+        raise ValueError("this task was dialled already: its outcome comes by delivery_receipt")
+    if attempt.outcome is not Outcome.TASK_CREATED:
+        raise ValueError(f"this task has its outcome already ({attempt.outcome.value})")
+
+
+async def may_dial(run: CaseRun, request: DialRequest) -> DialPermission:
+    """Asked by the dialer as the agent dials: the guard answers now, not when the task was made."""
+    run.recheck(lambda r: check_dial(run, r), request)
+    attempt = next(a for a in run.s.attempts if a.key == request.attempt_key)
+    decision = contact.dial(run, attempt, request.agent)
+    return DialPermission(allowed=decision.allowed, rule=decision.rule, reason=decision.reason,
+                          until=decision.until, expires_at=attempt.dial_by)
 
 
 # --- approvals -------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
         ContactPreferences,
         CrisisTreatmentEnd,
         DeliveryReceipt,
+        DialPermission,
+        DialRequest,
         DisputeRequest,
         DisputeResolution,
         HardshipReport,
@@ -229,6 +231,15 @@ class OverdueCase:
     @end_crisis_treatment.validator
     def _check_crisis_end(self, end: CrisisTreatmentEnd) -> None:
         protections.check_crisis_end(self.c, end)
+
+    @workflow.update
+    async def may_dial(self, request: DialRequest) -> DialPermission:
+        async with self.c.turn():
+            return await messages.may_dial(self.c, request)
+
+    @may_dial.validator
+    def _check_dial(self, request: DialRequest) -> None:
+        messages.check_dial(self.c, request)
 
     @workflow.update
     async def set_contact_preferences(self, prefs: ContactPreferences) -> UpdateResult:

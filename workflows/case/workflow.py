@@ -30,34 +30,19 @@ from workflows.case import (
     wellbeing,
 )
 from workflows.case.core import CaseRun
+from workflows.case.protection_handlers import ProtectionHandlers
 
 with workflow.unsafe.imports_passed_through():
     from domain.case_input import CaseInput
     from domain.enums import ApprovalKind, Stage
     from domain.messages import (
         ApprovalDecision,
-        CapacityHoldRequest,
-        CeaseContact,
-        ComplaintClosed,
-        ComplaintRequest,
         ContactInfoUpdate,
-        ContactPreferences,
-        CrisisTreatmentEnd,
-        DeliveryReceipt,
-        DialPermission,
-        DialRequest,
-        DisputeRequest,
-        DisputeResolution,
         HardshipReport,
-        HardStopReport,
-        MoratoriumRequest,
-        PauseRequest,
         Payment,
         PromiseRequest,
-        ThirdPartyRefusal,
         UpdateResult,
         VisitOutcome,
-        VulnerabilityReport,
     )
     from domain.status import CaseOutcome, CaseStatus
 
@@ -74,7 +59,7 @@ STEPS: dict[Stage, Callable[[CaseRun], Awaitable[datetime | None]]] = {
 
 
 @workflow.defn(name="OverdueCase")
-class OverdueCase:
+class OverdueCase(ProtectionHandlers):
     @workflow.init
     def __init__(self, case: CaseInput) -> None:
         self.c = CaseRun(case)
@@ -186,129 +171,6 @@ class OverdueCase:
     @approve.validator
     def _check_approve(self, decision: ApprovalDecision) -> None:
         messages.check_approve(self.c, decision)
-
-    @workflow.update
-    async def open_dispute(self, dispute: DisputeRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.open_dispute(self.c, dispute)
-
-    @open_dispute.validator
-    def _check_dispute(self, dispute: DisputeRequest) -> None:
-        protections.check_dispute(self.c, dispute)
-
-    @workflow.update
-    async def resolve_dispute(self, resolution: DisputeResolution) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.resolve_dispute(self.c, resolution)
-
-    @resolve_dispute.validator
-    def _check_resolution(self, resolution: DisputeResolution) -> None:
-        protections.check_resolution(self.c, resolution)
-
-    @workflow.update
-    async def set_capacity_hold(self, request: CapacityHoldRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.set_capacity_hold(self.c, request)
-
-    @set_capacity_hold.validator
-    def _check_capacity(self, request: CapacityHoldRequest) -> None:
-        self.c.reject_if_closed()
-
-    @workflow.update
-    async def start_moratorium(self, request: MoratoriumRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.start_moratorium(self.c, request)
-
-    @start_moratorium.validator
-    def _check_moratorium(self, request: MoratoriumRequest) -> None:
-        protections.check_moratorium(self.c, request)
-
-    @workflow.update
-    async def end_crisis_treatment(self, end: CrisisTreatmentEnd) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.end_crisis_treatment(self.c, end)
-
-    @end_crisis_treatment.validator
-    def _check_crisis_end(self, end: CrisisTreatmentEnd) -> None:
-        protections.check_crisis_end(self.c, end)
-
-    @workflow.update
-    async def may_dial(self, request: DialRequest) -> DialPermission:
-        async with self.c.turn():
-            return await messages.may_dial(self.c, request)
-
-    @may_dial.validator
-    def _check_dial(self, request: DialRequest) -> None:
-        messages.check_dial(self.c, request)
-
-    @workflow.update
-    async def set_contact_preferences(self, prefs: ContactPreferences) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.set_contact_preferences(self.c, prefs)
-
-    @set_contact_preferences.validator
-    def _check_preferences(self, prefs: ContactPreferences) -> None:
-        protections.check_preferences(self.c, prefs)
-
-    @workflow.update
-    async def record_hard_stop(self, report: HardStopReport) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.record_hard_stop(self.c, report)
-
-    @record_hard_stop.validator
-    def _check_hard_stop(self, report: HardStopReport) -> None:
-        protections.check_hard_stop(self.c, report)
-
-    @workflow.update
-    async def record_vulnerability(self, report: VulnerabilityReport) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.record_vulnerability(self.c, report)
-
-    @record_vulnerability.validator
-    def _check_vulnerability(self, report: VulnerabilityReport) -> None:
-        self.c.reject_if_closed()
-
-    @workflow.update
-    async def open_complaint(self, request: ComplaintRequest) -> UpdateResult:
-        async with self.c.turn():
-            return await protections.open_complaint(self.c, request)
-
-    @open_complaint.validator
-    def _check_complaint(self, request: ComplaintRequest) -> None:
-        self.c.reject_if_closed()
-
-    # --- providers and operators: signals ----------------------------------------------------
-
-    @workflow.signal
-    async def delivery_receipt(self, receipt: DeliveryReceipt) -> None:
-        async with self.c.turn():
-            await protections.delivery_receipt(self.c, receipt)
-
-    @workflow.signal
-    async def cease_contact(self, request: CeaseContact) -> None:
-        async with self.c.turn():
-            await protections.cease_contact(self.c, request)
-
-    @workflow.signal
-    async def pause(self, request: PauseRequest) -> None:
-        async with self.c.turn():
-            await protections.pause(self.c, request)
-
-    @workflow.signal
-    async def resume(self, request: PauseRequest) -> None:
-        async with self.c.turn():
-            await protections.resume(self.c, request)
-
-    @workflow.signal
-    async def third_party_refused(self, request: ThirdPartyRefusal) -> None:
-        async with self.c.turn():
-            await protections.third_party_refused(self.c, request)
-
-    @workflow.signal
-    async def complaint_closed(self, closed: ComplaintClosed) -> None:
-        """From the complaint's own workflow, when it is resolved."""
-        async with self.c.turn():
-            await protections.complaint_closed(self.c, closed)
 
     @workflow.query
     def status(self) -> CaseStatus:

@@ -94,17 +94,19 @@ NOTES: dict[str, str] = {
     "declined, the case goes to a supervisor.",
     "OverdueCase.open_dispute": "Hold `dispute`: nothing is sent until it is resolved. `kind: identity_theft` "
     "when the borrower says the debt is not theirs (no report, no hand-off while it is open).",
-    "OverdueCase.may_dial": "For dialers, as an agent dials an agent call task (`attempt_key` from "
-    "`status.last_contacts`): the guard answers at that moment; allowed, the dial is the call, recorded and counted "
-    "toward the caps; refused, why and until when. A task lapses when the day's contact window closes "
-    "(`expires_at`); the call's outcome comes by `delivery_receipt`. Also `POST /cases/{id}/dials`.",
-    "OverdueCase.set_contact_preferences": "The borrower's own restrictions: local hours (`window`, inside the "
-    "lawful window), days off (`quiet_weekdays`, 0 Monday … 6 Sunday), their language (`locale`); they replace "
-    "any given before and narrow the packs' rules for every later contact, never widen them.",
+    "OverdueCase.may_dial": "For dialers, as an agent dials an agent call task (`attempt_key`: the task's, as the "
+    "agent call provider received it, or from `status.last_contacts` while it is among the last five): the "
+    "guard answers at that moment; allowed, the dial is the call, recorded and counted toward the caps; refused, "
+    "why and until when. A task lapses when the day's contact window closes (`expires_at`); the call's outcome "
+    "comes by `delivery_receipt`. Also `POST /cases/{id}/dials`.",
+    "OverdueCase.set_contact_preferences": "The borrower's own restrictions: local hours (`window`: it must overlap "
+    "the lawful window, and only the overlap is used), days off (`quiet_weekdays`, 0 Monday … 6 Sunday), their "
+    "language (`locale`); they replace any given before and narrow the packs' rules for every later contact, "
+    "never widen them.",
     "OverdueCase.record_hard_stop": "Sticky, with its evidence: `bankruptcy` or `deceased` ends the case with the "
-    "insolvency and estates team; `attorney` stops all automated contact and alerts a supervisor (deal only "
-    "with the attorney); `time_barred` (also set at the start from the packs' `limitation_years`) refuses any "
-    "legal hand-off.",
+    "insolvency and estates team; `attorney` stops every contact, agents' and visits included, and alerts a "
+    "supervisor (deal only with the attorney); `time_barred` (also set at the start from the packs' "
+    "`limitation_years`) refuses any legal hand-off.",
     "OverdueCase.resolve_dispute": "Verified (`upheld: false`): the case resumes, with the balance corrected if "
     "given. Upheld: the case ends `withdrawn`.",
     "OverdueCase.set_capacity_hold": "Hold `capacity` (doubt about mental capacity, FCA CONC 7.10) until set off.",

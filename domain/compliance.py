@@ -55,6 +55,7 @@ class _Attempt:
     at: datetime
     outcome: str
     awaits_dial: bool = False  # an agent's task not yet dialled: not a call, counted toward no cap
+    dial_by: datetime | None = None
 
 
 @dataclass
@@ -127,6 +128,9 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                           for rule, detail in _judge(case, replace(entry, data=dialled))]
                 for attempt in case.attempts:
                     if attempt.key == data["attempt_key"]:
+                        if attempt.dial_by is not None and entry.at >= attempt.dial_by:
+                            found.append(Violation(case.case_id, "task.expired", entry.at, entry.seq,
+                                                   "a dial after the task lapsed"))
                         attempt.at, attempt.awaits_dial = entry.at, False
             case "wrong_number":
                 case.wrong_numbers.add(data["phone_ref"])
@@ -148,7 +152,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 for attempt in case.attempts:
                     if attempt.key == data["attempt_key"]:
                         attempt.outcome = data["outcome"]
-                        attempt.awaits_dial = attempt.awaits_dial and data["outcome"] in ("task_created", "sent")
+                        attempt.awaits_dial = attempt.awaits_dial and data["outcome"] == "task_created"
                         if attempt.person == "borrower":
                             _count_failures(case, data["outcome"])
             case "visit_reported":
@@ -166,7 +170,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                           for rule, detail in _judge(case, entry)]
                 waits = bool(data.get("dial_by")) and data["outcome"] == "task_created"
                 case.attempts.append(_Attempt(entry.key, data["channel"], data["person"], data.get("phone_ref"),
-                                              entry.at, data["outcome"], awaits_dial=waits))
+                                              entry.at, data["outcome"], awaits_dial=waits,
+                                              dial_by=datetime.fromisoformat(data["dial_by"]) if waits else None))
                 if data.get("distress"):
                     case.distress = True
                 if data["person"] == "borrower":

@@ -41,7 +41,7 @@ JOURNAL_PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "complaint_resolved": ("explanation",),
     "handed_off": ("reason",),
     "hard_stop_recorded": ("evidence",),
-    "contact_preferences": ("reason",),
+    "contact_preferences": ("reason", "locale"),
 }
 SEALED = "$sealed"  # {"$sealed": "<base64 nonce + ciphertext>"}: a field sealed under its case's key
 ERASED = "$erased"  # {"$erased": true}: a sealed field whose key was destroyed, or one written after it

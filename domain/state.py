@@ -98,7 +98,7 @@ class ContactAttempt(Model):
     def counts_as_call(self) -> bool:
         """A task an agent has not dialled (and no outcome of which has come) is not a call yet: it counts
         toward no cap."""
-        return self.dial_by is None or self.dialled or self.outcome not in (Outcome.TASK_CREATED, Outcome.SENT)
+        return self.dial_by is None or self.dialled or self.outcome is not Outcome.TASK_CREATED
 
 
 class PendingApproval(Model):
@@ -174,13 +174,16 @@ class Flags(Model):
     def hold(self, kind: HoldKind) -> Hold | None:
         return next((h for h in self.holds if h.kind is kind), None)
 
-    def active(self) -> list[str]:
+    def active(self, hard_stop_kinds: bool = False) -> list[str]:
         out = [h.kind.value for h in self.holds]
         out += [name for name in ("hardship", "distress", "vulnerable", "cease_all") if getattr(self, name)]
         out += [f"cease:{c}" for c in self.cease_channels]
         out += ["cease:number"] * bool(self.cease_numbers)
         out += ["wrong_number"] * bool(self.wrong_numbers)
-        out += ["hard_stop"] * bool(self.hard_stops)  # which one is not for an unencrypted search attribute
+        if hard_stop_kinds:  # as histories recorded before showed them
+            out += [s.value for s in self.hard_stops]
+        else:
+            out += ["hard_stop"] * bool(self.hard_stops)  # which one is not for an unencrypted search attribute
         return out
 
 

@@ -154,6 +154,22 @@ async def test_kept_promise_returns_to_monitoring_and_broken_one_resumes_at_next
     assert before.stage is Stage.REMOTE_CONTACT
 
 
+async def test_a_third_broken_promise_ends_the_path_and_the_case_waits_for_its_hand_off(cases):
+    handle = await cases.start(mobile=factories.TALKS, days_past_due=120)  # low risk: no visit at the end
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    for n in range(3):  # the policy tolerates two broken promises
+        now = await cases.env.get_current_time()
+        await handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+            amount=Decimal("100.00"), due_date=(now + timedelta(days=1)).date()))
+        await cases.until(handle, lambda s: s.pending_promise is None, what=f"promise {n + 1} broken")
+    waiting = await cases.until(handle, lambda s: bool(s.pending_approvals), what="a hand-off to decide")
+    assert [a.kind for a in waiting.pending_approvals] == [ApprovalKind.HANDOFF]
+    await cases.env.sleep(timedelta(days=3))  # the case keeps waiting, its workflow task does not fail
+    assert (await cases.status(handle)).pending_approvals == waiting.pending_approvals
+    await decide(handle, approve=True, by="supervisor-7")
+    assert (await handle.result()).stage is Stage.ESCALATED
+
+
 async def test_hardship_plan_above_threshold_needs_approval_and_instalments_settle_the_case(cases):
     handle = await cases.start(profile="hardship", balance="1200.00")
     status = await cases.stage(handle, Stage.REMOTE_CONTACT)

@@ -14,13 +14,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.case import bookkeeping
-from workflows.case.core import DIAL_TIME_PERMISSION, CaseRun
+from workflows.case.core import DIAL_TIME_PERMISSION, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contact import ContactActivities
     from activities.contracts import ContactRequest, ContactResult
     from domain import clock, reachability
-    from domain.enums import Channel, Outcome, Person
+    from domain.enums import Channel, Outcome, Person, Stage
     from domain.guard import GuardDecision, HandOffFacts, PlannedAction, evaluate
     from domain.state import ContactAttempt
 
@@ -125,11 +125,9 @@ def apply_outcome(run: CaseRun, attempt: ContactAttempt, outcome: Outcome, distr
         if outcome is Outcome.DELIVERED and s.messaged_at is None:
             s.messaged_at = attempt.at
         elif outcome.is_failure and s.messaged_at == attempt.at:  # undeliverable after all (a bounce)
-            s.messaged_at = first_delivered(run)
-    if outcome is Outcome.WRONG_PARTY and attempt.person == Person.BORROWER and attempt.phone_ref \
-            and attempt.phone_ref not in s.flags.wrong_numbers:
-        s.flags.wrong_numbers.append(attempt.phone_ref)  # not the borrower's number: never called again
-        run.event("wrong_number", {"phone_ref": attempt.phone_ref})
+            s.messaged_at = first_delivered(run) if workflow.patched(REACH_AND_LAPSE) else None
+    if outcome is Outcome.WRONG_PARTY and attempt.phone_ref:
+        wrong_party(run, attempt)
     if distress:
         attempt.distress = True
         s.flags.distress = True
@@ -145,9 +143,15 @@ def task_expiry(run: CaseRun) -> datetime:
 def dial(run: CaseRun, attempt: ContactAttempt, agent: str) -> GuardDecision:
     """The guard's word at the moment an agent dials a task: a dial allowed is the call, recorded and
     counted from now; refused, it is journalled and the agent is told why."""
+    report, packs = run.s.verification, run.config.rules.packs
     if attempt.dial_by is not None and run.now >= attempt.dial_by:
         decision = GuardDecision(verdict="deny", rule="task.expired", reason="the task lapsed when the contact "
-                                 "window closed", packs=run.config.rules.packs)
+                                 "window closed", packs=packs)
+    elif run.s.stage in (Stage.RELATIONSHIP, Stage.WELLBEING_HOLD) or (
+            attempt.person == Person.BORROWER and (report is None or attempt.phone_ref not in report.reachable_refs
+                                                   or run.s.verified_version != run.s.contact_info_version)):
+        decision = GuardDecision(verdict="deny", rule="case.changed", reason="the case changed since the task was "
+                                 "made (paid, under review, or new contact data): a new task follows", packs=packs)
     else:
         decision = guard(run, PlannedAction(channel=Channel.AGENT_CALL, phone_ref=attempt.phone_ref,
                                             person=attempt.person))
@@ -159,6 +163,20 @@ def dial(run: CaseRun, attempt: ContactAttempt, agent: str) -> GuardDecision:
     run.event("agent_dial", {"attempt_key": attempt.key, "person": attempt.person.value, "phone_ref": attempt.phone_ref,
                              "agent": agent, "guard_rule": decision.rule, "packs": decision.packs})
     return decision
+
+
+def wrong_party(run: CaseRun, attempt: ContactAttempt) -> None:
+    """A stranger answered: that number is not the borrower's and is never used again."""
+    ref, flags = attempt.phone_ref, run.s.flags
+    assert ref is not None
+    if not workflow.patched(REACH_AND_LAPSE):  # histories recorded before: ceased like a refusal
+        if ref not in flags.cease_numbers:
+            flags.cease_numbers.append(ref)
+            run.event("cease_contact", {"scope": "number", "number_ref": ref, "channel": None,
+                                        "reason": "wrong party: the number is not the borrower's"})
+    elif attempt.person == Person.BORROWER and ref not in flags.wrong_numbers:
+        flags.wrong_numbers.append(ref)
+        run.event("wrong_number", {"phone_ref": ref})
 
 
 def first_delivered(run: CaseRun) -> datetime | None:

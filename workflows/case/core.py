@@ -39,6 +39,9 @@ COMPLAINT_AFTER_CASE_FACTS = "complaint-after-case-facts"  # the case's facts ar
 # waiting, the payment's write carries the move to the relationship; a relationship case shows no NextActionAt.
 LEANER_STEPS = "leaner-steps"
 VULNERABILITY_LASTS = "vulnerability-lasts"  # a vulnerability on record: no robot calls, no visits, ever
+# A wrong number is set apart (and no longer the borrower's), a hand-off lapses when the case leaves the
+# end of its path, the hand-off's facts fall back on older evidence, hard stops show only as `hard_stop`.
+REACH_AND_LAPSE = "reach-and-lapse"
 DIAL_TIME_PERMISSION = "dial-time-permission"  # an agent's task is a call only once the guard allows its dial
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 
@@ -127,7 +130,7 @@ class CaseRun:
             previous, self.s.stage = self.s.stage, stage
             self.wake = True
             self.event("stage_changed", {"from": previous.value, "to": stage.value, "why": why})
-            if self.s.handoff is not None and stage in AWAY_FROM_HANDOFF:
+            if self.s.handoff is not None and stage in AWAY_FROM_HANDOFF and workflow.patched(REACH_AND_LAPSE):
                 self.withdraw_handoff(f"the case moved to {stage.value}")
         return self.now
 

@@ -11,7 +11,7 @@ from typing import Literal
 from temporalio import workflow
 
 from workflows.case import contact
-from workflows.case.core import PERSON_BEFORE_HANDOFF, CaseRun
+from workflows.case.core import PERSON_BEFORE_HANDOFF, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain.enums import ApprovalKind, HandOff, HandOffStatus, Stage
@@ -58,11 +58,12 @@ def end_of_path(run: CaseRun, why: str) -> datetime | None:
 
 def facts(run: CaseRun) -> HandOffFacts:
     s = run.s
-    reached = s.reached_at
-    if reached is None and s.counts.get("conversations"):  # a case that talked before these facts were kept
-        reached = s.opened_at
-    return HandOffFacts(days_past_due=run.days_past_due, reached_at=reached,
-                        messaged_at=s.messaged_at or contact.first_delivered(run),
+    reached, messaged = s.reached_at, s.messaged_at
+    if (reached is None or messaged is None) and workflow.patched(REACH_AND_LAPSE):
+        if reached is None and s.counts.get("conversations"):  # it talked before these facts were kept
+            reached = s.opened_at
+        messaged = messaged or contact.first_delivered(run)
+    return HandOffFacts(days_past_due=run.days_past_due, reached_at=reached, messaged_at=messaged,
                         vulnerability=s.vulnerability is not None, policy=run.config.policy.handoff)
 
 

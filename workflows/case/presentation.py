@@ -8,7 +8,7 @@ from datetime import datetime
 from temporalio import workflow
 
 from workflows import search
-from workflows.case.core import LEANER_STEPS, CaseRun
+from workflows.case.core import LEANER_STEPS, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain import clock
@@ -34,7 +34,7 @@ def publish(run: CaseRun) -> None:
     s = run.s
     values = search.case_attributes(
         s.stage, s.assessment.segment.value if s.assessment else None, run.case.borrower.country,
-        run.days_past_due, float(s.balance), s.flags.active() + (["promise"] if s.promise else [])
+        run.days_past_due, float(s.balance), shown_flags(run) + (["promise"] if s.promise else [])
         + [f"awaiting_{a.kind.value}" for a in s.approvals],
         next_action_at(run),
     )
@@ -43,6 +43,11 @@ def publish(run: CaseRun) -> None:
         workflow.upsert_search_attributes(changes)
         run.published = values
     workflow.set_current_details(details(run))
+
+
+def shown_flags(run: CaseRun) -> list[str]:
+    flags = run.s.flags
+    return flags.active(hard_stop_kinds=bool(flags.hard_stops) and not workflow.patched(REACH_AND_LAPSE))
 
 
 def next_action_at(run: CaseRun) -> datetime | None:

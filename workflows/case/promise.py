@@ -42,7 +42,8 @@ def take(run: CaseRun, request: PromiseRequest) -> tuple[str, str]:
 
 async def step(run: CaseRun) -> datetime | None:
     s, promise = run.s, run.s.promise
-    assert promise is not None
+    if promise is None:  # the last promise broke and the path ended here: its hand-off is being decided
+        return field_visit.enter(run)
     if plans.promise_kept(promise, s.total_paid):
         close(run, PromiseStatus.KEPT)
         return remote_contact.resume(run, "promise kept: back to monitoring")

@@ -93,5 +93,10 @@ class ContactActivities:
     async def dispatch_visit(self, request: ContactRequest) -> ContactResult:
         return await self._contact(request)
 
+    @activity.defn
+    async def post_letter(self, request: ContactRequest) -> ContactResult:
+        return await self._contact(request)
+
     def all(self) -> list:
-        return [self.send_sms, self.place_robot_call, self.create_agent_call_task, self.dispatch_visit]
+        return [self.send_sms, self.place_robot_call, self.create_agent_call_task, self.dispatch_visit,
+                self.post_letter]

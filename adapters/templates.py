@@ -14,10 +14,11 @@ from adapters.config_files import CONFIG_DIR
 from domain.content import ContentRules, Kind, check_template
 from domain.policy import PolicyProfile
 
-SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party", "location", "greeting")
+SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party", "location", "greeting", "letters")
 # Templates the workflow uses by name, besides those a policy's schedule names.
 FIXED: dict[str, Kind] = {"verify_update": "sms", "visit_brief": "scripts", "whereabouts_request": "third_party",
-                          "location_inquiry": "location", "robot_identify": "greeting", "robot_voicemail": "greeting"}
+                          "location_inquiry": "location", "robot_identify": "greeting", "robot_voicemail": "greeting",
+                          "validation_notice": "letters", "default_notice": "letters"}
 
 
 class TemplateError(LookupError):

@@ -31,7 +31,8 @@ RULES = (
     "vulnerability.review", "vulnerability.no_robot", "vulnerability.no_visit", "third_party.borrower_reachable",
     "third_party.refused", "third_party.max_each", "third_party.location_only", "robot.consent",
     "right_party.disclosure", "voicemail.not_allowed", "wrong_number", "borrower.window", "borrower.quiet_weekday",
-    "hard_stop.*", "task.expired", "handoff.approval", "handoff.min_days_past_due", "handoff.not_reached",
+    "hard_stop.*", "notice.validation", "notice.default", "task.expired", "handoff.approval",
+    "handoff.min_days_past_due", "handoff.not_reached",
     "handoff.vulnerability", "visit.window", "visit.collectors", "visit.no_time", "lifecycle.move",
     "journal.no_rules",
 )
@@ -81,6 +82,8 @@ class _Case:
     robot_consent: set[str] = field(default_factory=set)
     hard_stops: set[str] = field(default_factory=set)
     wrong_numbers: set[str] = field(default_factory=set)
+    notices: dict[str, datetime] = field(default_factory=dict)
+    first_contact_at: datetime | None = None
     borrower_window: Window | None = None
     quiet_weekdays: set[int] = field(default_factory=set)
 
@@ -132,6 +135,11 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                             found.append(Violation(case.case_id, "task.expired", entry.at, entry.seq,
                                                    "a dial after the task lapsed"))
                         attempt.at, attempt.awaits_dial = entry.at, False
+            case "notice_sent":
+                case.notices[data["kind"]] = entry.at
+            case "contact_attempt" if data["channel"] == "letter":  # a notice by post: no window or cap
+                found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
+                          for rule, detail in _stopped(case, "contact") if rule != "hard_stop.attorney"]
             case "wrong_number":
                 case.wrong_numbers.add(data["phone_ref"])
             case "approval_decided" if data.get("kind") == "handoff":
@@ -161,6 +169,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "handed_off" if data["kind"] in ("legal_recovery", "credit_bureau"):
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, f"{data['kind']}: {detail}")
                           for rule, detail in _blocked(case, entry.at) + _stopped(case, data["kind"])
+                          + _default_notice(case, data["kind"], entry.at)
                           + _handoff(case, data["kind"], entry.at)]
             case "stage_changed" if not lifecycle.allowed(Stage(data["from"]), Stage(data["to"])):
                 found.append(Violation(case.case_id, "lifecycle.move", entry.at, entry.seq,
@@ -200,6 +209,17 @@ def _blocked(case: _Case, at: datetime) -> list[tuple[str, str]]:
     return out
 
 
+def _notices(case: _Case, data: dict[str, Any], at: datetime) -> list[tuple[str, str]]:
+    """The validation notice within its days of the first communication with the borrower."""
+    notice = case.rules.validation_notice
+    if notice is None or data["person"] != "borrower":
+        return []
+    first = case.first_contact_at = case.first_contact_at or at
+    if "validation" not in case.notices and at > first + timedelta(days=notice.within_days):
+        return [("notice.validation", f"no validation notice {notice.within_days} days after the first communication")]
+    return []
+
+
 def _stopped(case: _Case, action: str) -> list[tuple[str, str]]:
     """Hard stops on record: bankruptcy and death stop everything; a represented borrower gets no
     automated contact; a time-barred debt no legal hand-off."""
@@ -208,6 +228,13 @@ def _stopped(case: _Case, action: str) -> list[tuple[str, str]]:
     if "time_barred" in case.hard_stops and action == "legal_recovery":
         out.append(("hard_stop.time_barred", "a legal hand-off of a time-barred debt"))
     return out
+
+
+def _default_notice(case: _Case, kind: str, at: datetime) -> list[tuple[str, str]]:
+    days, served = case.rules.default_notice_days, case.notices.get("default")
+    if kind == "legal_recovery" and days is not None and (served is None or served + timedelta(days=days) > at):
+        return [("notice.default", f"a legal hand-off without a default notice {days} days before")]
+    return []
 
 
 def _handoff(case: _Case, kind: str, at: datetime) -> list[tuple[str, str]]:
@@ -241,7 +268,7 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     data, at, rules = entry.data, entry.at, case.rules
     channel, local = data["channel"], entry.at.astimezone(case.tz)
     out: list[tuple[str, str]] = []
-    out += _blocked(case, at) + _stopped(case, "contact")
+    out += _blocked(case, at) + _stopped(case, "contact") + _notices(case, data, at)
     if data["person"] == "emergency_contact":
         out += _third_party(case, data)
     if case.cease_all:

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 # location: to third parties, location only; greeting: what a robot says before the borrower is confirmed
-Kind = Literal["sms", "scripts", "third_party", "location", "greeting"]
+Kind = Literal["sms", "scripts", "third_party", "location", "greeting", "letters"]
 
 
 class ContentRules(BaseModel):
@@ -38,7 +38,7 @@ def check_template(name: str, kind: Kind, text: str, locale: str, rules: Content
     if kind not in ("scripts", "greeting"):
         if "{sender_number}" not in text:
             problems.append(f"{where}: sender.contact_number: must give a contact number ({{sender_number}})")
-        if "{opt_out}" not in text:
+        if "{opt_out}" not in text and kind != "letters":  # a statutory notice carries no opt-out
             problems.append(f"{where}: opt_out: must carry the opt-out ({{opt_out}})")
     for rule, by_locale in rules.forbidden.items():
         for pattern in _hits(by_locale.get(locale, []), text):

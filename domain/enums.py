@@ -10,6 +10,7 @@ class Channel(StrEnum):
     ROBOT_CALL = "robot_call"
     AGENT_CALL = "agent_call"
     VISIT = "visit"
+    LETTER = "letter"  # a statutory notice, posted by a print vendor
 
     @property
     def is_voice(self) -> bool:

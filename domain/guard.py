@@ -40,6 +40,7 @@ class HandOffFacts(BaseModel):
     messaged_at: datetime | None  # the first message delivered to the borrower
     vulnerability: bool  # a vulnerability on record (lasting, whatever a review decided)
     policy: HandOffPolicy
+    default_notice_at: datetime | None = None  # when a default notice was posted
 
 
 Verdict = Literal["allow", "deny", "defer"]
@@ -100,6 +101,8 @@ def evaluate(
             return decide("deny", f"hard_stop.{stop.value}", HARD_STOPS[stop])
         if stop is HardStop.TIME_BARRED and action.action == "legal_handoff":
             return decide("deny", "hard_stop.time_barred", HARD_STOPS[stop])
+    if action.channel is Channel.LETTER:  # a statutory notice by post: no window or cap applies, and what the
+        return decide("allow", "ok", "a notice the rules require")  # law requires is sent through holds
     for hold in flags.holds:
         if hold.until is None or now < hold.until:
             return decide("deny", f"hold.{hold.kind.value}", f"on hold ({hold.kind.value})")  # its reason: sealed
@@ -188,6 +191,13 @@ def _handoff(action: str, now: datetime, rules: EffectiveRules,
     if facts.days_past_due < minimum:
         return ("defer", "handoff.min_days_past_due", f"{facts.days_past_due} days past due; {action} from {minimum}",
                 now + timedelta(days=minimum - facts.days_past_due))
+    days = rules.default_notice_days
+    if action == "legal_handoff" and days is not None:
+        if facts.default_notice_at is None:
+            return "defer", "handoff.default_notice", "a default notice is served first", None
+        if now < facts.default_notice_at + timedelta(days=days):
+            return ("defer", "handoff.default_notice", f"the default notice's {days} days to remedy run",
+                    facts.default_notice_at + timedelta(days=days))
     if facts.reached_at is None:
         wait = max(rules.handoff.message_counts_as_reached_after_days or 0,
                    facts.policy.message_counts_as_reached_after_days)

@@ -64,6 +64,14 @@ class HandOffRules(Strict):
         "counts as having communicated (otherwise only a conversation does)")
 
 
+class ValidationNotice(Strict):
+    """A written notice of the debt and the borrower's rights, at or soon after the first communication."""
+
+    within_days: int = Field(ge=0, description="sent at most this many days after the first communication")
+    assumed_receipt_days: int = Field(ge=0, description="days after posting it is taken as received")
+    validation_days: int = Field(ge=1, description="the period after receipt to dispute in writing")
+
+
 class RulePack(Strict):
     name: str
     version: str
@@ -85,6 +93,9 @@ class RulePack(Strict):
                                            "borrower's recorded prior express consent")
     third_parties_location_only: bool = Field(default=False, description="third parties are asked for the "
                                               "borrower's location only, never to pass on a message")
+    validation_notice: ValidationNotice | None = None
+    default_notice_days: int | None = Field(default=None, ge=1, description="a default notice at least this many "
+                                            "days before any legal hand-off (its remedy period)")
     limitation_years: int | None = Field(default=None, ge=1, description="a claim is time-barred this many years "
                                          "after the first missed due date (no legal hand-off, no suit suggested)")
     voicemail: Literal["limited_content", "none"] = Field(
@@ -110,6 +121,8 @@ class EffectiveRules(Strict):
     third_parties_location_only: bool = False
     voicemail: Literal["limited_content", "none"] = "none"
     limitation_years: int | None = None
+    validation_notice: ValidationNotice | None = None
+    default_notice_days: int | None = None
     quiet_days: list[date] = Field(default_factory=list, description="no contact on these local dates")
 
 
@@ -158,6 +171,8 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
         robot_calls_need_consent=any(p.robot_calls_need_consent for p in packs),
         third_parties_location_only=any(p.third_parties_location_only for p in packs),
         limitation_years=_min([p.limitation_years for p in packs]),  # barred soonest: no suit after it
+        validation_notice=next((p.validation_notice for p in packs if p.validation_notice), None),
+        default_notice_days=_max([p.default_notice_days for p in packs]),
         voicemail="limited_content" if all(p.voicemail == "limited_content" for p in packs) else "none",
         handoff=HandOffRules(
             credit_report_min_days_past_due=_max([p.handoff.credit_report_min_days_past_due for p in packs]),

@@ -218,6 +218,7 @@ class CaseState(Model):
     review_due: datetime | None = None  # a trained person's wellbeing or vulnerability review
     vulnerability: Vulnerability | None = None
     handoff: HandOffReview | None = None
+    notices: dict[str, datetime] = Field(default_factory=dict)  # statutory notices posted: kind -> when
     locale: str | None = None  # the borrower's language, when they said so (else the loan system's)
     reached_at: datetime | None = None  # the first conversation with the borrower
     messaged_at: datetime | None = None  # the first message delivered to the borrower

@@ -73,6 +73,7 @@ async def test_planted_violations_under_us_regf_are_each_found(engine):
     phones = [{"ref": "n1", "owner": "borrower", "index": 0, "valid": True, "line_type": "mobile",
                "robot_consent": True}]
     await j.add("contact_data_verified", T0, phones=phones, missing=[], address_complete=True)
+    await j.add("notice_sent", T0, kind="validation", validation_ends="2027-01-05")
     start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # 10:00 New York
     for d in range(7):
         await j.contact(start + timedelta(days=d), "robot_call", "no_answer")
@@ -219,6 +220,19 @@ async def test_an_agents_dial_is_judged_when_it_happens(engine):
     await j.add("agent_dial", T0 + timedelta(hours=13), attempt_key=j.case_id + ":contact_attempt:2",
                 person="borrower", phone_ref="n1", agent="agent-7")                 # dialled at 23:00: outside
     assert await rules_found(engine, j) == Counter({"window": 1, "task.expired": 1})  # and after it lapsed
+
+
+async def test_collecting_without_the_notices_the_packs_require_is_a_violation(engine):
+    us = await Journal(Ledger(engine), ["us-regf"], "America/New_York").open()
+    noon = T0 + timedelta(hours=15)  # 12:00 in New York
+    await us.contact(noon, "sms", "delivered")                              # the first communication
+    await us.contact(noon + timedelta(days=6), "sms", "delivered")          # 6 days on, no validation notice
+    assert await rules_found(engine, us) == Counter({"notice.validation": 1})
+    uk = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open()
+    await uk.add("notice_sent", T0, kind="default", remedy_by="2026-12-15")
+    await uk.add("handed_off", T0 + timedelta(days=10), kind="legal_recovery", reason="too soon")
+    await uk.add("handed_off", T0 + timedelta(days=14), kind="legal_recovery", reason="after the remedy days")
+    assert await rules_found(engine, uk) == Counter({"notice.default": 1})
 
 
 async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):

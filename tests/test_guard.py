@@ -275,3 +275,20 @@ def test_an_agents_task_is_no_call_until_it_is_dialled():
     dialled = task.model_copy(update={"dialled": True})
     held = decide(ROBOT, now=now, tz="America/New_York", attempts=[*week, dialled], rules=US, flags=CONSENT)
     assert held.rule == "voice.attempts_per_7_days"  # the dial made it the 7th call
+
+
+def test_a_legal_hand_off_waits_for_the_default_notices_days_to_remedy():
+    uk = combine_packs([load_rule_pack("uk-conc")])
+    assert uk.default_notice_days == 14 and CN.default_notice_days is None
+    never = decide(LEGAL, now=NOW, rules=uk, handoff=handoff())
+    assert (never.verdict, never.rule, never.until) == ("defer", "handoff.default_notice", None)
+    served = NOW - timedelta(days=10)
+    held = decide(LEGAL, now=NOW, rules=uk, handoff=handoff().model_copy(update={"default_notice_at": served}))
+    assert (held.rule, held.until) == ("handoff.default_notice", served + timedelta(days=14))
+    later = handoff().model_copy(update={"default_notice_at": NOW - timedelta(days=14)})
+    assert decide(LEGAL, now=NOW, rules=uk, handoff=later).allowed
+    assert decide(REPORT, now=NOW, rules=uk, handoff=handoff()).allowed  # a credit report needs no such notice
+    letter = PlannedAction(channel=Channel.LETTER)
+    paused = Flags(holds=[Hold(kind=HoldKind.PAUSE, reason="x", since=NOW)])
+    assert decide(letter, now=utc(2026, 12, 1, 20), flags=paused).allowed  # required notices: no window, no hold
+    assert decide(letter, now=NOW, flags=Flags(hard_stops=[HardStop.DECEASED])).rule == "hard_stop.deceased"

@@ -113,6 +113,9 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
     log("case_opened", start, rules=rules.model_dump(mode="json"), timezone=tz,
         days_past_due=timeline["days_past_due"], handoff=LENDER.model_dump(mode="json"))
     approved = vulnerability = False
+    default_notice_at = None
+    if rules.validation_notice is not None:  # as the workflow does: posted at the start of collection
+        log("notice_sent", start, kind="validation")
     flags.robot_consent = list(timeline["consent"])
     log("contact_data_verified", start, missing=[], address_complete=True,
         phones=[{"ref": n, "owner": "borrower", "valid": True, "robot_consent": n in flags.robot_consent}
@@ -226,12 +229,15 @@ def simulate(timeline: dict, evaluate=evaluate) -> tuple[list[Entry], Counter]:
             case ("handoff", _, _) if not approved:  # the workflow waits for a person's approval first
                 heapq.heappush(queue, (start + timedelta(minutes=timeline["approved_at"]), next(counter), event, tries))
             case ("handoff", _, action):
+                if action == "legal_handoff" and rules.default_notice_days and default_notice_at is None:
+                    default_notice_at = at  # as the workflow does: the default notice first
+                    log("notice_sent", at, kind="default")
                 borrower = [a for a in attempts if a.person == "borrower"]
                 facts = HandOffFacts(
                     days_past_due=timeline["days_past_due"] + (at - start).days, vulnerability=vulnerability,
                     reached_at=min((a.at for a in borrower if a.outcome is Outcome.CONVERSATION), default=None),
                     messaged_at=min((a.at for a in borrower if a.outcome is Outcome.DELIVERED), default=None),
-                    policy=LENDER)
+                    policy=LENDER, default_notice_at=default_notice_at)
                 decision = evaluate(PlannedAction(action=action), now=at, timezone=tz, flags=flags, attempts=attempts,
                                     rules=rules, handoff=facts)
                 decisions[f"{decision.verdict}:{decision.rule}"] += 1
@@ -278,7 +284,7 @@ def test_the_generated_timelines_exercise_every_rule():
                  "defer:handoff.not_reached", "deny:handoff.vulnerability", "deny:robot.consent",
                  "deny:vulnerability.no_robot", "deny:vulnerability.no_visit", "deny:hard_stop.attorney",
                  "deny:hard_stop.bankruptcy", "deny:hard_stop.deceased", "deny:hard_stop.time_barred",
-                 "defer:borrower.window", "defer:borrower.quiet_weekday"):
+                 "defer:borrower.window", "defer:borrower.quiet_weekday", "defer:handoff.default_notice"):
         # rare: a refusal, then a message while unreachable; a hand-off within 14 days of the only message;
         # a hard stop (one timeline in two, late in it)
         rare = rule in ("deny:third_party.refused", "defer:handoff.not_reached", "deny:hard_stop.time_barred",

@@ -170,6 +170,29 @@ async def test_a_third_broken_promise_ends_the_path_and_the_case_waits_for_its_h
     assert (await handle.result()).stage is Stage.ESCALATED
 
 
+async def test_a_uk_case_is_served_a_default_notice_and_its_days_to_remedy_before_any_legal_hand_off(cases):
+    handle = await cases.start(mobile=factories.TALKS, days_past_due=120, country="GB", timezone="Europe/London")
+    waiting = await cases.until(handle, lambda s: bool(s.pending_approvals), what="a hand-off to decide")
+    [letter] = await cases.rows("SELECT template, planned_at FROM contact_attempts WHERE case_id = :c "
+                                "AND channel = 'letter'", c=waiting.case_id)
+    assert letter["template"] == "default_notice"
+    now = await cases.env.get_current_time()
+    assert now - letter["planned_at"] >= timedelta(days=14)  # the remedy days ran before a person was asked
+    await decide(handle, approve=True, by="supervisor-7")
+    assert (await handle.result()).stage is Stage.ESCALATED
+
+
+async def test_a_us_case_starts_with_its_validation_notice(cases):
+    handle = await cases.start(country="US", timezone="America/New_York", mobile="+12125550150")
+    status = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    rows = await cases.rows("SELECT channel, template FROM contact_attempts WHERE case_id = :c ORDER BY id",
+                            c=status.case_id)
+    assert rows[0] == {"channel": "letter", "template": "validation_notice"}
+    [sent] = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'notice_sent'",
+                              c=status.case_id)
+    assert sent["data"]["kind"] == "validation" and sent["data"]["validation_ends"]
+
+
 async def test_hardship_plan_above_threshold_needs_approval_and_instalments_settle_the_case(cases):
     handle = await cases.start(profile="hardship", balance="1200.00")
     status = await cases.stage(handle, Stage.REMOTE_CONTACT)

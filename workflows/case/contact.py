@@ -29,9 +29,10 @@ CONTACT_ACTIVITY: dict[Channel, Callable[[Any, ContactRequest], Awaitable[Contac
     Channel.ROBOT_CALL: ContactActivities.place_robot_call,
     Channel.AGENT_CALL: ContactActivities.create_agent_call_task,
     Channel.VISIT: ContactActivities.dispatch_visit,
+    Channel.LETTER: ContactActivities.post_letter,
 }
 LABEL = {Channel.SMS: "SMS reminder", Channel.ROBOT_CALL: "Robot call",
-         Channel.AGENT_CALL: "Agent call task", Channel.VISIT: "Field visit"}
+         Channel.AGENT_CALL: "Agent call task", Channel.VISIT: "Field visit", Channel.LETTER: "Notice by post"}
 
 
 def deferred(result: ContactResult | GuardDecision) -> GuardDecision | None:
@@ -76,7 +77,8 @@ async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step:
 
 
 async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, to: str, step: int | None,
-               decision: GuardDecision, summary: str, person: Person = Person.BORROWER) -> ContactResult:
+               decision: GuardDecision, summary: str, person: Person = Person.BORROWER,
+               extra: dict[str, str] | None = None) -> ContactResult:
     """Send through the channel's activity (the guard has allowed it, under the lock) and record the
     attempt; the case's facts owed so far ride with it."""
     sender, loan = run.config.policy.sender, run.case.loan
@@ -85,7 +87,7 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
         variables = {"sender_name": sender.name, "sender_number": sender.contact_number,
                      "amount": str(run.s.balance), "currency": loan.currency,
                      "due_date": loan.due_date.isoformat(), "neutral_sender": sender.neutral_name,
-                     "first_name": (run.case.borrower.name.split() or [""])[0]}
+                     "first_name": (run.case.borrower.name.split() or [""])[0], **(extra or {})}
     else:  # a third party learns nothing of the debt, not even the lender's name
         variables = {"neutral_sender": sender.neutral_name, "sender_number": sender.contact_number,
                      "contact_person": (run.case.borrower.name.split() or [""])[0]}

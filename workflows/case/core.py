@@ -42,6 +42,7 @@ VULNERABILITY_LASTS = "vulnerability-lasts"  # a vulnerability on record: no rob
 # A wrong number is set apart (and no longer the borrower's), a hand-off lapses when the case leaves the
 # end of its path, the hand-off's facts fall back on older evidence, hard stops show only as `hard_stop`.
 REACH_AND_LAPSE = "reach-and-lapse"
+NOTICES = "notices"  # statutory notices by post where the packs require them (validation, default)
 DIAL_TIME_PERMISSION = "dial-time-permission"  # an agent's task is a call only once the guard allows its dial
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 

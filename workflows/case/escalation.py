@@ -10,7 +10,7 @@ from typing import Literal
 
 from temporalio import workflow
 
-from workflows.case import contact
+from workflows.case import contact, notices
 from workflows.case.core import PERSON_BEFORE_HANDOFF, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
 ACTIONS: tuple[Literal["credit_report"], Literal["legal_handoff"]] = ("credit_report", "legal_handoff")
 
 
-def end_of_path(run: CaseRun, why: str) -> datetime | None:
+async def end_of_path(run: CaseRun, why: str) -> datetime | None:
     if not run.treatment.escalate_at_end:
         run.finish(Stage.REFERRED, HandOff.HARDSHIP_TEAM, f"{why}; referred to the hardship team")
         return None
@@ -32,6 +32,10 @@ def end_of_path(run: CaseRun, why: str) -> datetime | None:
     if review is not None and review.status is HandOffStatus.REJECTED:
         run.finish(Stage.REFERRED, HandOff.SUPERVISOR, f"{review.why}; hand-off declined by {review.decided_by}")
         return None
+    if notices.due(run, "default"):  # before any legal hand-off, and its days to remedy before it
+        wait = await notices.send(run, "default")
+        if wait is not None:
+            return wait
     for action in ACTIONS:
         decision = contact.guard(run, PlannedAction(action=action), handoff=facts(run))
         if decision.allowed:
@@ -64,7 +68,8 @@ def facts(run: CaseRun) -> HandOffFacts:
             reached = s.opened_at
         messaged = messaged or contact.first_delivered(run)
     return HandOffFacts(days_past_due=run.days_past_due, reached_at=reached, messaged_at=messaged,
-                        vulnerability=s.vulnerability is not None, policy=run.config.policy.handoff)
+                        vulnerability=s.vulnerability is not None, policy=run.config.policy.handoff,
+                        default_notice_at=s.notices.get("default"))
 
 
 def held(decision: GuardDecision) -> str:

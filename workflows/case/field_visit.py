@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.visits import visit_possible
 
 
-def enter(run: CaseRun) -> datetime | None:
+async def enter(run: CaseRun) -> datetime | None:
     """The treatment's remote path is done and nothing resolved it: visit, hand-off or referral."""
     s, policy = run.s, run.config.policy
     possible = visit_possible(
@@ -29,7 +29,7 @@ def enter(run: CaseRun) -> datetime | None:
         cease_all=s.flags.cease_all, ceased_channels=s.flags.cease_channels,
         vulnerability_on_record=s.flags.vulnerability_on_record)
     if not possible:
-        return escalation.end_of_path(run, "remote contact path exhausted")
+        return await escalation.end_of_path(run, "remote contact path exhausted")
     visit_id = run.key("visit")
     s.visit = Visit(visit_id=visit_id, status=VisitStatus.AWAITING_APPROVAL)
     run.ask_approval(ApprovalKind.VISIT, visit_id,
@@ -45,7 +45,7 @@ async def step(run: CaseRun) -> datetime | None:
         case VisitStatus.AWAITING_APPROVAL:
             return run.plan_next("Wait for visit approval", None)
         case VisitStatus.REJECTED:
-            return escalation.end_of_path(run, "field visit not approved")
+            return await escalation.end_of_path(run, "field visit not approved")
         case VisitStatus.APPROVED:
             if s.next_step_at and run.now < s.next_step_at:
                 return run.plan_next("Field visit (notice period)", s.next_step_at)
@@ -57,7 +57,7 @@ async def step(run: CaseRun) -> datetime | None:
             if not decision.allowed:
                 contact.record_guard(run, decision, Channel.VISIT)
                 if decision.verdict == "deny":
-                    return escalation.end_of_path(run, f"field visit denied: {decision.reason}")
+                    return await escalation.end_of_path(run, f"field visit denied: {decision.reason}")
                 return run.plan_next(f"Field visit ({decision.reason})", decision.until)
             visit.status = VisitStatus.DISPATCHED
             visit.outcome_deadline = run.now + run.config.policy.visit.outcome_deadline
@@ -73,6 +73,6 @@ async def step(run: CaseRun) -> datetime | None:
             return run.plan_next("Visit outcome overdue: supervisor alerted", None)
         case VisitStatus.REPORTED:
             result = visit.result.value if visit.result else "no result"
-            return escalation.end_of_path(run, f"field visit: {result}")
+            return await escalation.end_of_path(run, f"field visit: {result}")
     return None
 

@@ -43,7 +43,7 @@ def take(run: CaseRun, request: PromiseRequest) -> tuple[str, str]:
 async def step(run: CaseRun) -> datetime | None:
     s, promise = run.s, run.s.promise
     if promise is None:  # the last promise broke and the path ended here: its hand-off is being decided
-        return field_visit.enter(run)
+        return await field_visit.enter(run)
     if plans.promise_kept(promise, s.total_paid):
         close(run, PromiseStatus.KEPT)
         return remote_contact.resume(run, "promise kept: back to monitoring")
@@ -51,7 +51,7 @@ async def step(run: CaseRun) -> datetime | None:
         close(run, PromiseStatus.BROKEN)
         s.promises_broken += 1
         if s.promises_broken > run.config.policy.promise.max_broken:
-            return field_visit.enter(run)
+            return await field_visit.enter(run)
         return remote_contact.resume(run, "promise broken: treatment resumes at the next step")
     return run.plan_next(f"Promise due {promise.due_date}, grace to {promise.deadline:%Y-%m-%d %H:%M} UTC",
                          promise.deadline)

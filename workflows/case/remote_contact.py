@@ -10,7 +10,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from workflows.case import contact, field_visit
+from workflows.case import contact, field_visit, notices
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -20,8 +20,12 @@ with workflow.unsafe.imports_passed_through():
 
 async def step(run: CaseRun) -> datetime | None:
     s, steps, decided = run.s, run.treatment.schedule, run.moment()
+    if notices.due(run, "validation"):  # in writing, at the start of collection
+        wait = await notices.send(run, "validation")
+        if wait is not None:
+            return wait
     if s.step_index >= len(steps):
-        return field_visit.enter(run)
+        return await field_visit.enter(run)
     planned = steps[s.step_index]
     label = f"{contact.LABEL[planned.channel]} {s.step_index + 1} of {len(steps)}"
     if not schedule.step_due(s.next_step_at, run.now):

@@ -185,6 +185,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                     case.distress = True
                 if data["person"] == "borrower":
                     _count_failures(case, data["outcome"])
+                    case.first_contact_at = case.first_contact_at or entry.at
     return found
 
 
@@ -214,7 +215,7 @@ def _notices(case: _Case, data: dict[str, Any], at: datetime) -> list[tuple[str,
     notice = case.rules.validation_notice
     if notice is None or data["person"] != "borrower":
         return []
-    first = case.first_contact_at = case.first_contact_at or at
+    first = case.first_contact_at or at
     if "validation" not in case.notices and at > first + timedelta(days=notice.within_days):
         return [("notice.validation", f"no validation notice {notice.within_days} days after the first communication")]
     return []

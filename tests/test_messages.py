@@ -113,8 +113,9 @@ async def test_cease_all_contact_stops_every_outbound_action(cases):
     assert outcome.stage is Stage.ESCALATED  # stopping contact does not stop a lawful hand-off
     rows = await cases.rows("SELECT channel FROM contact_attempts WHERE case_id = :c", c=status.case_id)
     assert len(rows) == sum(status.contact_counts.values())
-    denials = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'guard_decision'",
-                               c=status.case_id)
+    denials = await cases.rows(  # from the borrower's request on (before it, the hour may have deferred contact)
+        "SELECT data FROM case_events WHERE case_id = :c AND kind = 'guard_decision' AND at >= "
+        "(SELECT at FROM case_events WHERE case_id = :c AND kind = 'cease_contact')", c=status.case_id)
     assert denials and {d["data"]["rule"] for d in denials if "channel" in d["data"]} == {"cease.all"}
 
 

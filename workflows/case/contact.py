@@ -187,10 +187,15 @@ def first_delivered(run: CaseRun) -> datetime | None:
                default=None)
 
 
+def own_numbers(run: CaseRun) -> list[str]:
+    """The borrower's verified numbers, less those a stranger answered."""
+    report = run.s.verification
+    return [r for r in report.reachable_refs if r not in run.s.flags.wrong_numbers] if report else []
+
+
 def borrower_unreachable(run: CaseRun) -> bool:
     report = run.s.verification
-    own = [r for r in report.reachable_refs if r not in run.s.flags.wrong_numbers] if report else []
-    return reachability.unreachable(verified_without_number=report is not None and not own,
+    return reachability.unreachable(verified_without_number=report is not None and not own_numbers(run),
                                     failures=run.s.consecutive_failures,
                                     limit=run.config.rules.unreachable_after_failures)
 
@@ -214,11 +219,7 @@ async def ask_third_parties(run: CaseRun, unchanged: tuple[object, ...]) -> None
 
 def borrower_number(run: CaseRun) -> str | None:
     """The first verified borrower number that the borrower has not refused and no stranger answered."""
-    report, flags = run.s.verification, run.s.flags
-    if report is None:
-        return None
-    return next((r for r in report.reachable_refs if r not in flags.cease_numbers and r not in flags.wrong_numbers),
-                None)
+    return next((r for r in own_numbers(run) if r not in run.s.flags.cease_numbers), None)
 
 
 def number_for(run: CaseRun, ref: str) -> str:

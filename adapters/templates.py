@@ -18,7 +18,8 @@ SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party", "location", "gree
 # Templates the workflow uses by name, besides those a policy's schedule names.
 FIXED: dict[str, Kind] = {"verify_update": "sms", "visit_brief": "scripts", "whereabouts_request": "third_party",
                           "location_inquiry": "location", "robot_identify": "greeting", "robot_voicemail": "greeting",
-                          "validation_notice": "letters", "default_notice": "letters"}
+                          "validation_notice": "letters", "default_notice": "letters", "arrears_notice": "letters",
+                          "visit_notice": "letters", "credit_report_notice": "letters"}
 
 
 class TemplateError(LookupError):

@@ -100,9 +100,10 @@ NOTES: dict[str, str] = {
     "why and until when. A task lapses when the day's contact window closes (`expires_at`); the call's outcome "
     "comes by `delivery_receipt`. Also `POST /cases/{id}/dials`.",
     "OverdueCase.set_contact_preferences": "The borrower's own restrictions: local hours (`window`: it must overlap "
-    "the lawful window, and only the overlap is used), days off (`quiet_weekdays`, 0 Monday … 6 Sunday), their "
-    "language (`locale`); they replace any given before and narrow the packs' rules for every later contact, "
-    "never widen them.",
+    "the lawful window, and only the overlap is used), days off (`quiet_weekdays`, 0 Monday … 6 Sunday), the only "
+    "way to contact them (`medium`: `sms` or `voice`; statutory letters still go), no visit at home "
+    "(`no_home_visits`), their language (`locale`); they replace any given before and narrow the packs' rules for "
+    "every later contact, never widen them.",
     "OverdueCase.record_hard_stop": "Sticky, with its evidence: `bankruptcy` or `deceased` ends the case with the "
     "insolvency and estates team; `attorney` stops every contact, agents' and visits included, and alerts a "
     "supervisor (deal only with the attorney); `time_barred` (also set at the start from the packs' "

@@ -50,6 +50,14 @@ class EmergencyContact(Model):
     phone: str = Field(min_length=1, max_length=40)
 
 
+class Instalments(Model):
+    """The loan's repayment schedule as the loan system knows it: what an arrears notice is judged on."""
+
+    amount: PositiveMoney = Field(description="one instalment")
+    interval_days: int = Field(ge=1, le=366, description="days between instalments (7: weekly, 30: monthly)")
+    arrears: Money = Field(ge=0, description="the shortfall now: what is due and unpaid")
+
+
 class Loan(Model):
     loan_id: str = Field(min_length=1, max_length=64)
     principal: PositiveMoney
@@ -60,6 +68,8 @@ class Loan(Model):
     annual_interest_rate: Decimal = Field(default=Decimal("0"), ge=0, le=1)
     daily_penalty_rate: Decimal = Field(default=Decimal("0"), ge=0, le=Decimal("0.01"))
     penalties_accrued: Money = Field(default=Decimal("0"), ge=0)
+    instalments: Instalments | None = Field(default=None, description="for an arrears notice where a rule pack "
+                                            "requires one; without it the borrower is taken to be in arrears")
 
 
 class BorrowerProfile(Model):

@@ -53,3 +53,9 @@ def zone_inside_window(now: datetime, start: time, end: time, zones: list[str] =
         if at_local(here.date(), start, tz) <= now and now + margin < at_local(here.date(), end, tz):
             return tz
     raise LookupError("no listed zone is inside the window now")
+
+
+def earliest(*times: datetime | None) -> datetime | None:
+    """The soonest of some wake-up times (None: no time of its own)."""
+    present = [t for t in times if t is not None]
+    return min(present) if present else None

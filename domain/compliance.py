@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,8 +32,10 @@ RULES = (
     "vulnerability.review", "vulnerability.no_robot", "vulnerability.no_visit", "third_party.borrower_reachable",
     "third_party.refused", "third_party.max_each", "third_party.location_only", "robot.consent",
     "right_party.disclosure", "voicemail.not_allowed", "wrong_number", "borrower.window", "borrower.quiet_weekday",
-    "hard_stop.*", "notice.validation", "notice.default", "task.expired", "handoff.approval",
-    "handoff.min_days_past_due", "handoff.not_reached",
+    "borrower.medium", "borrower.place",
+    "hard_stop.*", "notice.validation", "notice.default", "notice.arrears", "notice.visit",
+    "notice.credit_report", "task.expired",
+    "handoff.approval", "handoff.min_days_past_due", "handoff.not_reached",
     "handoff.vulnerability", "visit.window", "visit.collectors", "visit.no_time", "lifecycle.move",
     "journal.no_rules",
 )
@@ -86,6 +89,10 @@ class _Case:
     first_contact_at: datetime | None = None
     borrower_window: Window | None = None
     quiet_weekdays: set[int] = field(default_factory=set)
+    borrower_medium: str | None = None
+    no_home_visits: bool = False
+    instalments: dict[str, Any] | None = None  # the loan's schedule and shortfall, when the loan system sent it
+    paid_in_full: bool = False
 
 
 def find_violations(entries: list[Entry]) -> list[Violation]:
@@ -99,7 +106,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
     case = _Case(opened.case_id, EffectiveRules.model_validate(opened.data["rules"]), ZoneInfo(opened.data["timezone"]),
                  opened_at=opened.at, days_past_due_at_open=int(opened.data.get("days_past_due", 0)),
                  handoff_policy=HandOffPolicy.model_validate(opened.data["handoff"]) if "handoff" in opened.data
-                 else None)
+                 else None, instalments=opened.data.get("instalments"))
     found: list[Violation] = []
     for entry in entries[1:]:
         data = entry.data
@@ -137,6 +144,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                         attempt.at, attempt.awaits_dial = entry.at, False
             case "notice_sent":
                 case.notices[data["kind"]] = entry.at
+            case "paid_in_full":
+                case.paid_in_full = True
             case "contact_attempt" if data["channel"] == "letter":  # a notice by post: no window or cap
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
                           for rule, detail in _stopped(case, "contact") if rule != "hard_stop.attorney"]
@@ -149,6 +158,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "contact_preferences":
                 case.borrower_window = Window.model_validate(data["window"]) if data.get("window") else None
                 case.quiet_weekdays = set(data.get("quiet_weekdays") or [])
+                case.borrower_medium, case.no_home_visits = data.get("medium"), bool(data.get("no_home_visits"))
             case "hard_stop_recorded":
                 case.hard_stops.add(data["kind"])
             case "third_party_refused":
@@ -170,6 +180,11 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, f"{data['kind']}: {detail}")
                           for rule, detail in _blocked(case, entry.at) + _stopped(case, data["kind"])
                           + _default_notice(case, data["kind"], entry.at)
+                          + (_arrears_notice(case, entry.at, before_legal=True) if data["kind"] == "legal_recovery"
+                             else [])
+                          + ([("notice.credit_report", "a credit-bureau report the borrower was not told of")]
+                             if data["kind"] == "credit_bureau" and case.rules.credit_report_notice
+                             and "credit_report" not in case.notices else [])
                           + _handoff(case, data["kind"], entry.at)]
             case "stage_changed" if not lifecycle.allowed(Stage(data["from"]), Stage(data["to"])):
                 found.append(Violation(case.case_id, "lifecycle.move", entry.at, entry.seq,
@@ -238,6 +253,23 @@ def _default_notice(case: _Case, kind: str, at: datetime) -> list[tuple[str, str
     return []
 
 
+def _arrears_notice(case: _Case, at: datetime, before_legal: bool = False) -> list[tuple[str, str]]:
+    """An arrears notice within its days of the case's opening in arrears, and before any legal hand-off.
+    (Its repeats depend on payments the journal does not hold: the workflow keeps them.)"""
+    rule, schedule = case.rules.arrears_notice, case.instalments
+    if rule is None or case.opened_at is None or case.paid_in_full or "arrears" in case.notices:
+        return []
+    if schedule is not None:
+        count = rule.weekly_instalments if schedule["interval_days"] <= 7 else rule.instalments
+        if Decimal(schedule["arrears"]) < Decimal(schedule["amount"]) * count:
+            return []
+    if before_legal:
+        return [("notice.arrears", "a legal hand-off without an arrears notice")]
+    if at > case.opened_at + timedelta(days=rule.within_days):
+        return [("notice.arrears", f"in arrears and no arrears notice {rule.within_days} days after the case opened")]
+    return []
+
+
 def _handoff(case: _Case, kind: str, at: datetime) -> list[tuple[str, str]]:
     """A credit report or legal hand-off: a person approved it, the days past due had come, the borrower
     had been communicated with, and no vulnerability was on record."""
@@ -270,6 +302,12 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     channel, local = data["channel"], entry.at.astimezone(case.tz)
     out: list[tuple[str, str]] = []
     out += _blocked(case, at) + _stopped(case, "contact") + _notices(case, data, at)
+    if data["person"] == "borrower":
+        out += _arrears_notice(case, at)
+    if channel == "visit" and rules.visit_notice_days is not None:
+        served = case.notices.get("visit")
+        if served is None or at < served + timedelta(days=rules.visit_notice_days):
+            out.append(("notice.visit", f"a visit without a written notice {rules.visit_notice_days} days before"))
     if data["person"] == "emergency_contact":
         out += _third_party(case, data)
     if case.cease_all:
@@ -295,6 +333,10 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     if not window.start <= local.time() < window.end:
         out.append(("window", f"{channel} at {local:%H:%M} local, outside {window.start:%H:%M}-{window.end:%H:%M}"))
     if data["person"] == "borrower":
+        if case.borrower_medium is not None and CEASE_MEDIUM[channel] != case.borrower_medium:
+            out.append(("borrower.medium", f"{channel} to a borrower who asked for {case.borrower_medium} only"))
+        if channel == "visit" and case.no_home_visits:
+            out.append(("borrower.place", "a visit at the home of a borrower who asked not to be visited there"))
         if local.weekday() in case.quiet_weekdays:
             out.append(("borrower.quiet_weekday", f"{channel} on a {local:%A}, a day the borrower asked to be left"))
         own = case.borrower_window

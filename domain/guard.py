@@ -41,6 +41,9 @@ class HandOffFacts(BaseModel):
     vulnerability: bool  # a vulnerability on record (lasting, whatever a review decided)
     policy: HandOffPolicy
     default_notice_at: datetime | None = None  # when a default notice was posted
+    in_arrears: bool = False  # the shortfall reaches what the pack's arrears notice counts
+    arrears_notice_at: datetime | None = None  # when the last arrears notice was posted
+    credit_report_notice_at: datetime | None = None  # when the borrower was told of a credit-bureau report
 
 
 Verdict = Literal["allow", "deny", "defer"]
@@ -86,6 +89,7 @@ def evaluate(
     borrower_unreachable: bool = False,
     third_party_cap: int | None = None,
     handoff: HandOffFacts | None = None,
+    visit_notice_at: datetime | None = None,
 ) -> GuardDecision:
     def decide(verdict: Verdict, rule: str, reason: str, until: datetime | None = None) -> GuardDecision:
         return GuardDecision(verdict=verdict, rule=rule, reason=reason, until=until, packs=rules.packs)
@@ -132,6 +136,13 @@ def evaluate(
     if channel is Channel.ROBOT_CALL and rules.robot_calls_need_consent and action.phone_ref not in flags.robot_consent:
         return decide("deny", "robot.consent", "no recorded prior express consent to robot calls on this number")
 
+    if channel is Channel.VISIT and rules.visit_notice_days is not None:
+        if visit_notice_at is None:
+            return decide("defer", "visit.notice", "a written notice of the visit is posted first")
+        if now < visit_notice_at + timedelta(days=rules.visit_notice_days):
+            return decide("defer", "visit.notice", f"the visit notice's {rules.visit_notice_days} days run",
+                          visit_notice_at + timedelta(days=rules.visit_notice_days))
+
     window: Window = rules.visit_window if channel is Channel.VISIT else rules.contact_window
     today = clock.local(now, timezone).date()
     if today in rules.quiet_days:
@@ -145,7 +156,7 @@ def evaluate(
         return decide(
             "defer", "window", f"outside {window.start:%H:%M}-{window.end:%H:%M} {timezone}", opens
         )
-    own = _borrowers_own(now, timezone, flags, window, rules) if action.person == Person.BORROWER else None
+    own = _borrowers_own(channel, now, timezone, flags, window, rules) if action.person == Person.BORROWER else None
     if own is not None:
         return decide(*own)
 
@@ -158,9 +169,13 @@ def evaluate(
     return decide("allow", "ok", "within window and caps")
 
 
-def _borrowers_own(now: datetime, tz: str, flags: Flags, window: Window,
+def _borrowers_own(channel: Channel, now: datetime, tz: str, flags: Flags, window: Window,
                    rules: EffectiveRules) -> tuple[Verdict, str, str, datetime | None] | None:
-    """The borrower's own restrictions, inside the lawful window: their days, then their hours."""
+    """The borrower's own restrictions, inside the lawful window: how and where, their days, their hours."""
+    if flags.borrower_medium is not None and _CEASE_CHANNEL[channel] != flags.borrower_medium:
+        return "deny", "borrower.medium", f"the borrower asked to be contacted by {flags.borrower_medium} only", None
+    if channel is Channel.VISIT and flags.borrower_no_home_visits:
+        return "deny", "borrower.place", "the borrower asked not to be visited at home", None
     mine = flags.borrower_window
     if mine is not None:
         start, end = max(window.start, mine.start), min(window.end, mine.end)
@@ -191,6 +206,9 @@ def _handoff(action: str, now: datetime, rules: EffectiveRules,
     if facts.days_past_due < minimum:
         return ("defer", "handoff.min_days_past_due", f"{facts.days_past_due} days past due; {action} from {minimum}",
                 now + timedelta(days=minimum - facts.days_past_due))
+    if action == "legal_handoff" and rules.arrears_notice is not None and facts.in_arrears \
+            and facts.arrears_notice_at is None:
+        return "defer", "handoff.arrears_notice", "an arrears notice is posted first", None
     days = rules.default_notice_days
     if action == "legal_handoff" and days is not None:
         if facts.default_notice_at is None:
@@ -207,6 +225,8 @@ def _handoff(action: str, now: datetime, rules: EffectiveRules,
             return ("defer", "handoff.not_reached",
                     f"no conversation yet; a delivered message counts after {wait} days",
                     facts.messaged_at + timedelta(days=wait))
+    if action == "credit_report" and rules.credit_report_notice and facts.credit_report_notice_at is None:
+        return "defer", "handoff.credit_report_notice", "the borrower is told of the report first", None
     return None
 
 

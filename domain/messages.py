@@ -127,13 +127,18 @@ class CrisisTreatmentEnd(Model):
 
 
 class ContactPreferences(Model):
-    """The borrower's own restrictions (Reg F 1006.6(b)(1), CONC 7.9.4R): times and days that do not suit
-    them, and their language. They narrow the packs' rules, never widen them."""
+    """The borrower's own restrictions (Reg F 1006.6(b)(1), CONC 7.9.4R): times, days and places that do not
+    suit them, how they want to be contacted, and their language. They narrow the packs' rules, never widen
+    them."""
 
     window: Window | None = Field(default=None, description="local times the borrower can be contacted")
     quiet_weekdays: list[int] = Field(default_factory=list, max_length=6,
                                       description="days never to contact them (0 Monday … 6 Sunday)")
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$", description="their language")
+    medium: Literal["sms", "voice"] | None = Field(
+        default=None, description="the only way they want to be contacted (statutory letters still go)")
+    no_home_visits: bool = Field(default=False, description="their home is a place that does not suit them: "
+                                                            "no field visit (every visit goes there)")
     reason: str = Field(default="", max_length=500)
     recorded_by: str = Field(min_length=1, max_length=100)
 

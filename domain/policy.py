@@ -72,6 +72,16 @@ class ValidationNotice(Strict):
     validation_days: int = Field(ge=1, description="the period after receipt to dispute in writing")
 
 
+class ArrearsNotice(Strict):
+    """A notice of sums in arrears once the shortfall reaches the last few instalments, then again at
+    intervals while it lasts."""
+
+    instalments: int = Field(ge=1, description="shortfall of at least this many of the last instalments")
+    weekly_instalments: int = Field(ge=1, description="the same, when instalments fall a week apart or less")
+    within_days: int = Field(ge=0, description="posted at most this many days after the shortfall is reached")
+    repeat_days: int = Field(ge=1, description="posted again at most this many days after the last one")
+
+
 class RulePack(Strict):
     name: str
     version: str
@@ -96,6 +106,11 @@ class RulePack(Strict):
     validation_notice: ValidationNotice | None = None
     default_notice_days: int | None = Field(default=None, ge=1, description="a default notice at least this many "
                                             "days before any legal hand-off (its remedy period)")
+    arrears_notice: ArrearsNotice | None = None
+    credit_report_notice: bool = Field(default=False, description="the borrower is told in writing before any "
+                                       "credit-bureau report")
+    visit_notice_days: int | None = Field(default=None, ge=1, description="a written notice of an initial field "
+                                          "visit, its purpose and date, at least this many days before it")
     limitation_years: int | None = Field(default=None, ge=1, description="a claim is time-barred this many years "
                                          "after the first missed due date (no legal hand-off, no suit suggested)")
     voicemail: Literal["limited_content", "none"] = Field(
@@ -123,6 +138,9 @@ class EffectiveRules(Strict):
     limitation_years: int | None = None
     validation_notice: ValidationNotice | None = None
     default_notice_days: int | None = None
+    arrears_notice: ArrearsNotice | None = None
+    credit_report_notice: bool = False
+    visit_notice_days: int | None = None
     quiet_days: list[date] = Field(default_factory=list, description="no contact on these local dates")
 
 
@@ -173,6 +191,9 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
         limitation_years=_min([p.limitation_years for p in packs]),  # barred soonest: no suit after it
         validation_notice=next((p.validation_notice for p in packs if p.validation_notice), None),
         default_notice_days=_max([p.default_notice_days for p in packs]),
+        arrears_notice=next((p.arrears_notice for p in packs if p.arrears_notice), None),
+        visit_notice_days=_max([p.visit_notice_days for p in packs]),
+        credit_report_notice=any(p.credit_report_notice for p in packs),
         voicemail="limited_content" if all(p.voicemail == "limited_content" for p in packs) else "none",
         handoff=HandOffRules(
             credit_report_min_days_past_due=_max([p.handoff.credit_report_min_days_past_due for p in packs]),

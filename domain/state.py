@@ -169,6 +169,8 @@ class Flags(Model):
     hard_stops: list[HardStop] = Field(default_factory=list)
     borrower_window: Window | None = None  # the borrower's own times: narrow the packs' window
     borrower_quiet_weekdays: list[int] = Field(default_factory=list)  # 0 Monday … 6 Sunday
+    borrower_medium: str | None = None  # "sms" or "voice": the only way the borrower wants to be contacted
+    borrower_no_home_visits: bool = False  # the borrower's home does not suit them: no visit
     vulnerability_on_record: bool = False  # lasting: a person calls, nobody visits (`vulnerable`: review pending)
 
     def hold(self, kind: HoldKind) -> Hold | None:

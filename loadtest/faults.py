@@ -205,14 +205,15 @@ async def check(client: Client, stack: Stack, plan: dict, policy, report: DrillR
     try:
         async with engine.connect() as conn:
             rows = (await conn.execute(text(
-                "SELECT a.case_id, a.idempotency_key, a.outcome, count(m.id) AS sent FROM contact_attempts a "
+                "SELECT a.case_id, a.idempotency_key, a.outcome, a.channel, count(m.id) AS sent "
+                "FROM contact_attempts a "
                 "LEFT JOIN sandbox_messages m ON m.idempotency_key = a.idempotency_key "
-                "GROUP BY a.case_id, a.idempotency_key, a.outcome"))).all()
+                "GROUP BY a.case_id, a.idempotency_key, a.outcome, a.channel"))).all()
             report.messages = (await conn.execute(text("SELECT count(*) FROM sandbox_messages"))).scalar_one()
         report.attempts = len(rows)
         report.duplicate_messages = sum(r.sent > 1 for r in rows)
         report.unsent_attempts = sum(r.sent == 0 or r.outcome == "pending" for r in rows)
-        per_case = Counter(r.case_id for r in rows)
+        per_case = Counter(r.case_id for r in rows if r.channel != "letter")  # the schedule's, not the notices
         for case_id, (profile, pays, _) in plan.items():
             if not pays and per_case[case_id] != len(policy.segments[profile].schedule):
                 report.wrong_contact_count.append(case_id)

@@ -136,6 +136,7 @@ HANDOFF = HandOffPolicy(credit_report_min_days_past_due=60, legal_min_days_past_
 async def test_a_hand_off_without_a_persons_approval_or_before_the_borrower_was_reached_is_a_violation(engine):
     j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open(days_past_due=80, handoff=HANDOFF)
     await j.contact(T0, "sms", outcome="delivered")
+    await j.add("notice_sent", T0 + timedelta(days=4), kind="credit_report")  # told beforehand (征信业管理条例 Art. 15)
     await j.add("handed_off", T0 + timedelta(days=5), kind="credit_bureau", reason="reported")  # the message: 5 days
     await j.add("approval_decided", T0 + timedelta(days=20), approval_id="a", kind="handoff", verdict="approved",
                 by="supervisor-1", note="")
@@ -197,6 +198,7 @@ async def test_contact_or_a_hand_off_past_a_hard_stop_is_a_violation(engine):
     await j.add("hard_stop_recorded", T0 + timedelta(hours=3), kind="attorney", evidence="letter", by="ops")
     await j.contact(T0 + timedelta(hours=4), "sms")                       # only the attorney now
     await j.add("hard_stop_recorded", T0 + timedelta(hours=5), kind="bankruptcy", evidence="petition", by="legal")
+    await j.add("notice_sent", T0 + timedelta(hours=5), kind="credit_report")
     await j.add("handed_off", T0 + timedelta(hours=6), kind="credit_bureau", reason="reported")
     assert await rules_found(engine, j) == Counter({"hard_stop.time_barred": 1, "hard_stop.attorney": 1,
                                                     "hard_stop.bankruptcy": 1})
@@ -229,10 +231,55 @@ async def test_collecting_without_the_notices_the_packs_require_is_a_violation(e
     await us.contact(noon + timedelta(days=6), "sms", "delivered")          # 6 days on, no validation notice
     assert await rules_found(engine, us) == Counter({"notice.validation": 1})
     uk = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open()
+    await uk.add("notice_sent", T0, kind="arrears")
     await uk.add("notice_sent", T0, kind="default", remedy_by="2026-12-15")
     await uk.add("handed_off", T0 + timedelta(days=10), kind="legal_recovery", reason="too soon")
     await uk.add("handed_off", T0 + timedelta(days=14), kind="legal_recovery", reason="after the remedy days")
     assert await rules_found(engine, uk) == Counter({"notice.default": 1})
+
+
+async def test_contact_by_a_medium_or_at_a_place_the_borrower_refused_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.add("contact_preferences", T0, window=None, quiet_weekdays=[], medium="sms", no_home_visits=True)
+    await j.contact(T0 + timedelta(hours=1), "sms", "delivered")          # the way they asked for
+    await j.contact(T0 + timedelta(hours=2), "robot_call", "answered")    # not
+    await j.add("contact_preferences", T0 + timedelta(hours=3), window=None, quiet_weekdays=[], medium=None,
+                no_home_visits=True)
+    await j.contact(T0 + timedelta(hours=4), "robot_call", "answered")    # fine now
+    await j.contact(T0 + timedelta(hours=5), "visit", "task_created")     # at home: refused
+    assert await rules_found(engine, j) == Counter({"borrower.medium": 1, "borrower.place": 1})
+
+
+async def test_a_credit_report_the_borrower_was_not_told_of_is_a_violation_in_china(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.add("handed_off", T0, kind="credit_bureau", reason="untold")
+    await j.add("notice_sent", T0 + timedelta(days=1), kind="credit_report")
+    await j.add("handed_off", T0 + timedelta(days=2), kind="credit_bureau", reason="told")
+    assert await rules_found(engine, j) == Counter({"notice.credit_report": 1})
+
+
+async def test_an_arrears_notice_and_a_visits_notice_where_the_pack_requires_them(engine):
+    ten = T0 + timedelta(hours=8)  # 10:00 in London
+    uk = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open()  # no schedule: taken to be in arrears
+    await uk.contact(ten, "sms", "delivered")                              # day 0: within the 14 days
+    await uk.contact(ten + timedelta(days=15), "sms", "delivered")         # day 15: no arrears notice yet
+    await uk.add("notice_sent", ten + timedelta(days=15), kind="arrears")
+    await uk.contact(ten + timedelta(days=16), "visit", "task_created")    # a visit with no notice
+    await uk.add("notice_sent", ten + timedelta(days=17), kind="visit", visit_from="2026-12-25")
+    await uk.contact(ten + timedelta(days=20), "visit", "task_created")    # 3 days after it: too soon
+    await uk.contact(ten + timedelta(days=24), "visit", "task_created")    # 7 days after it: fine
+    assert await rules_found(engine, uk) == Counter({"notice.arrears": 1, "notice.visit": 2})
+
+    schedule = {"amount": "100", "interval_days": 30}
+    owed = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open(instalments=schedule | {"arrears": "250"})
+    await owed.add("notice_sent", T0, kind="default", remedy_by="2026-12-15")
+    await owed.add("handed_off", T0 + timedelta(days=14), kind="legal_recovery", reason="no arrears notice")
+    assert await rules_found(engine, owed) == Counter({"notice.arrears": 1})
+    short = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open(instalments=schedule | {"arrears": "150"})
+    await short.contact(ten + timedelta(days=20), "sms", "delivered")     # under two instalments: none owed
+    await short.add("notice_sent", T0, kind="default", remedy_by="2026-12-15")
+    await short.add("handed_off", T0 + timedelta(days=14), kind="legal_recovery", reason="fine")
+    assert await rules_found(engine, short) == Counter()
 
 
 async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):

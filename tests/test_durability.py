@@ -23,7 +23,8 @@ from workflows.case import OverdueCase
 async def attempts(engine, case_ids: list[str]) -> list:
     async with engine.connect() as conn:
         return (await conn.execute(text(
-            "SELECT a.case_id, a.idempotency_key, a.outcome, m.id AS sent FROM contact_attempts a "
+            "SELECT a.case_id, a.idempotency_key, a.outcome, a.channel, a.template, m.id AS sent "
+            "FROM contact_attempts a "
             "LEFT JOIN sandbox_messages m ON m.idempotency_key = a.idempotency_key "
             "WHERE a.case_id = ANY(:ids)"), {"ids": case_ids})).all()
 
@@ -75,6 +76,8 @@ async def test_killed_worker_restarts_and_no_contact_is_sent_twice(dev_server, e
                                    {"p": [f"{i}:%" for i in ids]})).scalar_one()
     assert sent == len(rows), "the gateway received something the ledger does not know, or twice"
     schedules = {s: len(policy.segments[s].schedule) for s in ("low_risk", "high_risk")}
-    per_case = {i: sum(1 for r in rows if r.case_id == i) for i in ids}
+    per_case = {i: sum(1 for r in rows if r.case_id == i and r.channel != "letter") for i in ids}
     assert per_case[ids[0]] == schedules["low_risk"] and per_case[ids[2]] == schedules["high_risk"]
+    letters = sorted((r.case_id, r.template) for r in rows if r.channel == "letter")
+    assert letters == sorted((i, "credit_report_notice") for i in (ids[0], ids[2]))  # told before the report
 

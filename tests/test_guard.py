@@ -189,9 +189,19 @@ LENDER = HandOffPolicy(credit_report_min_days_past_due=60, legal_min_days_past_d
 NOW = utc(2026, 12, 1, 4)
 
 
-def handoff(dpd=120, reached=NOW - timedelta(days=3), messaged=None, vulnerability=False, policy=LENDER):
+def handoff(dpd=120, reached=NOW - timedelta(days=3), messaged=None, vulnerability=False, policy=LENDER,
+            told=NOW - timedelta(days=1)):
     return HandOffFacts(days_past_due=dpd, reached_at=reached, messaged_at=messaged, vulnerability=vulnerability,
-                        policy=policy)
+                        policy=policy, credit_report_notice_at=told)
+
+
+def test_in_china_a_credit_report_waits_until_the_borrower_was_told_of_it():
+    assert CN.credit_report_notice and not US.credit_report_notice  # 征信业管理条例 Art. 15
+    untold = decide(REPORT, now=NOW, handoff=handoff(told=None))
+    assert (untold.verdict, untold.rule, untold.until) == ("defer", "handoff.credit_report_notice", None)
+    assert decide(LEGAL, now=NOW, handoff=handoff(told=None)).allowed  # a legal hand-off needs no such notice
+    assert decide(REPORT, now=NOW, rules=US, handoff=handoff(told=None)).rule == "ok"
+    assert decide(REPORT, now=NOW, handoff=handoff(told=None, reached=None)).rule == "handoff.not_reached"  # first
 
 
 def test_a_hand_off_waits_for_the_days_past_due_of_its_kind():
@@ -260,6 +270,18 @@ def test_the_borrowers_own_hours_and_days_narrow_the_lawful_window():
     assert decide(now=tuesday_10, flags=late).rule == "borrower.window"  # never lawful: denied, not deferred
 
 
+def test_the_borrowers_own_medium_and_place_are_kept():
+    by_text, no_home = Flags(borrower_medium="sms"), Flags(borrower_no_home_visits=True)
+    daytime, visit = utc(2026, 12, 1, 2), PlannedAction(channel=Channel.VISIT)
+    assert decide(SMS, now=daytime, flags=by_text).allowed
+    assert (decide(ROBOT, now=daytime, flags=by_text).verdict, decide(ROBOT, now=daytime, flags=by_text).rule) == (
+        "deny", "borrower.medium")
+    assert decide(visit, now=daytime, flags=by_text).rule == "borrower.medium"  # a visit is not a text either
+    assert decide(visit, now=daytime, flags=no_home).rule == "borrower.place"
+    assert decide(ROBOT, now=daytime, flags=no_home).allowed  # calls are fine: only the place was refused
+    assert decide(PlannedAction(channel=Channel.LETTER), now=daytime, flags=by_text).allowed  # statutory post goes
+
+
 def test_a_number_a_stranger_answered_is_never_called_again_but_the_others_are():
     flags = Flags(wrong_numbers=["n1"])
     assert decide(ROBOT, now=utc(2026, 12, 1, 2), flags=flags).rule == "wrong_number"
@@ -287,8 +309,24 @@ def test_a_legal_hand_off_waits_for_the_default_notices_days_to_remedy():
     assert (held.rule, held.until) == ("handoff.default_notice", served + timedelta(days=14))
     later = handoff().model_copy(update={"default_notice_at": NOW - timedelta(days=14)})
     assert decide(LEGAL, now=NOW, rules=uk, handoff=later).allowed
+    owed = later.model_copy(update={"in_arrears": True})  # in arrears (CCA s.86B): the arrears notice first
+    assert (decide(LEGAL, now=NOW, rules=uk, handoff=owed).rule) == "handoff.arrears_notice"
+    assert decide(LEGAL, now=NOW, rules=uk, handoff=owed.model_copy(update={"arrears_notice_at": NOW})).allowed
     assert decide(REPORT, now=NOW, rules=uk, handoff=handoff()).allowed  # a credit report needs no such notice
     letter = PlannedAction(channel=Channel.LETTER)
     paused = Flags(holds=[Hold(kind=HoldKind.PAUSE, reason="x", since=NOW)])
     assert decide(letter, now=utc(2026, 12, 1, 20), flags=paused).allowed  # required notices: no window, no hold
     assert decide(letter, now=NOW, flags=Flags(hard_stops=[HardStop.DECEASED])).rule == "hard_stop.deceased"
+
+
+def test_a_visit_waits_for_its_written_notice_where_the_pack_requires_one():
+    uk, visit = combine_packs([load_rule_pack("uk-conc")]), PlannedAction(channel=Channel.VISIT)
+    ten = utc(2026, 12, 1, 10)
+    assert uk.visit_notice_days == 7 and CN.visit_notice_days is None
+    never = decide(visit, now=ten, tz="Europe/London", rules=uk)
+    assert (never.verdict, never.rule, never.until) == ("defer", "visit.notice", None)
+    posted = ten - timedelta(days=3)
+    held = decide(visit, now=ten, tz="Europe/London", rules=uk, visit_notice_at=posted)
+    assert (held.verdict, held.rule, held.until) == ("defer", "visit.notice", posted + timedelta(days=7))
+    assert decide(visit, now=ten, tz="Europe/London", rules=uk, visit_notice_at=ten - timedelta(days=7)).allowed
+    assert decide(visit, now=ten, tz="Europe/London", rules=CN).allowed  # no such rule in cn

@@ -166,20 +166,42 @@ async def test_a_third_broken_promise_ends_the_path_and_the_case_waits_for_its_h
     assert [a.kind for a in waiting.pending_approvals] == [ApprovalKind.HANDOFF]
     await cases.env.sleep(timedelta(days=3))  # the case keeps waiting, its workflow task does not fail
     assert (await cases.status(handle)).pending_approvals == waiting.pending_approvals
+    [told] = await cases.rows("SELECT template FROM contact_attempts WHERE case_id = :c AND channel = 'letter'",
+                              c=waiting.case_id)
+    assert told["template"] == "credit_report_notice"  # cn: told before any report (征信业管理条例 Art. 15)
     await decide(handle, approve=True, by="supervisor-7")
     assert (await handle.result()).stage is Stage.ESCALATED
 
 
-async def test_a_uk_case_is_served_a_default_notice_and_its_days_to_remedy_before_any_legal_hand_off(cases):
+async def test_a_uk_case_is_served_an_arrears_notice_then_a_default_notice_before_any_legal_hand_off(cases):
     handle = await cases.start(mobile=factories.TALKS, days_past_due=120, country="GB", timezone="Europe/London")
     waiting = await cases.until(handle, lambda s: bool(s.pending_approvals), what="a hand-off to decide")
-    [letter] = await cases.rows("SELECT template, planned_at FROM contact_attempts WHERE case_id = :c "
-                                "AND channel = 'letter'", c=waiting.case_id)
+    arrears, letter = await cases.rows("SELECT template, planned_at FROM contact_attempts WHERE case_id = :c "
+                                       "AND channel = 'letter' ORDER BY id", c=waiting.case_id)
+    first = await cases.rows("SELECT min(planned_at) AS at FROM contact_attempts WHERE case_id = :c "
+                             "AND channel <> 'letter'", c=waiting.case_id)
+    assert arrears["template"] == "arrears_notice" and arrears["planned_at"] <= first[0]["at"]  # CCA s.86B
     assert letter["template"] == "default_notice"
     now = await cases.env.get_current_time()
     assert now - letter["planned_at"] >= timedelta(days=14)  # the remedy days ran before a person was asked
     await decide(handle, approve=True, by="supervisor-7")
     assert (await handle.result()).stage is Stage.ESCALATED
+
+
+async def test_a_uk_visit_comes_after_its_written_notice_and_no_arrears_notice_below_two_instalments(cases):
+    handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE, country="GB",
+                               timezone="Europe/London",
+                               instalments={"amount": "500.00", "interval_days": 30, "arrears": "900.00"})
+    await cases.stage(handle, Stage.FIELD_VISIT)
+    await decide(handle)
+    status = await cases.until(handle, lambda s: s.visit.status == "dispatched", what="visit dispatched")
+    letters = await cases.rows("SELECT template, planned_at FROM contact_attempts WHERE case_id = :c "
+                               "AND channel IN ('letter', 'visit') ORDER BY id", c=status.case_id)
+    assert [r["template"] for r in letters] == ["visit_notice", "visit_brief"]  # and no arrears notice: 900 < 2 x 500
+    assert letters[1]["planned_at"] - letters[0]["planned_at"] >= timedelta(days=7)  # CONC 7.9.12R, the pack's 7
+    [sent] = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'notice_sent'",
+                              c=status.case_id)
+    assert sent["data"]["kind"] == "visit" and sent["data"]["visit_from"]
 
 
 async def test_a_us_case_starts_with_its_validation_notice(cases):

@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import EventType
 
 from adapters.providers.sandbox import SandboxProvider
 from domain import clock
-from domain.enums import Channel, Outcome, Stage
+from domain.enums import ApprovalKind, Channel, Outcome, Stage
 from domain.messages import (
     ApprovalDecision,
     CeaseContact,
@@ -111,8 +111,9 @@ async def test_cease_all_contact_stops_every_outbound_action(cases):
         approval_id=pending[0].approval_id, approve=True, decided_by="supervisor-1"))
     outcome = await handle.result()
     assert outcome.stage is Stage.ESCALATED  # stopping contact does not stop a lawful hand-off
-    rows = await cases.rows("SELECT channel FROM contact_attempts WHERE case_id = :c", c=status.case_id)
-    assert len(rows) == sum(status.contact_counts.values())
+    rows = await cases.rows("SELECT channel, template FROM contact_attempts WHERE case_id = :c", c=status.case_id)
+    letters = [r["template"] for r in rows if r["channel"] == "letter"]  # what the law requires still goes
+    assert letters == ["credit_report_notice"] and len(rows) - 1 == sum(status.contact_counts.values())
     denials = await cases.rows(  # from the borrower's request on (before it, the hour may have deferred contact)
         "SELECT data FROM case_events WHERE case_id = :c AND kind = 'guard_decision' AND at >= "
         "(SELECT at FROM case_events WHERE case_id = :c AND kind = 'cease_contact')", c=status.case_id)
@@ -161,6 +162,19 @@ async def test_the_borrowers_own_hours_days_and_language_hold_for_every_later_co
     assert len(later) >= 3
     assert all(time(19) <= at.time() < time(21) and at.weekday() != 6 for at, _ in later), later
     assert all(body.isascii() for at, body in later if body), later  # their language: English templates
+
+
+async def test_a_borrower_who_wants_texts_only_and_no_visit_at_home_gets_texts_and_no_visit(cases):
+    handle = await cases.start(profile="high_risk")  # its schedule: SMS, robot and agent calls, then a visit
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await handle.execute_update(OverdueCase.set_contact_preferences, ContactPreferences(
+        medium="sms", no_home_visits=True, reason="texts only, not at home", recorded_by="agent-1"))
+    status = await cases.until(handle, lambda s: bool(s.pending_approvals), what="the end of the path")
+    assert [a.kind for a in status.pending_approvals] == [ApprovalKind.HANDOFF]  # no visit was proposed
+    after = await cases.rows(
+        "SELECT channel FROM contact_attempts WHERE case_id = :c AND person = 'borrower' AND planned_at > "
+        "(SELECT at FROM case_events WHERE case_id = :c AND kind = 'contact_preferences')", c=status.case_id)
+    assert after and {r["channel"] for r in after} <= {"sms", "letter"}, after
 
 
 async def test_an_agents_task_lapses_when_the_contact_window_closes(cases):

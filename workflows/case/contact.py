@@ -44,7 +44,8 @@ def guard(run: CaseRun, action: PlannedAction, handoff: HandOffFacts | None = No
     return evaluate(action, now=run.now, timezone=run.case.borrower.timezone, flags=run.s.flags,
                     attempts=run.s.attempts, rules=run.config.rules,
                     borrower_unreachable=borrower_unreachable(run),
-                    third_party_cap=run.config.policy.third_party.max_messages_each, handoff=handoff)
+                    third_party_cap=run.config.policy.third_party.max_messages_each, handoff=handoff,
+                    visit_notice_at=run.s.notices.get("visit"))
 
 
 def record_guard(run: CaseRun, decision: GuardDecision, channel: Channel) -> None:

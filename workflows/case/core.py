@@ -43,6 +43,8 @@ VULNERABILITY_LASTS = "vulnerability-lasts"  # a vulnerability on record: no rob
 # end of its path, the hand-off's facts fall back on older evidence, hard stops show only as `hard_stop`.
 REACH_AND_LAPSE = "reach-and-lapse"
 NOTICES = "notices"  # statutory notices by post where the packs require them (validation, default)
+# The arrears notice and its repeats, a visit's written notice, the validation notice with the first message.
+MORE_NOTICES = "more-notices"
 DIAL_TIME_PERMISSION = "dial-time-permission"  # an agent's task is a call only once the guard allows its dial
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 

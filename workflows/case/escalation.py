@@ -38,6 +38,11 @@ async def end_of_path(run: CaseRun, why: str) -> datetime | None:
             return wait
     for action in ACTIONS:
         decision = contact.guard(run, PlannedAction(action=action), handoff=facts(run))
+        if decision.rule == "handoff.credit_report_notice" and notices.due(run, "credit_report"):
+            wait = await notices.send(run, "credit_report")  # told once nothing else stands in the way
+            if wait is not None:
+                return wait
+            decision = contact.guard(run, PlannedAction(action=action), handoff=facts(run))
         if decision.allowed:
             continue
         if s.next_action is None or s.next_action.what != held(decision):  # journalled once, not every wake
@@ -69,7 +74,9 @@ def facts(run: CaseRun) -> HandOffFacts:
         messaged = messaged or contact.first_delivered(run)
     return HandOffFacts(days_past_due=run.days_past_due, reached_at=reached, messaged_at=messaged,
                         vulnerability=s.vulnerability is not None, policy=run.config.policy.handoff,
-                        default_notice_at=s.notices.get("default"))
+                        default_notice_at=s.notices.get("default"), in_arrears=notices.in_arrears_now(run),
+                        arrears_notice_at=s.notices.get("arrears"),
+                        credit_report_notice_at=s.notices.get("credit_report"))
 
 
 def held(decision: GuardDecision) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from workflows.case import contact, escalation
+from workflows.case import contact, escalation, notices
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -27,7 +27,8 @@ async def enter(run: CaseRun) -> datetime | None:
         min_balance=policy.visit.min_balance,
         address_complete=s.verification is not None and s.verification.address_complete,
         cease_all=s.flags.cease_all, ceased_channels=s.flags.cease_channels,
-        vulnerability_on_record=s.flags.vulnerability_on_record)
+        vulnerability_on_record=s.flags.vulnerability_on_record,
+        borrower_declines=s.flags.borrower_no_home_visits or s.flags.borrower_medium is not None)
     if not possible:
         return await escalation.end_of_path(run, "remote contact path exhausted")
     visit_id = run.key("visit")
@@ -47,6 +48,11 @@ async def step(run: CaseRun) -> datetime | None:
         case VisitStatus.REJECTED:
             return await escalation.end_of_path(run, "field visit not approved")
         case VisitStatus.APPROVED:
+            if notices.due(run, "visit"):  # in writing, its purpose and date, before an initial visit
+                wait = await notices.send(run, "visit")
+                if wait is not None:
+                    return wait
+                s.next_step_at = notices.visit_from(run)  # not before the date the notice gives
             if s.next_step_at and run.now < s.next_step_at:
                 return run.plan_next("Field visit (notice period)", s.next_step_at)
             async with run.lock:  # the guard's word and the dispatch, with nothing in between

@@ -1,46 +1,102 @@
 """Statutory notices, by post, where the case's packs require them: the US validation notice at the
 start of collection (12 CFR 1006.34: the debt and the right to dispute it in writing within the
-validation period) and the UK default notice before any legal hand-off (CCA 1974 ss.87, 88: at least
-14 days to remedy). Each is a template, an attempt in the contact ledger and a `notice_sent` entry."""
+validation period), the UK arrears notice once the shortfall reaches the last instalments and again
+while it lasts (CCA 1974 s.86B), the UK default notice before any legal hand-off (ss.87, 88: at least
+14 days to remedy), a notice of an initial field visit, its purpose and date (CONC 7.9.12R), and in China
+a notice before adverse information is reported (征信业管理条例 Art. 15). Each is a template, an attempt in
+the contact ledger and a `notice_sent` entry."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from temporalio import workflow
 
 from workflows.case import contact
-from workflows.case.core import NOTICES, CaseRun
+from workflows.case.core import MORE_NOTICES, NOTICES, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain import clock
     from domain.enums import Channel
     from domain.guard import PlannedAction
+    from domain.notices import arrears_notice_due, in_arrears
 
-TEMPLATES = {"validation": "validation_notice", "default": "default_notice"}
+Kind = Literal["validation", "default", "arrears", "visit", "credit_report"]
+TEMPLATES = {"validation": "validation_notice", "default": "default_notice", "arrears": "arrears_notice",
+             "visit": "visit_notice", "credit_report": "credit_report_notice"}
 
 
-def due(run: CaseRun, kind: str) -> bool:
-    """The packs require this notice and it has not been posted (checked behind the patch)."""
+def due(run: CaseRun, kind: Kind) -> bool:
+    """The packs require this notice now and it has not been posted (checked behind its patch)."""
     rules = run.config.rules
-    required = rules.validation_notice is not None if kind == "validation" else rules.default_notice_days is not None
-    return required and kind not in run.s.notices and workflow.patched(NOTICES)
+    match kind:
+        case "validation" | "default":
+            required = rules.validation_notice is not None if kind == "validation" else rules.default_notice_days
+            return bool(required) and kind not in run.s.notices and workflow.patched(NOTICES)
+        case "arrears":
+            at = next_arrears(run)
+            return at is not None and run.now >= at
+        case "visit" | "credit_report":
+            required = rules.visit_notice_days is not None if kind == "visit" else rules.credit_report_notice
+            return required and kind not in run.s.notices and workflow.patched(MORE_NOTICES)
 
 
-def dates(run: CaseRun, kind: str) -> dict[str, str]:
-    """The notice's own dates, in the borrower's calendar: when the validation period ends, or by when the
-    default can be remedied."""
+def next_arrears(run: CaseRun) -> datetime | None:
+    """When the next arrears notice is due, once the contact data is verified (None: none required)."""
+    rule = run.config.rules.arrears_notice
+    if rule is None or run.s.verification is None or not workflow.patched(MORE_NOTICES):
+        return None
+    return arrears_notice_due(rule, run.case.loan.instalments, run.s.total_paid, run.s.balance,
+                              run.s.notices.get("arrears"), run.now)
+
+
+async def post_arrears(run: CaseRun) -> datetime | None:
+    """Post the arrears notice if it is due; return when the next one is (or when to try again)."""
+    if not due(run, "arrears"):
+        return next_arrears(run)
+    before = run.s.notices.get("arrears")
+    retry = await send(run, "arrears")
+    return next_arrears(run) if run.s.notices.get("arrears") != before else retry
+
+
+def in_arrears_now(run: CaseRun) -> bool:
+    """The shortfall is what the packs' arrears notice counts (a fact the hand-off is judged on)."""
+    rule = run.config.rules.arrears_notice
+    return rule is not None and in_arrears(rule, run.case.loan.instalments, run.s.total_paid, run.s.balance)
+
+
+def dates(run: CaseRun, kind: Kind) -> dict[str, str]:
+    """The notice's own dates, in the borrower's calendar: when the validation period ends, by when the
+    default can be remedied, from when a visit may come."""
     rules, tz = run.config.rules, run.case.borrower.timezone
-    if kind == "validation":
-        v = rules.validation_notice
-        assert v is not None
-        ends = run.now + timedelta(days=v.assumed_receipt_days + v.validation_days)
-        return {"validation_ends": clock.local(ends, tz).date().isoformat()}
-    assert rules.default_notice_days is not None
-    return {"remedy_by": clock.local(run.now + timedelta(days=rules.default_notice_days), tz).date().isoformat()}
+
+    def day(at: datetime) -> str:
+        return clock.local(at, tz).date().isoformat()
+
+    match kind:
+        case "validation":
+            v = rules.validation_notice
+            assert v is not None
+            return {"validation_ends": day(run.now + timedelta(days=v.assumed_receipt_days + v.validation_days))}
+        case "default":
+            assert rules.default_notice_days is not None
+            return {"remedy_by": day(run.now + timedelta(days=rules.default_notice_days))}
+        case "visit":
+            return {"visit_from": day(visit_from(run))}
+    return {}
 
 
-async def send(run: CaseRun, kind: str) -> datetime | None:
+def visit_from(run: CaseRun) -> datetime:
+    """The earliest a noticed visit may come: the pack's days after the notice, or the policy's after the
+    approval, whichever is later."""
+    days = run.config.rules.visit_notice_days
+    assert days is not None
+    earliest = run.now + timedelta(days=days)
+    return max(earliest, run.s.next_step_at or earliest)
+
+
+async def send(run: CaseRun, kind: Kind) -> datetime | None:
     """Post the notice (the guard allows a required notice unless a hard stop or a review stands); return
     when to look again if it could not go now."""
     async with run.lock:

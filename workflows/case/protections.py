@@ -245,13 +245,16 @@ def check_preferences(run: CaseRun, prefs: ContactPreferences) -> None:
 
 
 async def set_contact_preferences(run: CaseRun, prefs: ContactPreferences) -> UpdateResult:
-    """The borrower's own times, days and language replace any given before; the packs' rules still hold."""
+    """The borrower's own times, days, places, medium and language replace any given before; the packs'
+    rules still hold."""
     run.recheck(lambda p: check_preferences(run, p), prefs)
     flags = run.s.flags
     flags.borrower_window, flags.borrower_quiet_weekdays = prefs.window, prefs.quiet_weekdays
+    flags.borrower_medium, flags.borrower_no_home_visits = prefs.medium, prefs.no_home_visits
     run.s.locale = prefs.locale
     run.wake = True
     run.event("contact_preferences", {"window": prefs.window.model_dump(mode="json") if prefs.window else None,
                                       "quiet_weekdays": prefs.quiet_weekdays, "locale": prefs.locale,
+                                      "medium": prefs.medium, "no_home_visits": prefs.no_home_visits,
                                       "reason": prefs.reason, "by": prefs.recorded_by})
     return run.result("contact preferences recorded")

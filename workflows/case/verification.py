@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-from workflows.case import contact
-from workflows.case.core import CaseRun
+from workflows.case import contact, notices
+from workflows.case.core import MORE_NOTICES, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_data import CaseDataActivities
@@ -42,7 +42,8 @@ async def open_case(run: CaseRun) -> None:
     run.event("case_opened", {"policy": f"{run.config.policy.name}@{run.config.policy.version}",
                               "rules": run.config.rules.model_dump(mode="json"),
                               "timezone": run.case.borrower.timezone, "days_past_due": loan.days_past_due,
-                              "handoff": run.config.policy.handoff.model_dump(mode="json")})
+                              "handoff": run.config.policy.handoff.model_dump(mode="json"),
+                              "instalments": loan.instalments.model_dump(mode="json") if loan.instalments else None})
     today = clock.local(run.now, run.case.borrower.timezone).date()
     years = run.config.rules.limitation_years
     if time_barred(loan.due_date, today, years):  # as the packs count it, from the first missed due date
@@ -77,6 +78,10 @@ async def step(run: CaseRun) -> datetime | None:
     if not s.verification_asked:
         refs = s.verification.reachable_refs
         if refs:
+            if notices.due(run, "validation") and workflow.patched(MORE_NOTICES):  # 1006.34: with the first message
+                wait = await notices.send(run, "validation")
+                if wait is not None:
+                    return wait
             result = await contact.contact(run, Channel.SMS, "verify_update", refs[0], step=None,
                                            unchanged=run.moment())
             deferral = contact.deferred(result)

@@ -21,6 +21,7 @@ from workflows.case import (
     field_visit,
     hardship_plan,
     messages,
+    notices,
     presentation,
     promise,
     protections,
@@ -33,6 +34,7 @@ from workflows.case.core import CaseRun
 from workflows.case.protection_handlers import ProtectionHandlers
 
 with workflow.unsafe.imports_passed_through():
+    from domain import clock
     from domain.case_input import CaseInput
     from domain.enums import ApprovalKind, Stage
     from domain.messages import (
@@ -109,11 +111,14 @@ class OverdueCase(ProtectionHandlers):
                 wellbeing.enter_review(c, ApprovalKind.VULNERABILITY_REVIEW, "vulnerability recorded")
         if protections.end_for_hard_stop(c):
             return None
+        arrears_notice_at = await notices.post_arrears(c)  # while in arrears, in writing, through any hold
         hold = c.current_hold()
-        if hold is not None:
-            return c.plan_next(f"On hold ({hold.kind.value})", hold.until)  # the reason stays in the sealed journal
-        step = STEPS.get(s.stage)
-        return await step(c) if step else None
+        if hold is not None:  # the hold's reason stays in the sealed journal
+            wake = c.plan_next(f"On hold ({hold.kind.value})", hold.until)
+        else:
+            step = STEPS.get(s.stage)
+            wake = await step(c) if step else None
+        return clock.earliest(wake, arrears_notice_at)
 
     # --- operators and backends: updates (handlers in messages.py and protections.py) --------
 

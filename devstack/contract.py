@@ -60,7 +60,9 @@ WORKFLOW_PROSE: dict[str, str] = {
         "task queue **`overdue-cases`** (the `TASK_QUEUE` setting), workflow id **`case-<case_id>`**. Starting a case "
         "that exists returns the existing one, never a duplicate; a closed case id is refused (a new overdue episode "
         "gets a new case id). Invalid input is refused with every bad field named and starts nothing. Amounts are "
-        "decimal strings, never floats; unknown fields are refused. Its stages: [lifecycle.md](lifecycle.md)."
+        "decimal strings, never JSON numbers (refused with the reason), kept in the loan currency's minor units "
+        "(ISO 4217: 2 places for CNY, none for JPY; a finer amount is refused, never rounded); unknown fields are "
+        "refused. Its stages: [lifecycle.md](lifecycle.md)."
     ),
     "Complaint": (
         "One borrower complaint, a child of its case, started by the case's `open_complaint` update with workflow id "

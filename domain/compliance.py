@@ -14,8 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain import lifecycle
+from domain.case_input import Instalments
 from domain.enums import Stage
 from domain.journal import Entry
+from domain.notices import arrears_arise_at
 from domain.policy import EffectiveRules, HandOffPolicy, Window
 
 VOICE = {"robot_call", "agent_call"}
@@ -91,8 +93,10 @@ class _Case:
     quiet_weekdays: set[int] = field(default_factory=set)
     borrower_medium: str | None = None
     no_home_visits: bool = False
-    instalments: dict[str, Any] | None = None  # the loan's schedule and shortfall, when the loan system sent it
-    paid_in_full: bool = False
+    instalments: Instalments | None = None  # the loan's schedule and shortfall, when the loan system sent it
+    balance: Decimal | None = None  # as opened, then after each payment (None: a journal from before they were kept)
+    paid: Decimal = Decimal("0")
+    arrears_judged: bool = False  # a missing arrears notice is reported once
 
 
 def find_violations(entries: list[Entry]) -> list[Violation]:
@@ -106,7 +110,10 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
     case = _Case(opened.case_id, EffectiveRules.model_validate(opened.data["rules"]), ZoneInfo(opened.data["timezone"]),
                  opened_at=opened.at, days_past_due_at_open=int(opened.data.get("days_past_due", 0)),
                  handoff_policy=HandOffPolicy.model_validate(opened.data["handoff"]) if "handoff" in opened.data
-                 else None, instalments=opened.data.get("instalments"))
+                 else None,
+                 instalments=Instalments.model_validate(opened.data["instalments"]) if opened.data.get("instalments")
+                 else None,
+                 balance=Decimal(opened.data["balance"]) if "balance" in opened.data else None)
     found: list[Violation] = []
     for entry in entries[1:]:
         data = entry.data
@@ -142,10 +149,15 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                             found.append(Violation(case.case_id, "task.expired", entry.at, entry.seq,
                                                    "a dial after the task lapsed"))
                         attempt.at, attempt.awaits_dial = entry.at, False
+            case "notice_sent" if data["kind"] == "arrears" and "arrears" not in case.notices:
+                found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
+                          for rule, detail in _arrears_once(case, entry.at)]
+                case.notices["arrears"] = entry.at
             case "notice_sent":
                 case.notices[data["kind"]] = entry.at
-            case "paid_in_full":
-                case.paid_in_full = True
+            case "payment_applied":
+                case.paid += Decimal(data["amount"])
+                case.balance = Decimal(data["balance_after"])
             case "contact_attempt" if data["channel"] == "letter":  # a notice by post: no window or cap
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
                           for rule, detail in _stopped(case, "contact") if rule != "hard_stop.attorney"]
@@ -180,7 +192,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, f"{data['kind']}: {detail}")
                           for rule, detail in _blocked(case, entry.at) + _stopped(case, data["kind"])
                           + _default_notice(case, data["kind"], entry.at)
-                          + (_arrears_notice(case, entry.at, before_legal=True) if data["kind"] == "legal_recovery"
+                          + (_arrears_once(case, entry.at, before_legal=True) if data["kind"] == "legal_recovery"
                              else [])
                           + ([("notice.credit_report", "a credit-bureau report the borrower was not told of")]
                              if data["kind"] == "credit_bureau" and case.rules.credit_report_notice
@@ -201,6 +213,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                 if data["person"] == "borrower":
                     _count_failures(case, data["outcome"])
                     case.first_contact_at = case.first_contact_at or entry.at
+    last = entries[-1]  # a notice still missing when the record ends
+    found += [Violation(case.case_id, rule, last.at, last.seq, detail) for rule, detail in _arrears_once(case, last.at)]
     return found
 
 
@@ -254,20 +268,28 @@ def _default_notice(case: _Case, kind: str, at: datetime) -> list[tuple[str, str
 
 
 def _arrears_notice(case: _Case, at: datetime, before_legal: bool = False) -> list[tuple[str, str]]:
-    """An arrears notice within its days of the case's opening in arrears, and before any legal hand-off.
-    (Its repeats depend on payments the journal does not hold: the workflow keeps them.)"""
-    rule, schedule = case.rules.arrears_notice, case.instalments
-    if rule is None or case.opened_at is None or case.paid_in_full or "arrears" in case.notices:
+    """The first arrears notice within its days of the arrears arising (`domain.notices`, from the journal's
+    schedule, payments and balance), and before any legal hand-off; a missing one is reported once. (Its
+    repeats are the workflow's to keep.)"""
+    rule = case.rules.arrears_notice
+    if rule is None or case.opened_at is None or "arrears" in case.notices or case.arrears_judged:
         return []
-    if schedule is not None:
-        count = rule.weekly_instalments if schedule["interval_days"] <= 7 else rule.instalments
-        if Decimal(schedule["arrears"]) < Decimal(schedule["amount"]) * count:
-            return []
+    balance = case.balance if case.balance is not None else Decimal("Infinity")
+    arises = arrears_arise_at(rule, case.instalments, case.opened_at, case.paid, balance)
+    if arises is None or arises > at:
+        return []
     if before_legal:
         return [("notice.arrears", "a legal hand-off without an arrears notice")]
-    if at > case.opened_at + timedelta(days=rule.within_days):
-        return [("notice.arrears", f"in arrears and no arrears notice {rule.within_days} days after the case opened")]
+    if at > arises + timedelta(days=rule.within_days):
+        return [("notice.arrears", f"no arrears notice {rule.within_days} days after the arrears arose")]
     return []
+
+
+def _arrears_once(case: _Case, at: datetime, before_legal: bool = False) -> list[tuple[str, str]]:
+    """A missing arrears notice, reported the first time it is found."""
+    found = _arrears_notice(case, at, before_legal)
+    case.arrears_judged = case.arrears_judged or bool(found)
+    return found
 
 
 def _handoff(case: _Case, kind: str, at: datetime) -> list[tuple[str, str]]:
@@ -303,7 +325,7 @@ def _judge(case: _Case, entry: Entry) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     out += _blocked(case, at) + _stopped(case, "contact") + _notices(case, data, at)
     if data["person"] == "borrower":
-        out += _arrears_notice(case, at)
+        out += _arrears_once(case, at)
     if channel == "visit" and rules.visit_notice_days is not None:
         served = case.notices.get("visit")
         if served is None or at < served + timedelta(days=rules.visit_notice_days):

@@ -136,6 +136,9 @@ def evaluate(
     if channel is Channel.ROBOT_CALL and rules.robot_calls_need_consent and action.phone_ref not in flags.robot_consent:
         return decide("deny", "robot.consent", "no recorded prior express consent to robot calls on this number")
 
+    way = _borrowers_way(channel, flags) if action.person == Person.BORROWER else None
+    if way is not None:
+        return decide(*way)
     if channel is Channel.VISIT and rules.visit_notice_days is not None:
         if visit_notice_at is None:
             return decide("defer", "visit.notice", "a written notice of the visit is posted first")
@@ -169,13 +172,18 @@ def evaluate(
     return decide("allow", "ok", "within window and caps")
 
 
-def _borrowers_own(channel: Channel, now: datetime, tz: str, flags: Flags, window: Window,
-                   rules: EffectiveRules) -> tuple[Verdict, str, str, datetime | None] | None:
-    """The borrower's own restrictions, inside the lawful window: how and where, their days, their hours."""
+def _borrowers_way(channel: Channel, flags: Flags) -> tuple[Verdict, str, str, datetime | None] | None:
+    """How and where the borrower asked to be contacted: never otherwise."""
     if flags.borrower_medium is not None and _CEASE_CHANNEL[channel] != flags.borrower_medium:
         return "deny", "borrower.medium", f"the borrower asked to be contacted by {flags.borrower_medium} only", None
     if channel is Channel.VISIT and flags.borrower_no_home_visits:
         return "deny", "borrower.place", "the borrower asked not to be visited at home", None
+    return None
+
+
+def _borrowers_own(channel: Channel, now: datetime, tz: str, flags: Flags, window: Window,
+                   rules: EffectiveRules) -> tuple[Verdict, str, str, datetime | None] | None:
+    """The borrower's own restrictions, inside the lawful window: their days, then their hours."""
     mine = flags.borrower_window
     if mine is not None:
         start, end = max(window.start, mine.start), min(window.end, mine.end)

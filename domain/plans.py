@@ -9,10 +9,9 @@ from domain import clock
 from domain.case_input import Loan
 from domain.enums import PlanStatus
 from domain.messages import HardshipReport
+from domain.money import minor_unit
 from domain.policy import HardshipPolicy, PromisePolicy
 from domain.state import HardshipPlan, Instalment, PromiseToPay
-
-CENT = Decimal("0.01")
 
 
 def promise_problem(amount: Decimal, due: date, today: date, balance: Decimal, policy: PromisePolicy) -> str | None:
@@ -50,7 +49,7 @@ def propose_plan(
     count = report.requested_instalments or policy.default_instalments
     waiver = min(loan.penalties_accrued, balance) if report.waive_penalty else Decimal("0")
     to_spread = balance - waiver
-    share = (to_spread / count).quantize(CENT, rounding=ROUND_DOWN)
+    share = (to_spread / count).quantize(minor_unit(loan.currency), rounding=ROUND_DOWN)
     first_due = clock.local(now, tz).date()
     instalments = []
     for n in range(1, count + 1):

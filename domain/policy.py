@@ -154,6 +154,15 @@ def _max(values: list[int | None]) -> int | None:
     return max(present) if present else None
 
 
+def _strictest_arrears(rules: list[ArrearsNotice]) -> ArrearsNotice | None:
+    """The soonest notice: the fewest instalments, the fewest days."""
+    if not rules:
+        return None
+    return ArrearsNotice(instalments=min(r.instalments for r in rules),
+                         weekly_instalments=min(r.weekly_instalments for r in rules),
+                         within_days=min(r.within_days for r in rules), repeat_days=min(r.repeat_days for r in rules))
+
+
 def _narrowest(windows: list[Window]) -> Window:
     start, end = max(w.start for w in windows), min(w.end for w in windows)
     if start >= end:
@@ -191,7 +200,7 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
         limitation_years=_min([p.limitation_years for p in packs]),  # barred soonest: no suit after it
         validation_notice=next((p.validation_notice for p in packs if p.validation_notice), None),
         default_notice_days=_max([p.default_notice_days for p in packs]),
-        arrears_notice=next((p.arrears_notice for p in packs if p.arrears_notice), None),
+        arrears_notice=_strictest_arrears([p.arrears_notice for p in packs if p.arrears_notice]),
         visit_notice_days=_max([p.visit_notice_days for p in packs]),
         credit_report_notice=any(p.credit_report_notice for p in packs),
         voicemail="limited_content" if all(p.voicemail == "limited_content" for p in packs) else "none",

@@ -8,12 +8,16 @@ from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
+from domain.money import known_currency, not_a_number
+
+# An amount: a decimal string, at most as fine as any currency's minor units (3 places); each is taken to its
+# own currency's minor units where the currency is known (`domain.money.in_minor_units`).
+Money = Annotated[Decimal, BeforeValidator(not_a_number), Field(max_digits=17, decimal_places=3)]
 
 
-PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
+PositiveMoney = Annotated[Decimal, BeforeValidator(not_a_number), Field(gt=0, max_digits=17, decimal_places=3)]
 
 
 def _check_timezone(name: str) -> str:
@@ -39,7 +43,7 @@ AwareDatetime = Annotated[datetime, AfterValidator(_check_aware)]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 
 
-CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217"), AfterValidator(known_currency)]
 
 
 CASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

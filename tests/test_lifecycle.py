@@ -11,6 +11,7 @@ from domain.enums import ApprovalKind, HardshipReason, Stage, VisitResult
 from domain.messages import (
     ApprovalDecision,
     ContactInfoUpdate,
+    ContactPreferences,
     HardshipReport,
     PauseRequest,
     Payment,
@@ -184,11 +185,16 @@ async def test_a_uk_case_is_served_an_arrears_notice_then_a_default_notice_befor
     assert letter["template"] == "default_notice"
     now = await cases.env.get_current_time()
     assert now - letter["planned_at"] >= timedelta(days=14)  # the remedy days ran before a person was asked
+    await cases.env.sleep(timedelta(days=181))  # still in arrears while the hand-off waits: the notice again
+    again = await cases.rows("SELECT planned_at FROM contact_attempts WHERE case_id = :c AND template = "
+                             "'arrears_notice' ORDER BY id", c=waiting.case_id)
+    assert len(again) == 2
+    assert abs(again[1]["planned_at"] - again[0]["planned_at"] - timedelta(days=180)) < timedelta(minutes=1)
     await decide(handle, approve=True, by="supervisor-7")
     assert (await handle.result()).stage is Stage.ESCALATED
 
 
-async def test_a_uk_visit_comes_after_its_written_notice_and_no_arrears_notice_below_two_instalments(cases):
+async def test_a_uk_visit_comes_after_its_written_notice_and_the_arrears_notice_when_two_instalments_are_due(cases):
     handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE, country="GB",
                                timezone="Europe/London",
                                instalments={"amount": "500.00", "interval_days": 30, "arrears": "900.00"})
@@ -197,11 +203,36 @@ async def test_a_uk_visit_comes_after_its_written_notice_and_no_arrears_notice_b
     status = await cases.until(handle, lambda s: s.visit.status == "dispatched", what="visit dispatched")
     letters = await cases.rows("SELECT template, planned_at FROM contact_attempts WHERE case_id = :c "
                                "AND channel IN ('letter', 'visit') ORDER BY id", c=status.case_id)
-    assert [r["template"] for r in letters] == ["visit_notice", "visit_brief"]  # and no arrears notice: 900 < 2 x 500
+    assert [r["template"] for r in letters] == ["visit_notice", "visit_brief"]  # no arrears notice: 900 < 2 x 500
     assert letters[1]["planned_at"] - letters[0]["planned_at"] >= timedelta(days=7)  # CONC 7.9.12R, the pack's 7
     [sent] = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'notice_sent'",
                               c=status.case_id)
     assert sent["data"]["kind"] == "visit" and sent["data"]["visit_from"]
+    [opened] = await cases.rows("SELECT at FROM case_events WHERE case_id = :c AND kind = 'case_opened'",
+                                c=status.case_id)
+    await cases.env.sleep(opened["at"] + timedelta(days=31) - await cases.env.get_current_time())
+    [arrears] = await cases.rows("SELECT a.planned_at, m.body FROM contact_attempts a JOIN sandbox_messages m ON "
+                                 "m.idempotency_key = a.idempotency_key WHERE a.case_id = :c AND "
+                                 "a.template = 'arrears_notice'", c=status.case_id)
+    assert abs(arrears["planned_at"] - opened["at"] - timedelta(days=30)) < timedelta(minutes=1)  # now 1,400
+    assert "1400.00 CNY is due and unpaid" in arrears["body"]
+
+
+async def test_no_visit_notice_goes_to_a_borrower_who_then_asked_not_to_be_visited_at_home(cases):
+    handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE, country="GB",
+                               timezone="Europe/London")
+    await cases.stage(handle, Stage.FIELD_VISIT)  # the visit waits for a supervisor's approval
+    await handle.execute_update(OverdueCase.set_contact_preferences, ContactPreferences(
+        no_home_visits=True, reason="not at home", recorded_by="agent-1"))
+    await decide(handle)
+    status = await cases.until(handle, lambda s: s.stage is not Stage.FIELD_VISIT, what="past the visit")
+    letters = await cases.rows("SELECT template FROM contact_attempts WHERE case_id = :c AND channel IN "
+                               "('letter', 'visit')", c=status.case_id)
+    assert "visit_notice" not in {r["template"] for r in letters} and "visit_brief" not in {
+        r["template"] for r in letters}
+    denied = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'guard_decision' "
+                              "AND data->>'channel' = 'visit'", c=status.case_id)
+    assert [d["data"]["rule"] for d in denied] == ["borrower.place"], denied
 
 
 async def test_a_us_case_starts_with_its_validation_notice(cases):

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.case_input import CaseInput
     from domain.enums import ApprovalKind, HandOff, HoldKind, Stage
     from domain.messages import UpdateResult
+    from domain.money import in_minor_units
     from domain.policy import CaseConfig, SegmentTreatment, shared
     from domain.state import CaseState, Hold, NextAction, PendingApproval
 
@@ -63,6 +65,7 @@ class CaseRun:
         self.case = case
         self.wake = False  # something happened: the loop looks again before its timer
         self.published: dict[str, object] = {}  # search attributes as last upserted
+        self.refusals_journalled: set[tuple[str, str]] = set()  # (what, guard rule): journalled once a run
         self.owed: list[LedgerFact] = []  # facts not yet in the ledger, in the order they happened
         self.stepping = True  # the loop is in a step whose end writes what is owed (`bookkeeping.flush`)
         # One activity of a case at a time (the loop's or a handler's): the loop holds it only for the
@@ -95,6 +98,10 @@ class CaseRun:
     @property
     def case_id(self) -> str:
         return self.case.case_id
+
+    def exact(self, amount: Decimal, what: str = "amount") -> Decimal:
+        """An amount in the loan currency's minor units ("10.5" CNY is 10.50); finer is refused."""
+        return in_minor_units(amount, self.case.loan.currency, what)
 
     def key(self, kind: str) -> str:
         """The next idempotency key: the case's own sequence, carried across continue-as-new."""

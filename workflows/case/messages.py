@@ -49,18 +49,21 @@ def check_payment(run: CaseRun, payment: Payment) -> None:
     run.reject_if_closed()
     if payment.currency and payment.currency != run.case.loan.currency:
         raise ValueError(f"currency {payment.currency} does not match the loan's {run.case.loan.currency}")
+    run.exact(payment.amount)
     if payment.paid_at > run.now + FUTURE_TOLERANCE:
         raise ValueError(f"paid_at {payment.paid_at.isoformat()} is in the future")
 
 
 async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
     s, currency = run.s, run.case.loan.currency
+    payment = payment.model_copy(update={"amount": run.exact(payment.amount)})  # "10.5" is 10.50 CNY
     applied = apply_payment(s.balance, s.total_paid, s.payment_refs, payment.amount, payment.reference)
     if applied.duplicate:
         return run.result(f"payment {payment.reference} was already applied", payment.reference)
     s.payment_refs.append(payment.reference)
     s.total_paid, s.balance = applied.total_paid, applied.balance
     run.wake = True
+    run.event("payment_applied", {"amount": str(payment.amount), "balance_after": str(s.balance)})  # auditable
     if applied.overpaid:
         run.event("overpayment", {"reference": payment.reference, "amount": str(applied.overpaid),
                                   "action": "refund due to the borrower"})

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import clock
     from domain.enums import Channel
     from domain.guard import PlannedAction
-    from domain.notices import arrears_notice_due, in_arrears
+    from domain.notices import arrears_arise_at, arrears_notice_due, shortfall
 
 Kind = Literal["validation", "default", "arrears", "visit", "credit_report"]
 TEMPLATES = {"validation": "validation_notice", "default": "default_notice", "arrears": "arrears_notice",
@@ -28,7 +28,8 @@ TEMPLATES = {"validation": "validation_notice", "default": "default_notice", "ar
 
 
 def due(run: CaseRun, kind: Kind) -> bool:
-    """The packs require this notice now and it has not been posted (checked behind its patch)."""
+    """The packs require this notice now and it has not been posted (checked behind its patch). Notices of
+    the collection itself wait for a complete address; the validation and default notices go as before."""
     rules = run.config.rules
     match kind:
         case "validation" | "default":
@@ -39,16 +40,28 @@ def due(run: CaseRun, kind: Kind) -> bool:
             return at is not None and run.now >= at
         case "visit" | "credit_report":
             required = rules.visit_notice_days is not None if kind == "visit" else rules.credit_report_notice
-            return required and kind not in run.s.notices and workflow.patched(MORE_NOTICES)
+            return required and kind not in run.s.notices and address_known(run) and workflow.patched(MORE_NOTICES)
+
+
+def address_known(run: CaseRun) -> bool:
+    return run.s.verification is not None and run.s.verification.address_complete
+
+
+def first_message_goes_with_validation(run: CaseRun) -> bool:
+    """The US validation notice goes with the first message (the verification SMS) when the address is
+    known; otherwise at the start of remote contact, as before."""
+    return (run.config.rules.validation_notice is not None and "validation" not in run.s.notices
+            and address_known(run) and workflow.patched(MORE_NOTICES) and due(run, "validation"))
 
 
 def next_arrears(run: CaseRun) -> datetime | None:
-    """When the next arrears notice is due, once the contact data is verified (None: none required)."""
+    """When the next arrears notice is due, once there is an address to post it to (None: none required)."""
     rule = run.config.rules.arrears_notice
-    if rule is None or run.s.verification is None or not workflow.patched(MORE_NOTICES):
+    if rule is None or not address_known(run) or not workflow.patched(MORE_NOTICES):
         return None
-    return arrears_notice_due(rule, run.case.loan.instalments, run.s.total_paid, run.s.balance,
-                              run.s.notices.get("arrears"), run.now)
+    s = run.s
+    return arrears_notice_due(rule, run.case.loan.instalments, s.opened_at or run.now, s.total_paid, s.balance,
+                              s.notices.get("arrears"))
 
 
 async def post_arrears(run: CaseRun) -> datetime | None:
@@ -62,8 +75,11 @@ async def post_arrears(run: CaseRun) -> datetime | None:
 
 def in_arrears_now(run: CaseRun) -> bool:
     """The shortfall is what the packs' arrears notice counts (a fact the hand-off is judged on)."""
-    rule = run.config.rules.arrears_notice
-    return rule is not None and in_arrears(rule, run.case.loan.instalments, run.s.total_paid, run.s.balance)
+    rule, s = run.config.rules.arrears_notice, run.s
+    if rule is None:
+        return False
+    arises = arrears_arise_at(rule, run.case.loan.instalments, s.opened_at or run.now, s.total_paid, s.balance)
+    return arises is not None and arises <= run.now
 
 
 def dates(run: CaseRun, kind: Kind) -> dict[str, str]:
@@ -84,6 +100,11 @@ def dates(run: CaseRun, kind: Kind) -> dict[str, str]:
             return {"remedy_by": day(run.now + timedelta(days=rules.default_notice_days))}
         case "visit":
             return {"visit_from": day(visit_from(run))}
+        case "arrears":
+            schedule, s = run.case.loan.instalments, run.s
+            owed = s.balance if schedule is None else shortfall(schedule, s.opened_at or run.now, run.now,
+                                                                s.total_paid, s.balance)
+            return {"arrears": str(owed)}
     return {}
 
 
@@ -108,5 +129,7 @@ async def send(run: CaseRun, kind: Kind) -> datetime | None:
             run.s.notices[kind] = run.now
             run.event("notice_sent", {"kind": kind, **extra})
             return None
-    contact.record_guard(run, decision, Channel.LETTER)
+    if (kind, decision.rule) not in run.refusals_journalled or not workflow.patched(MORE_NOTICES):
+        run.refusals_journalled.add((kind, decision.rule))  # journalled once, not at every wake
+        contact.record_guard(run, decision, Channel.LETTER)
     return run.plan_next(f"The {kind} notice waits: {decision.reason}", decision.until)

@@ -21,6 +21,10 @@ with workflow.unsafe.imports_passed_through():
 
 def problem(run: CaseRun, request: PromiseRequest) -> str | None:
     """Why this promise cannot be taken now, or None (`domain.plans.promise_problem`)."""
+    try:
+        run.exact(request.amount)
+    except ValueError as e:
+        return str(e)
     if run.s.config is None:
         return None  # checked again by the handler once the case has its policy
     today = clock.local(run.now, run.case.borrower.timezone).date()

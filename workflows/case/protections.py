@@ -57,6 +57,8 @@ def check_resolution(run: CaseRun, resolution: DisputeResolution) -> None:
     run.reject_if_closed()
     if not run.s.flags.hold(HoldKind.DISPUTE):
         raise ValueError("no dispute is open")
+    if resolution.corrected_balance is not None:
+        run.exact(resolution.corrected_balance, "corrected_balance")
 
 
 async def resolve_dispute(run: CaseRun, resolution: DisputeResolution) -> UpdateResult:
@@ -66,7 +68,7 @@ async def resolve_dispute(run: CaseRun, resolution: DisputeResolution) -> Update
         run.finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
         return run.result("dispute upheld: the case is withdrawn")
     if resolution.corrected_balance is not None:
-        run.s.balance = resolution.corrected_balance
+        run.s.balance = run.exact(resolution.corrected_balance, "corrected_balance")
     run.end_hold(HoldKind.DISPUTE, "debt verified")
     return run.result(f"debt verified; balance {run.s.balance}: collection resumes")
 

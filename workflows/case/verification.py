@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 from workflows.case import contact, notices
-from workflows.case.core import MORE_NOTICES, CaseRun
+from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_data import CaseDataActivities
@@ -42,6 +42,7 @@ async def open_case(run: CaseRun) -> None:
     run.event("case_opened", {"policy": f"{run.config.policy.name}@{run.config.policy.version}",
                               "rules": run.config.rules.model_dump(mode="json"),
                               "timezone": run.case.borrower.timezone, "days_past_due": loan.days_past_due,
+                              "balance": str(run.s.balance),
                               "handoff": run.config.policy.handoff.model_dump(mode="json"),
                               "instalments": loan.instalments.model_dump(mode="json") if loan.instalments else None})
     today = clock.local(run.now, run.case.borrower.timezone).date()
@@ -78,7 +79,7 @@ async def step(run: CaseRun) -> datetime | None:
     if not s.verification_asked:
         refs = s.verification.reachable_refs
         if refs:
-            if notices.due(run, "validation") and workflow.patched(MORE_NOTICES):  # 1006.34: with the first message
+            if notices.first_message_goes_with_validation(run):  # 1006.34: with the first communication
                 wait = await notices.send(run, "validation")
                 if wait is not None:
                     return wait

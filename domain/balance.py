@@ -2,9 +2,11 @@
 days of the borrower's calendar from the loan's terms, within the rule packs' caps, and not at all on days
 a freeze covers (a moratorium, a dispute, an agreed plan, a hard stop, a relief offer).
 
-Pure and exact: Decimal throughout, one rounding per accrual period, down to the currency's minor unit
-(never a charge the borrower did not owe). A period ends wherever the principal changes (a payment), so
-within one the principal is constant and the arithmetic is exact.
+Pure and exact: Decimal throughout; each period's accrual is rounded down to the currency's minor unit
+(never a charge the borrower did not owe) and the fraction left is carried to the next period, so many
+short periods owe what one long one would. A period ends wherever the principal changes (a payment), so
+within one the principal is constant and the arithmetic is exact. The packs' cap is an annual rate on
+actual days over 365, whatever the loan's own day count (the stricter reading).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Component = Literal["fees", "penalty", "interest", "principal"]
 COMPONENTS: tuple[Component, ...] = ("fees", "penalty", "interest", "principal")
 ZERO = Decimal(0)
+CAP_YEAR = 365  # the caps' annual rates are read on actual days over 365
 
 
 class Frozen(BaseModel):
@@ -31,6 +34,8 @@ class Owed(Frozen):
     interest: Decimal = Field(default=ZERO, ge=0)
     penalty: Decimal = Field(default=ZERO, ge=0)
     fees: Decimal = Field(default=ZERO, ge=0)
+    carried_interest: Decimal = Field(default=ZERO, ge=0, description="accrued, less than a minor unit: not yet owed")
+    carried_penalty: Decimal = Field(default=ZERO, ge=0)
 
     @property
     def total(self) -> Decimal:
@@ -105,14 +110,17 @@ def accrue(owed: Owed, terms: Terms, caps: Caps, start: date, end: date, freezes
     penalty = principal * terms.daily_penalty_rate * days if caps.penalty_allowed else ZERO
     capped = False
     if caps.annual_cost_rate is not None:
-        ceiling = principal * caps.annual_cost_rate * days / terms.day_count
+        ceiling = principal * caps.annual_cost_rate * days / CAP_YEAR
         if interest + penalty > ceiling:
             capped = True
             interest = min(interest, ceiling)
             penalty = ceiling - interest
-    interest, penalty = interest.quantize(unit, ROUND_DOWN), penalty.quantize(unit, ROUND_DOWN)
-    accrued = owed.model_copy(update={"interest": owed.interest + interest, "penalty": owed.penalty + penalty})
-    return accrued, Accrual(start=start, end=end, days_accrued=days, interest=interest, penalty=penalty,
+    interest, penalty = interest + owed.carried_interest, penalty + owed.carried_penalty
+    whole_interest, whole_penalty = interest.quantize(unit, ROUND_DOWN), penalty.quantize(unit, ROUND_DOWN)
+    accrued = owed.model_copy(update={
+        "interest": owed.interest + whole_interest, "penalty": owed.penalty + whole_penalty,
+        "carried_interest": interest - whole_interest, "carried_penalty": penalty - whole_penalty})
+    return accrued, Accrual(start=start, end=end, days_accrued=days, interest=whole_interest, penalty=whole_penalty,
                             capped=capped)
 
 
@@ -130,11 +138,12 @@ class Allocation(Frozen):
         return self.fees + self.penalty + self.interest + self.principal
 
 
-def allocate(owed: Owed, amount: Decimal, order: tuple[Component, ...] = COMPONENTS) -> tuple[Owed, Allocation]:
+def allocate(owed: Owed, amount: Decimal, unit: Decimal,
+             order: tuple[Component, ...] = COMPONENTS) -> tuple[Owed, Allocation]:
     """Apply a payment to the components in the order the pack or policy sets; what is left over after
     all of them is an overpayment."""
-    if amount <= 0:
-        raise ValueError("a payment is a positive amount")
+    if amount <= 0 or amount != amount.quantize(unit):
+        raise ValueError(f"a payment is a positive amount in minor units of {unit}")
     if sorted(order) != sorted(COMPONENTS):
         raise ValueError(f"an allocation order names each of {', '.join(COMPONENTS)} once")
     left, paid, remaining = amount, {}, {}
@@ -143,4 +152,5 @@ def allocate(owed: Owed, amount: Decimal, order: tuple[Component, ...] = COMPONE
         paid[component] = min(due, left)
         remaining[component] = due - paid[component]
         left -= paid[component]
-    return Owed(**remaining), Allocation(**paid, overpaid=left)
+    carried = {"carried_interest": owed.carried_interest, "carried_penalty": owed.carried_penalty}
+    return Owed(**remaining, **carried), Allocation(**paid, overpaid=left)

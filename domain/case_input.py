@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import Field, field_validator, model_validator
 
-from domain.money import in_minor_units
+from domain.money import in_minor_units, strict
 from domain.state import CaseState
 from domain.values import CASE_ID_PATTERN, CountryCode, CurrencyCode, Model, Money, PositiveMoney, Timezone
 
@@ -112,7 +112,8 @@ class CaseInput(Model):
                                      (loan.instalments, "loan.instalments", ("amount", "arrears")),
                                      (profile, "profile", ("monthly_income", "monthly_debt_payments"))):
             for name in names if owner is not None else ():
-                setattr(owner, name, in_minor_units(getattr(owner, name), currency, f"{prefix}.{name}"))
+                exact = in_minor_units(getattr(owner, name), currency, f"{prefix}.{name}", refuse=strict())
+                setattr(owner, name, exact)
         if self.loan.outstanding_balance > self.loan.principal * 3:
             raise ValueError("loan.outstanding_balance is more than three times the principal")
         return self

@@ -17,7 +17,7 @@ from domain import lifecycle
 from domain.case_input import Instalments
 from domain.enums import Stage
 from domain.journal import Entry
-from domain.notices import arrears_arise_at
+from domain.notices import first_arrears
 from domain.policy import EffectiveRules, HandOffPolicy, Window
 
 VOICE = {"robot_call", "agent_call"}
@@ -94,8 +94,8 @@ class _Case:
     borrower_medium: str | None = None
     no_home_visits: bool = False
     instalments: Instalments | None = None  # the loan's schedule and shortfall, when the loan system sent it
-    balance: Decimal | None = None  # as opened, then after each payment (None: a journal from before they were kept)
-    paid: Decimal = Decimal("0")
+    record: list[tuple[datetime, Decimal, Decimal]] = field(default_factory=list)  # (when, paid so far, balance)
+    address_known_at: datetime | None = None  # when the contact data first showed a complete address
     arrears_judged: bool = False  # a missing arrears notice is reported once
 
 
@@ -113,7 +113,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                  else None,
                  instalments=Instalments.model_validate(opened.data["instalments"]) if opened.data.get("instalments")
                  else None,
-                 balance=Decimal(opened.data["balance"]) if "balance" in opened.data else None)
+                 record=[(opened.at, Decimal(0), Decimal(opened.data.get("balance", "Infinity")))])
     found: list[Violation] = []
     for entry in entries[1:]:
         data = entry.data
@@ -156,8 +156,14 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "notice_sent":
                 case.notices[data["kind"]] = entry.at
             case "payment_applied":
-                case.paid += Decimal(data["amount"])
-                case.balance = Decimal(data["balance_after"])
+                _, paid, _ = case.record[-1]
+                case.record.append((entry.at, paid + Decimal(data["amount"]), Decimal(data["balance_after"])))
+            case "penalty_waived":
+                _, paid, balance = case.record[-1]
+                case.record.append((entry.at, paid, balance - Decimal(data["amount"])))
+            case "dispute_resolved" if data.get("corrected_balance"):
+                _, paid, _ = case.record[-1]
+                case.record.append((entry.at, paid, Decimal(data["corrected_balance"])))
             case "contact_attempt" if data["channel"] == "letter":  # a notice by post: no window or cap
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
                           for rule, detail in _stopped(case, "contact") if rule != "hard_stop.attorney"]
@@ -176,6 +182,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "third_party_refused":
                 case.refused_third_parties.add(data["phone_ref"])
             case "contact_data_verified":
+                if data.get("address_complete") and case.address_known_at is None:
+                    case.address_known_at = entry.at
                 case.borrower_refs = {p["ref"] for p in data["phones"] if p["owner"] == "borrower" and p["valid"]}
                 case.robot_consent = {p["ref"] for p in data["phones"] if p.get("robot_consent")}
             case "receipt":
@@ -274,13 +282,14 @@ def _arrears_notice(case: _Case, at: datetime, before_legal: bool = False) -> li
     rule = case.rules.arrears_notice
     if rule is None or case.opened_at is None or "arrears" in case.notices or case.arrears_judged:
         return []
-    balance = case.balance if case.balance is not None else Decimal("Infinity")
-    arises = arrears_arise_at(rule, case.instalments, case.opened_at, case.paid, balance)
-    if arises is None or arises > at:
+    arose = first_arrears(rule, case.instalments, case.opened_at, case.record, at)
+    if arose is None:
         return []
     if before_legal:
         return [("notice.arrears", "a legal hand-off without an arrears notice")]
-    if at > arises + timedelta(days=rule.within_days):
+    if case.address_known_at is None:
+        return []  # nowhere to post it: the legal hand-off waits for it instead
+    if at > max(arose, case.address_known_at) + timedelta(days=rule.within_days):
         return [("notice.arrears", f"no arrears notice {rule.within_days} days after the arrears arose")]
     return []
 

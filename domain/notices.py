@@ -52,3 +52,18 @@ def arrears_notice_due(rule: ArrearsNotice | None, schedule: Instalments | None,
     if arises is None:
         return None
     return arises if last_posted is None else max(arises, last_posted + timedelta(days=rule.repeat_days))
+
+
+def first_arrears(rule: ArrearsNotice, schedule: Instalments | None, opened_at: datetime,
+                  record: list[tuple[datetime, Decimal, Decimal]], until: datetime) -> datetime | None:
+    """When the arrears first arose, by `until`, as a case's record shows it: `record` is (when, paid so far,
+    balance) in time order, the first at the opening. Arrears arise at the opening or on a due date."""
+    if schedule is None:
+        return opened_at if record and record[0][2] > 0 else None
+    due, step = opened_at, timedelta(days=schedule.interval_days)
+    while due <= until:
+        _, paid, balance = next((r for r in reversed(record) if r[0] <= due), record[0])
+        if balance > 0 and shortfall(schedule, opened_at, due, paid, balance) >= threshold(rule, schedule):
+            return due
+        due += step
+    return None

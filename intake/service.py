@@ -17,15 +17,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from pydantic.json_schema import SkipJsonSchema
 
 from domain.case_input import CaseInput
 from domain.messages import DialPermission, DialRequest, Payment, UpdateResult
+from domain.money import strict_amounts
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
 from service.backpressure import Backpressure, Busy
@@ -110,6 +112,11 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: B
     app = FastAPI(title="DueCourse intake", version="1", description=__doc__.split("\n\n")[0],
                   responses={401: PROBLEMS[401], 503: PROBLEMS[503]})
     authenticated = [Depends(Authenticator(settings))]
+
+    @app.middleware("http")
+    async def input_from_outside(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        with strict_amounts():  # bodies are decoded in this request's context: decimal strings only
+            return await call_next(request)
 
     @app.exception_handler(CaseNotFound)
     async def not_found(_: Request, e: CaseNotFound) -> JSONResponse:

@@ -58,6 +58,7 @@ from domain.messages import (
     VisitOutcome,
     VulnerabilityReport,
 )
+from domain.money import strict_amounts
 from domain.status import CaseOutcome, CaseStatus
 from workflows.case import OverdueCase
 
@@ -134,7 +135,8 @@ def validate(item: object, label: str = "case") -> CaseInput | StartReport:
         if item.get("state") is not None:
             return StartReport(label, "rejected", STATE_IS_THE_WORKFLOWS)
     try:
-        return CaseInput.model_validate(item)
+        with strict_amounts():  # input from outside: decimal strings in the currency's units only
+            return CaseInput.model_validate(item)
     except ValidationError as e:
         return StartReport(label, "rejected", explain(e))
 

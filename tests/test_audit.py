@@ -261,6 +261,7 @@ async def test_a_credit_report_the_borrower_was_not_told_of_is_a_violation_in_ch
 async def test_an_arrears_notice_and_a_visits_notice_where_the_pack_requires_them(engine):
     ten = T0 + timedelta(hours=8)  # 10:00 in London
     uk = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open()  # no schedule: taken to be in arrears
+    await uk.add("contact_data_verified", T0, missing=[], address_complete=True, phones=[])  # somewhere to post it
     await uk.contact(ten, "sms", "delivered")                              # day 0: within the 14 days
     await uk.contact(ten + timedelta(days=15), "sms", "delivered")         # day 15: no arrears notice yet
     await uk.add("notice_sent", ten + timedelta(days=15), kind="arrears")
@@ -280,6 +281,25 @@ async def test_an_arrears_notice_and_a_visits_notice_where_the_pack_requires_the
     await short.add("notice_sent", T0, kind="default", remedy_by="2026-12-15")
     await short.add("handed_off", T0 + timedelta(days=14), kind="legal_recovery", reason="fine")
     assert await rules_found(engine, short) == Counter()
+
+    address = {"missing": [], "address_complete": True, "phones": []}
+    late = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open(
+        instalments=schedule | {"arrears": "250"}, balance="1000")               # in arrears from the start
+    await late.add("contact_data_verified", T0, **address)
+    await late.add("payment_applied", T0 + timedelta(days=20), amount="100", balance_after="900")  # too late to count
+    await late.contact(ten + timedelta(days=25), "sms", "delivered")
+    assert await rules_found(engine, late) == Counter({"notice.arrears": 1})
+    for waiver, found in ((None, {"notice.arrears": 1}), ("150", {})):
+        grows = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open(
+            instalments=schedule | {"arrears": "150"}, balance="300")             # two instalments due on day 30
+        await grows.add("contact_data_verified", T0, **address)
+        if waiver:  # what is left to pay (150) can never be two instalments in arrears
+            await grows.add("penalty_waived", T0 + timedelta(days=1), plan_id="p", amount=waiver)
+        await grows.contact(ten + timedelta(days=50), "sms", "delivered")
+        assert await rules_found(engine, grows) == Counter(found)
+    nowhere = await Journal(Ledger(engine), ["uk-conc"], "Europe/London").open()  # no address: nothing to judge late
+    await nowhere.contact(ten + timedelta(days=30), "sms", "delivered")
+    assert await rules_found(engine, nowhere) == Counter()
 
 
 async def test_a_visit_outside_the_visit_window_or_without_its_times_is_a_violation(engine):

@@ -44,6 +44,22 @@ def test_the_packs_cap_cuts_the_penalty_first_then_the_interest():
     assert (after.interest, after.penalty) == (Decimal("1200.00"), Decimal("0.00"))
 
 
+def test_the_cap_is_a_years_rate_on_actual_days_whatever_the_loans_day_count():
+    owed = Owed(principal=Decimal("10000"))
+    terms = Terms(annual_interest_rate=Decimal("0.30"), day_count=360)
+    after, _ = accrue(owed, terms, Caps(annual_cost_rate=Decimal("0.24")), D0, D0 + timedelta(days=365), [], CENT)
+    assert after.interest == Decimal("2400.00")  # not 10000 x 0.24 x 365 / 360
+
+
+def test_many_short_periods_owe_what_one_long_one_does():
+    owed, terms = Owed(principal=Decimal("100")), Terms(annual_interest_rate=Decimal("0.18"))
+    daily = owed
+    for n in range(365):
+        daily, _ = accrue(daily, terms, Caps(), D0 + timedelta(days=n), D0 + timedelta(days=n + 1), [], CENT)
+    yearly, _ = accrue(owed, terms, Caps(), D0, D0 + timedelta(days=365), [], CENT)
+    assert daily.interest == yearly.interest == Decimal("18.00")
+
+
 def test_nothing_accrues_on_frozen_days_and_a_yen_has_no_cents():
     owed, terms = Owed(principal=Decimal("100000")), Terms(annual_interest_rate=Decimal("0.15"))
     moratorium = Freeze(start=D0 + timedelta(days=10), end=D0 + timedelta(days=70), reason="moratorium")
@@ -56,44 +72,53 @@ def test_nothing_accrues_on_frozen_days_and_a_yen_has_no_cents():
 def test_a_payment_is_applied_in_the_order_set_and_an_overpayment_is_a_credit():
     owed = Owed(principal=Decimal("1000.00"), interest=Decimal("20.00"), penalty=Decimal("5.00"),
                 fees=Decimal("0.00"))
-    left, applied = allocate(owed, Decimal("30.00"))
+    left, applied = allocate(owed, Decimal("30.00"), CENT)
     assert (applied.penalty, applied.interest, applied.principal, applied.overpaid) == (
         Decimal("5.00"), Decimal("20.00"), Decimal("5.00"), Decimal("0"))
     assert left == Owed(principal=Decimal("995.00"))
-    _, principal_first = allocate(owed, Decimal("30.00"), ("principal", "interest", "penalty", "fees"))
+    _, principal_first = allocate(owed, Decimal("30.00"), CENT, ("principal", "interest", "penalty", "fees"))
     assert principal_first.principal == Decimal("30.00") and principal_first.interest == 0
-    cleared, over = allocate(owed, Decimal("1100.00"))
+    cleared, over = allocate(owed, Decimal("1100.00"), CENT)
     assert cleared.total == 0 and over.overpaid == Decimal("75.00")
     with pytest.raises(ValueError, match="names each"):
-        allocate(owed, Decimal("1"), ("principal", "interest"))
+        allocate(owed, Decimal("1"), CENT, ("principal", "interest"))
+    with pytest.raises(ValueError, match="minor units"):
+        allocate(owed, Decimal("0.001"), CENT)
+
+
+UNITS = st.sampled_from([YEN, CENT, Decimal("0.001")])
 
 
 @given(principal=amounts, rate=rates, penalty=penalty_rates, cap=caps, start=days, length=days, frozen=freezes,
-       day_count=st.sampled_from([360, 365]))
+       day_count=st.sampled_from([360, 365]), unit=UNITS)
 def test_accrual_never_breaks_the_cap_never_runs_while_frozen_and_keeps_minor_units(
-        principal, rate, penalty, cap, start, length, frozen, day_count):
-    owed = Owed(principal=principal)
+        principal, rate, penalty, cap, start, length, frozen, day_count, unit):
+    owed = Owed(principal=principal.quantize(unit, rounding="ROUND_DOWN"))
+    principal = owed.principal
     terms = Terms(annual_interest_rate=rate, daily_penalty_rate=penalty, day_count=day_count)
     first, last = D0 + timedelta(days=start), D0 + timedelta(days=start + length)
-    after, accrual = accrue(owed, terms, Caps(annual_cost_rate=cap), first, last, frozen, CENT)
+    after, accrual = accrue(owed, terms, Caps(annual_cost_rate=cap), first, last, frozen, unit)
     counted = sum(1 for n in range(length) if not any(f.covers(first + timedelta(days=n)) for f in frozen))
     assert accrual.days_accrued == counted == accruing_days(first, last, frozen)
     charged = after.interest + after.penalty
     if cap is not None:
-        assert charged <= principal * cap * counted / day_count
+        assert charged <= principal * cap * counted / 365  # a year's rate on actual days, whatever the day count
     assert charged <= principal * (rate / day_count + penalty) * counted  # never more than the terms give
     if counted == 0:
         assert after == owed
-    assert all(getattr(after, c) == getattr(after, c).quantize(CENT) for c in COMPONENTS)
+    assert all(getattr(after, c) == getattr(after, c).quantize(unit) for c in COMPONENTS)
+    assert after.carried_interest < unit and after.carried_penalty < unit
 
 
-@given(principal=amounts, rate=rates, split=days, length=days)
-def test_accruing_in_two_periods_loses_at_most_a_minor_unit_each(principal, rate, split, length):
-    owed, terms = Owed(principal=principal), Terms(annual_interest_rate=rate)
-    middle, end = D0 + timedelta(days=min(split, length)), D0 + timedelta(days=length)
-    whole, _ = accrue(owed, terms, Caps(), D0, end, [], CENT)
-    halves, _ = accrue(accrue(owed, terms, Caps(), D0, middle, [], CENT)[0], terms, Caps(), middle, end, [], CENT)
-    assert halves.interest <= whole.interest <= halves.interest + 2 * CENT
+@given(principal=amounts, rate=rates, penalty=penalty_rates, splits=st.lists(days, max_size=6), length=days)
+def test_splitting_a_period_changes_nothing_owed(principal, rate, penalty, splits, length):
+    owed, terms = Owed(principal=principal), Terms(annual_interest_rate=rate, daily_penalty_rate=penalty)
+    whole, _ = accrue(owed, terms, Caps(), D0, D0 + timedelta(days=length), [], CENT)
+    bounds = sorted({0, length, *(min(s, length) for s in splits)})
+    pieces = owed
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        pieces, _ = accrue(pieces, terms, Caps(), D0 + timedelta(days=a), D0 + timedelta(days=b), [], CENT)
+    assert (pieces.interest, pieces.penalty) == (whole.interest, whole.penalty)
 
 
 @given(principal=amounts, interest=amounts, penalty=amounts, fees=amounts,
@@ -101,7 +126,7 @@ def test_accruing_in_two_periods_loses_at_most_a_minor_unit_each(principal, rate
        order=st.permutations(COMPONENTS))
 def test_allocation_always_sums_to_the_payment_in_the_order_set(principal, interest, penalty, fees, payment, order):
     owed = Owed(principal=principal, interest=interest, penalty=penalty, fees=fees)
-    left, applied = allocate(owed, payment, tuple(order))
+    left, applied = allocate(owed, payment, CENT, tuple(order))
     assert applied.applied + applied.overpaid == payment
     assert left.total == owed.total - applied.applied and applied.overpaid == max(Decimal(0), payment - owed.total)
     for n, component in enumerate(order):  # a later component is paid only once the earlier ones are cleared

@@ -121,7 +121,7 @@ async def test_the_service_starts_pays_and_reads_a_case_idempotently(stack):
         as_number = await api.post(f"/cases/{case_id}/payments", json=payment | {"amount": 0.5, "reference": "B-3"})
         assert as_number.status_code == 422 and "an amount is a decimal string" in as_number.text
         too_fine = await api.post(f"/cases/{case_id}/payments", json=payment | {"amount": "0.555", "reference": "B-4"})
-        assert too_fine.status_code == 409 and "more decimal places than CNY's 2" in too_fine.json()["detail"]
+        assert too_fine.status_code == 409 and "more decimal places than CNY allows (2)" in too_fine.json()["detail"]
         half = await api.post(f"/cases/{case_id}/payments", json=payment | {"amount": "0.5", "reference": "B-5"})
         assert half.status_code == 200 and half.json()["balance"] == "2749.50"
         assert (await api.get(f"/cases/{case_id}")).json()["total_paid"] == "250.50"  # in the currency's units

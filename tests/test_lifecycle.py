@@ -218,6 +218,16 @@ async def test_a_uk_visit_comes_after_its_written_notice_and_the_arrears_notice_
     assert "1400.00 CNY is due and unpaid" in arrears["body"]
 
 
+async def test_a_uk_case_with_no_address_for_its_arrears_notice_goes_to_a_supervisor_not_to_legal(cases):
+    handle = await cases.start(mobile=factories.TALKS, days_past_due=120, country="GB", timezone="Europe/London",
+                               address=False)
+    outcome = await handle.result()
+    assert outcome.stage is Stage.REFERRED and "no complete address for the arrears notice" in outcome.reason
+    letters = await cases.rows("SELECT template FROM contact_attempts WHERE case_id = :c AND channel = 'letter'",
+                               c=outcome.case_id)
+    assert "arrears_notice" not in {r["template"] for r in letters}
+
+
 async def test_no_visit_notice_goes_to_a_borrower_who_then_asked_not_to_be_visited_at_home(cases):
     handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE, country="GB",
                                timezone="Europe/London")

@@ -1,8 +1,7 @@
 """The sandbox the case workflows run in: one definition for the workers and one, stricter, for replay.
 
 `phonenumbers` loads each region's metadata on first use, behind a threading lock the sandbox forbids;
-the metadata is static data, so the module is passed through (loaded once, outside). `babel` (the
-currencies' minor units) loads its CLDR data the same way.
+the metadata is static data, so the module is passed through (loaded once, outside).
 
 Workers also pass through this project's own workflow modules (`workflows`), so a cached case does not
 carry its own copy of every workflow module: re-importing them for each case cost about 340 KiB per
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-PASSED_THROUGH = ("phonenumbers", "babel")
+PASSED_THROUGH = ("phonenumbers",)
 SHARED_BY_WORKERS = ("workflows",)
 
 

@@ -99,9 +99,17 @@ class CaseRun:
     def case_id(self) -> str:
         return self.case.case_id
 
-    def exact(self, amount: Decimal, what: str = "amount") -> Decimal:
-        """An amount in the loan currency's minor units ("10.5" CNY is 10.50); finer is refused."""
-        return in_minor_units(amount, self.case.loan.currency, what)
+    def first_refusal(self, what: str, rule: str) -> bool:
+        """Whether the guard's refusal of `what` by `rule` is new this run: journalled once, not at every wake."""
+        if (what, rule) in self.refusals_journalled:
+            return False
+        self.refusals_journalled.add((what, rule))
+        return True
+
+    def exact(self, amount: Decimal, what: str = "amount", refuse: bool = True) -> Decimal:
+        """An amount in the loan currency's minor units ("10.5" CNY is 10.50): finer is refused by a
+        validator (`refuse`), and kept as it was by a handler (it may be replaying an older history)."""
+        return in_minor_units(amount, self.case.loan.currency, what, refuse)
 
     def key(self, kind: str) -> str:
         """The next idempotency key: the case's own sequence, carried across continue-as-new."""

@@ -45,6 +45,9 @@ async def end_of_path(run: CaseRun, why: str) -> datetime | None:
             decision = contact.guard(run, PlannedAction(action=action), handoff=facts(run))
         if decision.allowed:
             continue
+        if decision.rule == "handoff.arrears_notice" and not notices.address_known(run):  # no address to post to
+            run.finish(Stage.REFERRED, HandOff.SUPERVISOR, f"{why}; no complete address for the arrears notice")
+            return None
         if s.next_action is None or s.next_action.what != held(decision):  # journalled once, not every wake
             run.event("guard_decision", {"action": action, **decision.model_dump(mode="json")})
         if decision.verdict == "deny" and decision.rule.startswith(("handoff.", "hard_stop.")):  # never, here

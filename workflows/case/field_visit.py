@@ -51,8 +51,7 @@ async def step(run: CaseRun) -> datetime | None:
             if notices.due(run, "visit"):  # in writing, its purpose and date, before an initial visit
                 refused = contact.guard(run, PlannedAction(channel=Channel.VISIT))
                 if refused.verdict == "deny":  # no notice of a visit that will never be made
-                    if ("visit", refused.rule) not in run.refusals_journalled:
-                        run.refusals_journalled.add(("visit", refused.rule))
+                    if run.first_refusal("visit", refused.rule):
                         contact.record_guard(run, refused, Channel.VISIT)
                     return await escalation.end_of_path(run, f"field visit denied: {refused.reason}")
                 wait = await notices.send(run, "visit")

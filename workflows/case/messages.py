@@ -56,7 +56,7 @@ def check_payment(run: CaseRun, payment: Payment) -> None:
 
 async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
     s, currency = run.s, run.case.loan.currency
-    payment = payment.model_copy(update={"amount": run.exact(payment.amount)})  # "10.5" is 10.50 CNY
+    payment = payment.model_copy(update={"amount": run.exact(payment.amount, refuse=False)})  # "10.5": 10.50 CNY
     applied = apply_payment(s.balance, s.total_paid, s.payment_refs, payment.amount, payment.reference)
     if applied.duplicate:
         return run.result(f"payment {payment.reference} was already applied", payment.reference)

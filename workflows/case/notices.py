@@ -129,7 +129,6 @@ async def send(run: CaseRun, kind: Kind) -> datetime | None:
             run.s.notices[kind] = run.now
             run.event("notice_sent", {"kind": kind, **extra})
             return None
-    if (kind, decision.rule) not in run.refusals_journalled or not workflow.patched(MORE_NOTICES):
-        run.refusals_journalled.add((kind, decision.rule))  # journalled once, not at every wake
+    if run.first_refusal(kind, decision.rule) or not workflow.patched(MORE_NOTICES):
         contact.record_guard(run, decision, Channel.LETTER)
     return run.plan_next(f"The {kind} notice waits: {decision.reason}", decision.until)

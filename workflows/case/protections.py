@@ -68,7 +68,7 @@ async def resolve_dispute(run: CaseRun, resolution: DisputeResolution) -> Update
         run.finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
         return run.result("dispute upheld: the case is withdrawn")
     if resolution.corrected_balance is not None:
-        run.s.balance = run.exact(resolution.corrected_balance, "corrected_balance")
+        run.s.balance = run.exact(resolution.corrected_balance, "corrected_balance", refuse=False)
     run.end_hold(HoldKind.DISPUTE, "debt verified")
     return run.result(f"debt verified; balance {run.s.balance}: collection resumes")
 

@@ -279,6 +279,10 @@ async def test_hardship_plan_above_threshold_needs_approval_and_instalments_sett
     assert outcome.stage is Stage.SETTLED
     [row] = await cases.rows("SELECT status, decided_by FROM plans WHERE case_id = :c", c=outcome.case_id)
     assert row == {"status": "completed", "decided_by": "supervisor-1"}
+    arranged = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'arrangement_to_pay' "
+                                "ORDER BY seq", c=outcome.case_id)  # an event with its amounts, not a sentence
+    assert [(a["data"]["status"], a["data"]["total"], a["data"]["penalty_waived"]) for a in arranged] == [
+        ("active", "1050.00", "150.00"), ("completed", "1050.00", "150.00")]
 
 
 async def test_missed_instalment_breaks_the_plan_and_treatment_resumes(cases):
@@ -290,6 +294,9 @@ async def test_missed_instalment_breaks_the_plan_and_treatment_resumes(cases):
     assert status.plan is None
     [row] = await cases.rows("SELECT status FROM plans WHERE case_id = :c", c=status.case_id)
     assert row["status"] == "broken"
+    arranged = await cases.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = 'arrangement_to_pay' "
+                                "ORDER BY seq", c=status.case_id)
+    assert [a["data"]["status"] for a in arranged] == ["active", "broken"]
 
 
 async def test_distress_on_a_call_stops_contact_and_waits_for_a_person(cases):

@@ -62,7 +62,8 @@ async def end_of_path(run: CaseRun, why: str) -> datetime | None:
                          f"{s.balance} {run.case.loan.currency} unpaid, {run.days_past_due} days past due")
     if review.status is HandOffStatus.AWAITING_APPROVAL:
         return run.plan_next("Wait for a person's decision on the hand-off", None)
-    run.hand_off(HandOff.CREDIT_BUREAU, f"delinquency of {s.balance} {run.case.loan.currency} reported")
+    arranged = f"; arrangement to pay {s.arrangement.value}" if s.arrangement else ""
+    run.hand_off(HandOff.CREDIT_BUREAU, f"delinquency of {s.balance} {run.case.loan.currency} reported{arranged}")
     run.finish(Stage.ESCALATED, HandOff.LEGAL_RECOVERY,
                f"{review.why}; wilful non-payment: legal / recovery hand-off approved by {review.decided_by}")
     return None

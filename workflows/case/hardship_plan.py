@@ -5,6 +5,7 @@ deadline; a missed one breaks the plan and the schedule resumes."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from temporalio import workflow
 
@@ -45,6 +46,7 @@ def activate(run: CaseRun) -> None:
     plan = run.s.plan
     assert plan is not None
     plan.status = PlanStatus.ACTIVE
+    arrangement(run)
     if plan.penalty_waived:
         run.s.balance = waive(run.s.balance, plan.penalty_waived)
         run.event("penalty_waived", {"plan_id": plan.plan_id, "amount": str(plan.penalty_waived)})
@@ -68,14 +70,28 @@ async def step(run: CaseRun) -> datetime | None:
         if run.now >= instalment.deadline:
             instalment.status = InstalmentStatus.MISSED
             plan.status = PlanStatus.BROKEN
+            arrangement(run)
             record(run)
             s.plan = None
             return remote_contact.resume(run, f"instalment {n} missed: plan broken")
         return run.plan_next(f"Instalment {n} of {len(plan.instalments)} due {instalment.due_date}",
                              instalment.deadline)
     plan.status = PlanStatus.COMPLETED
+    arrangement(run)
     record(run)
     return run.now
+
+
+def arrangement(run: CaseRun) -> None:
+    """An arrangement to pay is an event with its amounts, and its status goes with any credit report."""
+    plan = run.s.plan
+    assert plan is not None
+    run.s.arrangement = plan.status
+    total = sum((i.amount for i in plan.instalments), Decimal(0))
+    run.event("arrangement_to_pay", {"plan_id": plan.plan_id, "status": plan.status.value,
+                                     "instalments": len(plan.instalments), "total": str(total),
+                                     "currency": run.case.loan.currency,
+                                     "penalty_waived": str(plan.penalty_waived)})
 
 
 def record(run: CaseRun, decided_by: str | None = None) -> None:

@@ -32,6 +32,7 @@ def enter(run: CaseRun) -> None:
         promise.close(run, PromiseStatus.KEPT)
     if s.plan is not None and s.plan.status is PlanStatus.ACTIVE:
         s.plan.status = PlanStatus.COMPLETED
+        hardship_plan.arrangement(run)
         hardship_plan.record(run)
     s.approvals = []
     s.flags.distress = False

@@ -43,15 +43,17 @@ def arrears_arise_at(rule: ArrearsNotice, schedule: Instalments | None, opened_a
 
 
 def arrears_notice_due(rule: ArrearsNotice | None, schedule: Instalments | None, opened_at: datetime,
-                       paid: Decimal, balance: Decimal, last_posted: datetime | None) -> datetime | None:
-    """When the next arrears notice is to be posted: once the arrears arise, then every `repeat_days` while
-    they last; None when none is required."""
+                       paid: Decimal, balance: Decimal, last_posted: datetime | None,
+                       arose: datetime | None = None) -> datetime | None:
+    """When the next arrears notice is to be posted: the first once the arrears arose (`arose`, when they
+    first did: owed from then, whatever is paid later, s.86B(1)), then every `repeat_days` while they last;
+    None when none is required."""
     if rule is None:
         return None
     arises = arrears_arise_at(rule, schedule, opened_at, paid, balance)
-    if arises is None:
-        return None
-    return arises if last_posted is None else max(arises, last_posted + timedelta(days=rule.repeat_days))
+    if last_posted is None:
+        return arose if arose is not None else arises
+    return None if arises is None else max(arises, last_posted + timedelta(days=rule.repeat_days))
 
 
 def first_arrears(rule: ArrearsNotice, schedule: Instalments | None, opened_at: datetime,

@@ -221,6 +221,7 @@ class CaseState(Model):
     vulnerability: Vulnerability | None = None
     handoff: HandOffReview | None = None
     notices: dict[str, datetime] = Field(default_factory=dict)  # statutory notices posted: kind -> when
+    arrears_arose: datetime | None = None  # when the arrears (as an arrears notice counts them) first arose
     arrangement: PlanStatus | None = None  # the last arrangement to pay's status, for a credit-bureau report
     locale: str | None = None  # the borrower's language, when they said so (else the loan system's)
     reached_at: datetime | None = None  # the first conversation with the borrower

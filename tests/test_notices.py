@@ -43,6 +43,12 @@ def test_without_a_schedule_an_unpaid_borrower_is_in_arrears_and_a_small_balance
     assert arrears_arise_at(RULE, monthly("150"), OPENED, Decimal("0"), Decimal("150")) is None  # < two left
 
 
+def test_the_first_notice_is_owed_from_when_the_arrears_first_arose_whatever_is_paid_later():
+    paid_since = arrears_notice_due(RULE, monthly("200"), OPENED, Decimal("100"), BIG, None, arose=OPENED)
+    assert paid_since == OPENED  # s.86B(1): first satisfied at the opening; a later payment does not undo it
+    assert arrears_notice_due(RULE, monthly("200"), OPENED, Decimal("100"), BIG, None) == OPENED + timedelta(days=30)
+
+
 def test_the_notice_repeats_within_six_months_while_the_arrears_last():
     assert arrears_notice_due(RULE, None, OPENED, Decimal("0"), BIG, None) == OPENED
     last = OPENED + timedelta(days=20)

@@ -47,6 +47,7 @@ REACH_AND_LAPSE = "reach-and-lapse"
 NOTICES = "notices"  # statutory notices by post where the packs require them (validation, default)
 # The arrears notice and its repeats, a visit's written notice, the validation notice with the first message.
 MORE_NOTICES = "more-notices"
+ARRANGEMENT_EVENTS = "arrangement-events"  # an arrangement to pay journalled as it starts and ends (an entry: a key)
 DIAL_TIME_PERMISSION = "dial-time-permission"  # an agent's task is a call only once the guard allows its dial
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 from workflows.case import assessment, bookkeeping, contact, hardship_plan, promise, relationship
-from workflows.case.core import LEANER_STEPS, CaseRun
+from workflows.case.core import LEANER_STEPS, MORE_NOTICES, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import PaymentRecord, VisitRecord
@@ -63,7 +63,8 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
     s.payment_refs.append(payment.reference)
     s.total_paid, s.balance = applied.total_paid, applied.balance
     run.wake = True
-    run.event("payment_applied", {"amount": str(payment.amount), "balance_after": str(s.balance)})  # auditable
+    if workflow.patched(MORE_NOTICES):  # an entry takes a key: older histories keep their keys as they were
+        run.event("payment_applied", {"amount": str(payment.amount), "balance_after": str(s.balance)})
     if applied.overpaid:
         run.event("overpayment", {"reference": payment.reference, "amount": str(applied.overpaid),
                                   "action": "refund due to the borrower"})
@@ -82,19 +83,20 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
 
 # --- promises and hardship -------------------------------------------------------------------
 
-def check_promise(run: CaseRun, request: PromiseRequest) -> None:
+def check_promise(run: CaseRun, request: PromiseRequest, validating: bool = True) -> None:
     run.reject_if_closed()
     if run.s.promise is not None:
         raise ValueError(f"a promise is already open (due {run.s.promise.due_date})")
     if run.s.stage in (Stage.WELLBEING_HOLD, Stage.RELATIONSHIP):
         raise ValueError(f"no promise can be taken in stage {run.s.stage.value}")
-    problem = promise.problem(run, request)
+    problem = promise.problem(run, request, validating)
     if problem:
         raise ValueError(problem)
 
 
 async def promise_to_pay(run: CaseRun, request: PromiseRequest) -> UpdateResult:
-    run.recheck(lambda r: check_promise(run, r), request)  # with the policy loaded, whatever the validator saw
+    # with the policy loaded, whatever the validator saw
+    run.recheck(lambda r: check_promise(run, r, validating=False), request)
     return run.result(*promise.take(run, request))
 
 
@@ -113,7 +115,7 @@ async def report_hardship(run: CaseRun, report: HardshipReport) -> UpdateResult:
 
 # --- field visits ----------------------------------------------------------------------------
 
-def check_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> None:
+def check_visit_outcome(run: CaseRun, outcome: VisitOutcome, validating: bool = True) -> None:
     run.reject_if_closed()
     visit = run.s.visit
     if visit is None or visit.visit_id != outcome.visit_id:
@@ -127,7 +129,7 @@ def check_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> None:
     if outcome.result is not VisitResult.MET and (outcome.promise or outcome.hardship):
         raise ValueError("a promise or hardship report needs result 'met'")
     if outcome.promise is not None:
-        problem = promise.problem(run, outcome.promise)
+        problem = promise.problem(run, outcome.promise, validating)
         if problem:
             raise ValueError(f"promise: {problem}")
 
@@ -143,7 +145,7 @@ def check_visit_times(run: CaseRun, outcome: VisitOutcome) -> None:
 
 async def record_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> UpdateResult:
     s = run.s
-    run.recheck(lambda o: check_visit_outcome(run, o), outcome)
+    run.recheck(lambda o: check_visit_outcome(run, o, validating=False), outcome)
     visit = s.visit
     assert visit is not None
     visit.status, visit.result = VisitStatus.REPORTED, outcome.result

@@ -61,11 +61,24 @@ def next_arrears(run: CaseRun) -> datetime | None:
         return None
     s = run.s
     return arrears_notice_due(rule, run.case.loan.instalments, s.opened_at or run.now, s.total_paid, s.balance,
-                              s.notices.get("arrears"))
+                              s.notices.get("arrears"), s.arrears_arose)
+
+
+def _arising(run: CaseRun) -> datetime | None:
+    rule, s = run.config.rules.arrears_notice, run.s
+    if rule is None:
+        return None
+    return arrears_arise_at(rule, run.case.loan.instalments, s.opened_at or run.now, s.total_paid, s.balance)
 
 
 async def post_arrears(run: CaseRun) -> datetime | None:
-    """Post the arrears notice if it is due; return when the next one is (or when to try again)."""
+    """Post the arrears notice if it is due; return when the next one is (or when to try again). When the
+    arrears first arise is kept, address or not: the first notice is owed from then."""
+    if run.config.rules.arrears_notice is not None and run.s.arrears_arose is None \
+            and workflow.patched(MORE_NOTICES):
+        arises = _arising(run)
+        if arises is not None and arises <= run.now:
+            run.s.arrears_arose = arises
     if not due(run, "arrears"):
         return next_arrears(run)
     before = run.s.notices.get("arrears")
@@ -74,12 +87,9 @@ async def post_arrears(run: CaseRun) -> datetime | None:
 
 
 def in_arrears_now(run: CaseRun) -> bool:
-    """The shortfall is what the packs' arrears notice counts (a fact the hand-off is judged on)."""
-    rule, s = run.config.rules.arrears_notice, run.s
-    if rule is None:
-        return False
-    arises = arrears_arise_at(rule, run.case.loan.instalments, s.opened_at or run.now, s.total_paid, s.balance)
-    return arises is not None and arises <= run.now
+    """The arrears have arisen, as the packs' arrears notice counts them (a fact the hand-off is judged on)."""
+    arises = _arising(run)
+    return run.s.arrears_arose is not None or (arises is not None and arises <= run.now)
 
 
 def dates(run: CaseRun, kind: Kind) -> dict[str, str]:

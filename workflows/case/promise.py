@@ -19,12 +19,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.state import PromiseToPay
 
 
-def problem(run: CaseRun, request: PromiseRequest) -> str | None:
-    """Why this promise cannot be taken now, or None (`domain.plans.promise_problem`)."""
-    try:
-        run.exact(request.amount)
-    except ValueError as e:
-        return str(e)
+def problem(run: CaseRun, request: PromiseRequest, validating: bool = True) -> str | None:
+    """Why this promise cannot be taken now, or None (`domain.plans.promise_problem`). An amount finer than
+    the currency is the validator's to refuse; a handler (which may replay an older history) lets it be."""
+    if validating:
+        try:
+            run.exact(request.amount)
+        except ValueError as e:
+            return str(e)
     if run.s.config is None:
         return None  # checked again by the handler once the case has its policy
     today = clock.local(run.now, run.case.borrower.timezone).date()

@@ -15,7 +15,9 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from domain.policy import Strict
 
 Component = Literal["fees", "penalty", "interest", "principal"]
 COMPONENTS: tuple[Component, ...] = ("fees", "penalty", "interest", "principal")
@@ -23,11 +25,7 @@ ZERO = Decimal(0)
 CAP_YEAR = 365  # the caps' annual rates are read on actual days over 365
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Owed(Frozen):
+class Owed(Strict):
     """What is owed, by component, in the currency's minor units."""
 
     principal: Decimal = Field(ge=0)
@@ -42,7 +40,7 @@ class Owed(Frozen):
         return self.principal + self.interest + self.penalty + self.fees
 
 
-class Terms(Frozen):
+class Terms(Strict):
     """The loan's own terms: what the agreement allows to accrue."""
 
     annual_interest_rate: Decimal = Field(ge=0, le=1)
@@ -50,7 +48,7 @@ class Terms(Frozen):
     day_count: Literal[360, 365] = Field(default=365, description="days in a year for a daily rate")
 
 
-class Caps(Frozen):
+class Caps(Strict):
     """What the rule packs allow at most, whatever the agreement says."""
 
     annual_cost_rate: Decimal | None = Field(default=None, ge=0, description="interest and penalty together, "
@@ -58,7 +56,7 @@ class Caps(Frozen):
     penalty_allowed: bool = True
 
 
-class Freeze(Frozen):
+class Freeze(Strict):
     """Days on which nothing accrues: [start, end), open-ended while `end` is None."""
 
     start: date
@@ -75,7 +73,7 @@ class Freeze(Frozen):
         return self.start <= day and (self.end is None or day < self.end)
 
 
-class Accrual(Frozen):
+class Accrual(Strict):
     """One period's accrual: what the terms gave, and what the caps and freezes left of it."""
 
     start: date
@@ -124,7 +122,7 @@ def accrue(owed: Owed, terms: Terms, caps: Caps, start: date, end: date, freezes
                             capped=capped)
 
 
-class Allocation(Frozen):
+class Allocation(Strict):
     """How one payment was applied; `overpaid` is a credit to refund, never absorbed."""
 
     fees: Decimal = ZERO

@@ -4,6 +4,8 @@
     python starter.py bulk loans.csv --rejects rejects.csv    # CSV or JSONL, streamed
     python starter.py status C-1001
     python starter.py pay C-1001 250.00 --ref BANK-778
+    python starter.py statement C-1001                       # the account today, in the borrower's locale
+    python starter.py offer C-1001 settlement --amount 2400.00 --by agent-7
     python starter.py --help                                 # every verb (also `duecourse <verb>`)
 
 Each verb is one call of the service layer (`service.cases.Cases`; code that drives cases uses it,
@@ -40,10 +42,12 @@ from domain.messages import (
     PromiseRequest,
     VisitOutcome,
 )
+from domain.policy import ROLES
+from domain.relief import ReliefAcceptance, ReliefRequest
 from domain.status import CaseStatus
 from service.backpressure import Backpressure
 from service.bulk import start_bulk, total_rows
-from service.cases import Cases, CaseServiceError, ledger_at
+from service.cases import Cases, CaseServiceError, NoStatement, ledger_at
 from service.rows import file_format
 from settings import Settings, TelemetrySettings, connect
 
@@ -105,7 +109,21 @@ def add_verbs(sub: Any) -> None:
     s = sub.add_parser("approve", help="decide a pending approval (update approve)")
     s.add_argument("case_id"), s.add_argument("approval_id")
     s.add_argument("--reject", action="store_true"), s.add_argument("--by", required=True)
+    s.add_argument("--role", choices=list(ROLES), help="the approver's role (a relief offer's approval matrix)")
     s.add_argument("--note", default="")
+    s = sub.add_parser("statement", help="the account today: owed by component, accrued, payments as applied")
+    s.add_argument("case_id")
+    s.add_argument("--fresh", action="store_true", help="ask the case itself (waits for a worker)")
+    s.add_argument("--json", action="store_true", help="the whole statement as JSON")
+    s = sub.add_parser("offer", help="offer relief (update offer_relief; the approval matrix decides who approves)")
+    s.add_argument("case_id")
+    s.add_argument("kind", choices=["interest_freeze", "token_payment", "longer_term", "settlement", "penalty_waiver"])
+    s.add_argument("--months", type=int), s.add_argument("--amount", type=_money)
+    s.add_argument("--instalments", type=int)
+    s.add_argument("--by", required=True), s.add_argument("--role", choices=list(ROLES), default="agent")
+    s.add_argument("--note", default="")
+    s = sub.add_parser("accept", help="the borrower accepts an offer (update accept_relief)")
+    s.add_argument("case_id"), s.add_argument("offer_id"), s.add_argument("--by", default="borrower")
     s = sub.add_parser("receipt", help="a provider's delivery receipt (signal delivery_receipt)")
     s.add_argument("case_id"), s.add_argument("attempt_key")
     s.add_argument("outcome", choices=["delivered", "failed", "no_answer", "answered", "conversation"])
@@ -160,8 +178,15 @@ def _message(args: argparse.Namespace) -> Message:
         return Message(lambda cases: cases.update_contact(case_id, update))
     if v == "approve":
         decision = ApprovalDecision(approval_id=args.approval_id, approve=not args.reject, decided_by=args.by,
-                                    note=args.note)
+                                    role=args.role, note=args.note)
         return Message(lambda cases: cases.approve(case_id, decision))
+    if v == "offer":
+        relief = ReliefRequest(kind=args.kind, months=args.months, amount=args.amount, instalments=args.instalments,
+                               offered_by=args.by, role=args.role, note=args.note)
+        return Message(lambda cases: cases.offer_relief(case_id, relief))
+    if v == "accept":
+        acceptance = ReliefAcceptance(offer_id=args.offer_id, by=args.by)
+        return Message(lambda cases: cases.accept_relief(case_id, acceptance))
     if v == "receipt":
         receipt = DeliveryReceipt(attempt_key=args.attempt_key, outcome=args.outcome, distress=args.distress)
         return Message(lambda cases: cases.receipt(case_id, receipt), "delivery_receipt")
@@ -219,7 +244,7 @@ async def execute(args: argparse.Namespace, tracer: Tracer | None = None) -> int
     try:
         if args.verb == "start":
             data = json.loads(args.file.read_text(encoding="utf-8"))
-        elif args.verb != "status":
+        elif args.verb not in ("status", "statement"):
             message = _message(args)
     except (ValidationError, json.JSONDecodeError, OSError) as e:
         msg = explain(e) if isinstance(e, ValidationError) else str(e)
@@ -235,6 +260,16 @@ async def execute(args: argparse.Namespace, tracer: Tracer | None = None) -> int
             return 1 if any(r.status == "rejected" for r in reports) else 0
         if args.verb == "status":
             _print(await _status(cases, settings, args.case_id, args.fresh))
+            return 0
+        if args.verb == "statement":
+            statement = (await _status(cases, settings, args.case_id, args.fresh)).statement
+            if statement is None:
+                raise NoStatement(args.case_id)
+            if args.json:
+                _print(statement.model_dump(mode="json", exclude={"books"}))
+            else:
+                print(f"{statement.case_id} · {statement.as_of} · {statement.currency}")
+                print("\n".join(statement.lines))
             return 0
         answer = await message.send(cases)
         if message.signal is None:

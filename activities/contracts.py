@@ -113,6 +113,7 @@ class PaymentRecord(Contract):
     paid_at: datetime
     balance_after: Decimal
     owed: list[LedgerFact] = []  # the facts the payment made (the case row, an overpayment): one transaction
+    allocation: dict[str, str] | None = None  # by component and any credit to refund (the balance engine)
 
 
 class PromiseRecord(Contract):

@@ -105,6 +105,7 @@ payments = Table(
     Column("currency", String(3), nullable=False),
     Column("paid_at", DateTime(timezone=True), nullable=False),
     Column("balance_after", MONEY, nullable=False),
+    Column("allocation", JSONB, nullable=True),  # by component, and any credit to refund (the balance engine)
     _at(),
     UniqueConstraint("case_id", "reference", name="uq_payments_case_reference"),
 )

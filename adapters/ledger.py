@@ -105,10 +105,11 @@ class LedgerTx:
                                 .values(**values, updated_at=_now()))
 
     async def record_payment(self, case_id: str, reference: str, amount: Decimal, currency: str,
-                             paid_at: datetime, balance_after: Decimal) -> bool:
+                             paid_at: datetime, balance_after: Decimal,
+                             allocation: dict[str, str] | None = None) -> bool:
         return await self._insert_once(
             db.payments, ["case_id", "reference"], case_id=case_id, reference=reference, amount=amount,
-            currency=currency, paid_at=paid_at, balance_after=balance_after)
+            currency=currency, paid_at=paid_at, balance_after=balance_after, allocation=allocation)
 
     async def upsert_promise(self, **values: Any) -> None:
         await self._upsert(db.promises, "promise_id", values, ["status"])

@@ -129,7 +129,17 @@ NOTES: dict[str, str] = {
     "OverdueCase.third_party_refused": "That emergency contact is never contacted again.",
     "OverdueCase.complaint_closed": "Internal: sent by the case's own `Complaint` child when it is resolved.",
     "OverdueCase.status": "What an operator needs to act on a case; also shown, live, as the case's current "
-    "details in the Web UI.",
+    "details in the Web UI. Includes the `statement` and the relief offers still open.",
+    "OverdueCase.statement": "The account (cases opened since the balance engine; else null): owed by component, "
+    "accrued this statement period, every payment and how it was applied, every freeze and relief offer, with "
+    "`lines` in the borrower's language and number format. As of the case's last activity (`as_of`): the service "
+    "and `starter.py status` draw it again for today.",
+    "OverdueCase.offer_relief": "Relief priced on today's balance (`ref` is the offer id): open to the borrower "
+    "at once if the offerer's `role` may grant it under the policy's approval matrix, else a `relief` approval "
+    "for the role named; outside every row of the matrix, refused. It lapses at `expires_at` unless accepted.",
+    "OverdueCase.accept_relief": "The borrower accepts an open offer before it expires: a settlement then waits "
+    "for its payment (contact rests) and writes off the rest when paid; a freeze or token payments run to their "
+    "review date.",
     "Complaint.acknowledge": "Stops the acknowledgement timer. Answers `\"acknowledged\"`.",
     "Complaint.resolve": "Records the outcome and closes the complaint. Answers `\"resolved\"`.",
     "Complaint.status": "Answers `{\"complaint_id\", \"acknowledged_by\", \"resolved\", \"late\"}` (`late` lists the "
@@ -152,7 +162,14 @@ EXAMPLES: dict[str, list[Any]] = {
                               "distress": False, "promise": None, "hardship": None, "notes": ""}],
     "update_contact_info": [{"mobile_numbers": ["+8613800138055"],
                              "address": {"line1": "12 New St", "city": "Hangzhou"}}],
-    "approve": [{"approval_id": "EX-1001:visit:9", "approve": True, "decided_by": "supervisor-1", "note": ""}],
+    "approve": [{"approval_id": "EX-1001:visit:9", "approve": True, "decided_by": "supervisor-1", "note": ""},
+                {"approval_id": "EX-1001:offer:31", "approve": True, "decided_by": "sup-3", "role": "supervisor",
+                 "note": ""}],
+    "offer_relief": [{"kind": "settlement", "amount": "2400.00", "offered_by": "agent-7", "role": "agent"},
+                     {"kind": "interest_freeze", "months": 3, "offered_by": "agent-7", "role": "agent"},
+                     {"kind": "token_payment", "months": 6, "amount": "50.00", "offered_by": "sup-3",
+                      "role": "supervisor"}],
+    "accept_relief": [{"offer_id": "EX-1001:offer:31", "by": "borrower"}],
     "open_dispute": [{"kind": "debt", "reason": "not my loan", "details": "", "written": True}],
     "may_dial": [{"attempt_key": "EX-1001:agent_call:12", "agent": "agent-7"}],
     "set_contact_preferences": [{"window": {"start": "18:00", "end": "20:00"}, "quiet_weekdays": [6],

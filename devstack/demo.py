@@ -30,11 +30,14 @@ from domain.messages import (
     PromiseRequest,
     VisitOutcome,
 )
+from domain.policy import Role
+from domain.relief import ReliefAcceptance, ReliefRequest
 from domain.status import CaseStatus
 from service.cases import Cases, CaseServiceError, StartReport, UpdateRejected
 from testkit.cases import EXAMPLES, daytime_zone, example
 
 Act = Callable[[Cases, CaseStatus], Awaitable[object]]
+CENT = Decimal("0.01")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -54,10 +57,24 @@ def pay(amount: Callable[[CaseStatus], Decimal], ref: str) -> Act:
                                              paid_at=datetime.now(UTC)))
 
 
-def decide(kind: str, approve: bool, by: str) -> Act:
+def decide(kind: str, approve: bool, by: str, role: Role | None = None) -> Act:
     return send(Cases.approve, lambda s: ApprovalDecision(
         approval_id=next(a.approval_id for a in s.pending_approvals if a.kind.value == kind), approve=approve,
-        decided_by=by))
+        decided_by=by, role=role))
+
+
+def offer(request: Callable[[CaseStatus], ReliefRequest]) -> Act:
+    return send(Cases.offer_relief, request)
+
+
+def open_offer(kind: str, *statuses: str) -> Callable[[CaseStatus], bool]:
+    return lambda s: any(o.kind == kind and o.status.value in statuses for o in s.offers)
+
+
+def settlement_sum(status: CaseStatus) -> Decimal:
+    made = next(o for o in status.offers if o.kind == "settlement")
+    assert made.amount is not None
+    return made.amount
 
 
 def in_full(status: CaseStatus) -> Decimal:
@@ -139,6 +156,18 @@ SCENARIOS = [
              send(Cases.update_contact, lambda s: ContactInfoUpdate.model_validate_json(
                  (EXAMPLES / "update_contact.json").read_text()))),
         Step("borrower pays in full", lambda s: contacts(s) >= 2, pay(in_full, "FULL")),
+    ]),
+    Scenario("settlement_offer", [
+        Step("agent offers to settle for 80% of the balance", lambda s: contacts(s) >= 1,
+             offer(lambda s: ReliefRequest(kind="settlement", amount=(s.balance * Decimal("0.8")).quantize(CENT),
+                                           offered_by="demo-agent"))),
+        Step("supervisor approves it (the matrix asks a supervisor for 20% off)", awaiting("relief"),
+             decide("relief", True, "demo-supervisor", role="supervisor")),
+        Step("borrower accepts before it expires", open_offer("settlement", "offered"),
+             send(Cases.accept_relief, lambda s: ReliefAcceptance(
+                 offer_id=next(o.offer_id for o in s.offers if o.kind == "settlement")))),
+        Step("borrower pays the settlement: the rest is written off", open_offer("settlement", "accepted"),
+             pay(settlement_sum, "SETTLE")),
     ]),
     Scenario("cease_contact", [
         Step("borrower asks to stop all contact", lambda s: contacts(s) >= 1,

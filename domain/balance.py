@@ -17,10 +17,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from domain.policy import Strict
+from domain.policy import ALLOCATION_ORDER, Component, Strict
 
-Component = Literal["fees", "penalty", "interest", "principal"]
-COMPONENTS: tuple[Component, ...] = ("fees", "penalty", "interest", "principal")
+COMPONENTS = ALLOCATION_ORDER
 ZERO = Decimal(0)
 CAP_YEAR = 365  # the caps' annual rates are read on actual days over 365
 
@@ -79,6 +78,7 @@ class Accrual(Strict):
     start: date
     end: date
     days_accrued: int  # the period's days no freeze covered
+    principal: Decimal  # what it accrued on (constant within a period)
     interest: Decimal
     penalty: Decimal
     capped: bool  # the packs' cap cut it
@@ -118,7 +118,8 @@ def accrue(owed: Owed, terms: Terms, caps: Caps, start: date, end: date, freezes
     accrued = owed.model_copy(update={
         "interest": owed.interest + whole_interest, "penalty": owed.penalty + whole_penalty,
         "carried_interest": interest - whole_interest, "carried_penalty": penalty - whole_penalty})
-    return accrued, Accrual(start=start, end=end, days_accrued=days, interest=whole_interest, penalty=whole_penalty,
+    return accrued, Accrual(start=start, end=end, days_accrued=days, principal=principal,
+                            interest=whole_interest, penalty=whole_penalty,
                             capped=capped)
 
 

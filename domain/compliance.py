@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain import lifecycle
+from domain import books_audit, lifecycle
 from domain.case_input import Instalments
 from domain.enums import Stage
 from domain.journal import Entry
@@ -39,7 +39,7 @@ RULES = (
     "notice.credit_report", "task.expired",
     "handoff.approval", "handoff.min_days_past_due", "handoff.not_reached",
     "handoff.vulnerability", "visit.window", "visit.collectors", "visit.no_time", "lifecycle.move",
-    "journal.no_rules",
+    "journal.no_rules", *books_audit.RULES,
 )
 
 
@@ -223,6 +223,7 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
                     case.first_contact_at = case.first_contact_at or entry.at
     last = entries[-1]  # a notice still missing when the record ends
     found += [Violation(case.case_id, rule, last.at, last.seq, detail) for rule, detail in _arrears_once(case, last.at)]
+    found += [Violation(case.case_id, *finding) for finding in books_audit.check(entries, case.rules.charges, case.tz)]
     return found
 
 

@@ -105,6 +105,7 @@ class ApprovalKind(StrEnum):
     WELLBEING_REVIEW = "wellbeing_review"
     VULNERABILITY_REVIEW = "vulnerability_review"
     HANDOFF = "handoff"  # a credit-bureau report and the legal / recovery hand-off: a person decides
+    RELIEF = "relief"  # a relief offer beyond the offerer's own limits (the policy's approval matrix)
 
 
 
@@ -136,6 +137,17 @@ class PlanStatus(StrEnum):
     COMPLETED = "completed"
     BROKEN = "broken"
     REJECTED = "rejected"
+
+
+class ReliefStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"  # beyond its offerer's limits: a higher role decides
+    OFFERED = "offered"  # open to the borrower until it expires
+    ACCEPTED = "accepted"
+    COMPLETED = "completed"  # a settlement paid (the rest written off), a waiver applied
+    REVIEWED = "reviewed"  # a freeze or token payments reached their review date
+    BROKEN = "broken"  # token payments missed
+    LAPSED = "lapsed"  # not accepted, or a settlement not paid, before it expired
+    REJECTED = "rejected"  # by the approver
 
 
 class HandOffStatus(StrEnum):

@@ -10,7 +10,8 @@ from pydantic import Field, field_validator, model_validator
 
 from domain.case_input import Address, EmergencyContact
 from domain.enums import CeaseScope, HardshipReason, HardStop, Outcome, Stage, VisitResult, VulnerabilityDriver
-from domain.policy import Window
+from domain.policy import Role, Window
+from domain.relief import ReliefRequest
 from domain.values import AwareDatetime, CurrencyCode, Model, Money, PositiveMoney
 
 
@@ -46,6 +47,7 @@ class VisitOutcome(Model):
     distress: bool = False
     promise: PromiseRequest | None = None
     hardship: HardshipReport | None = None
+    relief: ReliefRequest | None = Field(default=None, description="relief the collectors offered at the visit")
     notes: str = Field(default="", max_length=2000)
 
 
@@ -65,6 +67,8 @@ class ApprovalDecision(Model):
     approval_id: str
     approve: bool
     decided_by: str = Field(min_length=1, max_length=100)
+    role: Role | None = Field(default=None, description="the approver's role, where the policy's approval matrix "
+                              "asks for one (a relief offer)")
     note: str = Field(default="", max_length=2000)
 
 

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from domain import clock
+from domain.books import months_after
 from domain.case_input import Loan
 from domain.enums import PlanStatus
 from domain.messages import HardshipReport
@@ -43,11 +44,13 @@ def propose_plan(
     now: datetime,
     tz: str,
     policy: HardshipPolicy,
+    penalty: Decimal | None = None,
 ) -> HardshipPlan:
     """Equal instalments over a longer term; penalties waived when asked. Approval is needed above
     the policy's thresholds. No lump sum, no new borrowing: the first instalment is one share."""
     count = report.requested_instalments or policy.default_instalments
-    waiver = min(loan.penalties_accrued, balance) if report.waive_penalty else Decimal("0")
+    accrued = loan.penalties_accrued if penalty is None else penalty  # the books' penalty, where kept
+    waiver = min(accrued, balance) if report.waive_penalty else Decimal("0")
     to_spread = balance - waiver
     share = (to_spread / count).quantize(minor_unit(loan.currency), rounding=ROUND_DOWN)
     first_due = clock.local(now, tz).date()
@@ -81,3 +84,14 @@ def due_instalment_shortfall(plan: HardshipPlan, total_paid: Decimal, upto: int)
     """What is missing for instalments 1..upto to be paid."""
     owed = sum((i.amount for i in plan.instalments[:upto]), Decimal("0"))
     return max(Decimal("0"), owed - instalments_covered(plan, total_paid))
+
+
+def token_instalments(months: int, amount: Decimal, accepted: datetime, tz: str, grace: timedelta) -> list[Instalment]:
+    """Token payments: one a month for `months`, each due on the acceptance's day of the month, with the
+    plan's grace."""
+    start = clock.local(accepted, tz).date()
+    out = []
+    for n in range(1, months + 1):
+        due = months_after(start, n)
+        out.append(Instalment(number=n, due_date=due, amount=amount, deadline=clock.end_of_local_day(due, tz) + grace))
+    return out

@@ -82,6 +82,39 @@ class ArrearsNotice(Strict):
     repeat_days: int = Field(ge=1, description="posted again at most this many days after the last one")
 
 
+Component = Literal["fees", "penalty", "interest", "principal"]
+ALLOCATION_ORDER: tuple[Component, ...] = ("fees", "penalty", "interest", "principal")
+
+
+class Charges(Strict):
+    """What a regulator lets accrue on a debt in collection, whatever the agreement says."""
+
+    annual_cost_cap: Decimal | None = Field(default=None, ge=0, le=1, description="interest, penalty interest "
+                                            "and fees together, a year, as a share of the principal")
+    penalty_allowed: bool = True
+    collection_fees: bool = Field(default=False, description="the engine may add a fee for collecting")
+    freeze_in_moratorium: bool = Field(default=False, description="nothing accrues during a debt-respite "
+                                       "moratorium, and nothing is added for it afterwards")
+    allocation_order: tuple[Component, ...] | None = Field(default=None, description="the order a payment is "
+                                                           "applied in where the agreement names none")
+
+    @model_validator(mode="after")
+    def _each_once(self) -> Charges:
+        if self.allocation_order is not None and sorted(self.allocation_order) != sorted(ALLOCATION_ORDER):
+            raise ValueError(f"an allocation order names each of {', '.join(ALLOCATION_ORDER)} once")
+        return self
+
+
+def strictest_charges(rules: list[Charges]) -> Charges:
+    """The lowest cap; penalty and fees only where every pack allows them; any freeze; the first pack's
+    order (the borrower's country)."""
+    caps = [r.annual_cost_cap for r in rules if r.annual_cost_cap is not None]
+    return Charges(annual_cost_cap=min(caps) if caps else None, penalty_allowed=all(r.penalty_allowed for r in rules),
+                   collection_fees=all(r.collection_fees for r in rules) if rules else False,
+                   freeze_in_moratorium=any(r.freeze_in_moratorium for r in rules),
+                   allocation_order=next((r.allocation_order for r in rules if r.allocation_order), None))
+
+
 class RulePack(Strict):
     name: str
     version: str
@@ -116,6 +149,9 @@ class RulePack(Strict):
     voicemail: Literal["limited_content", "none"] = Field(
         default="none", description="what a robot call may leave on a machine: a limited-content message (the "
         "caller's neutral name, a callback number, a request to reply), or nothing")
+    charges: Charges = Field(default_factory=Charges)
+    credit_effects: dict[str, str] = Field(default_factory=dict, description="how a credit record shows each "
+                                           "kind of relief, as this jurisdiction's reporting does")
 
 
 class EffectiveRules(Strict):
@@ -142,6 +178,8 @@ class EffectiveRules(Strict):
     credit_report_notice: bool = False
     visit_notice_days: int | None = None
     quiet_days: list[date] = Field(default_factory=list, description="no contact on these local dates")
+    charges: Charges = Field(default_factory=Charges)
+    credit_effects: dict[str, str] = Field(default_factory=dict)
 
 
 def _min(values: list[int | None]) -> int | None:
@@ -204,6 +242,8 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
         visit_notice_days=_max([p.visit_notice_days for p in packs]),
         credit_report_notice=any(p.credit_report_notice for p in packs),
         voicemail="limited_content" if all(p.voicemail == "limited_content" for p in packs) else "none",
+        charges=strictest_charges([p.charges for p in packs]),
+        credit_effects=packs[0].credit_effects,  # the borrower's country's bureaus
         handoff=HandOffRules(
             credit_report_min_days_past_due=_max([p.handoff.credit_report_min_days_past_due for p in packs]),
             legal_min_days_past_due=_max([p.handoff.legal_min_days_past_due for p in packs]),
@@ -263,6 +303,54 @@ class HardshipPolicy(Strict):
     approval_above_waiver: Decimal = Field(ge=0)
 
 
+Role = Literal["agent", "supervisor", "manager"]
+ROLES: tuple[Role, ...] = ("agent", "supervisor", "manager")  # each may approve what those before it may
+ReliefKind = Literal["interest_freeze", "token_payment", "longer_term", "settlement", "penalty_waiver"]
+
+
+class ApprovalLimit(Strict):
+    """One row of the approval matrix: what a role may grant on its own word."""
+
+    role: Role
+    kinds: list[ReliefKind] = Field(min_length=1)
+    max_cost: dict[str, Decimal] = Field(default_factory=dict, description="by currency; a currency not named "
+                                         "here is not within this row")
+    max_share: Decimal = Field(ge=0, le=1, description="the cost as a share of the balance")
+
+
+class ReliefPolicy(Strict):
+    """What relief the lender offers, for how long, and who may grant how much (the approval matrix)."""
+
+    max_months: int = Field(default=12, ge=1, le=60)
+    offer_valid: timedelta = Field(default=timedelta(days=14), description="an offer lapses this long after it "
+                                   "is made unless accepted")
+    settlement_min_share: Decimal = Field(default=Decimal("0.5"), gt=0, le=1, description="the least share of "
+                                          "the balance a settlement may ask")
+    token_min_share: Decimal = Field(default=Decimal("0.005"), gt=0, le=1, description="a token payment's "
+                                     "least monthly share of the balance")
+    matrix: list[ApprovalLimit] = Field(default_factory=list, description="no row for an offer: refused")
+
+    def approver(self, kind: str, cost: Decimal, share: Decimal, currency: str) -> Role | None:
+        """The least role whose row covers the offer, or None: outside the policy's limits."""
+        for role in ROLES:
+            for row in self.matrix:
+                if row.role == role and kind in row.kinds and share <= row.max_share \
+                        and currency in row.max_cost and cost <= row.max_cost[currency]:
+                    return role
+        return None
+
+
+class BooksPolicy(Strict):
+    """How the engine keeps the books: whether it accrues the loan's interest and penalty itself (or the
+    loan system does and sends balances), and what freezes accrual beyond the packs' own freezes."""
+
+    accrue: bool = True
+    freeze_during_plan: bool = Field(default=True, description="no interest while an arrangement to pay is kept")
+    allocation_order: tuple[Component, ...] | None = Field(default=None, description="the agreement's order for "
+                                                           "applying payments (else the pack's, else fees first)")
+    relief: ReliefPolicy = Field(default_factory=ReliefPolicy)
+
+
 class RelationshipPolicy(Strict):
     reminder_interval: timedelta
     duration: timedelta
@@ -316,6 +404,7 @@ class PolicyProfile(Strict):
     complaints: ComplaintPolicy
     third_party: ThirdPartyPolicy
     handoff: HandOffPolicy = Field(default_factory=HandOffPolicy)
+    books: BooksPolicy = Field(default_factory=BooksPolicy)
     activity_timeout: timedelta = timedelta(seconds=30)
     history_event_budget: int | None = Field(
         default=None, ge=20, description="continue-as-new past this many events (else the server's hint)"

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import Field
 
+from domain.books import Books
 from domain.enums import (
     ApprovalKind,
     Channel,
@@ -26,6 +27,7 @@ from domain.enums import (
     VulnerabilityDriver,
 )
 from domain.policy import CaseConfig, Window
+from domain.relief import ReliefOffer
 from domain.values import Model, Money, PositiveMoney
 
 
@@ -128,6 +130,8 @@ class Instalment(Model):
 
 class HardshipPlan(Model):
     plan_id: str
+    offer_id: str | None = None  # a relief offer's plan (token payments, a longer term)
+    review_at: datetime | None = None  # token payments: reviewed then, whatever was paid
     reason: HardshipReason
     instalments: list[Instalment]
     penalty_waived: Money
@@ -239,4 +243,6 @@ class CaseState(Model):
     config: CaseConfig | None = None
     verified_version: int = -1
     counts: dict[str, int] = Field(default_factory=dict)
+    books: Books | None = None  # the balance by component (cases opened before the balance engine: None)
+    offers: list[ReliefOffer] = Field(default_factory=list)
 

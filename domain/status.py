@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from domain.enums import Segment, Stage
+from domain.relief import ReliefOffer
 from domain.state import ContactAttempt, HardshipPlan, NextAction, PendingApproval, PromiseToPay, Visit, Vulnerability
+from domain.statement import Statement
 from domain.values import Model, Money
 
 
@@ -30,6 +32,8 @@ class CaseStatus(Model):
     policy: str
     rule_packs: list[str]
     run: int
+    statement: Statement | None = None  # the balance engine's (None: a case opened before it)
+    offers: list[ReliefOffer] = []  # relief offers still open, accepted or awaiting approval
 
 
 class CaseOutcome(Model):

@@ -3,6 +3,9 @@
     POST /cases                      start a case (idempotent: the case id names its workflow)
     POST /cases/{case_id}/payments   the `record_payment` update (the payment reference makes it idempotent)
     GET  /cases/{case_id}            the `status` query
+    GET  /cases/{case_id}/statement  the account today (the balance engine's statement)
+    POST /cases/{case_id}/relief-offers       the `offer_relief` update (the approval matrix decides who approves)
+    POST /cases/{case_id}/relief-acceptances  the `accept_relief` update (before the offer expires)
     GET  /healthz                    for load balancers and compose (no authentication)
 
 Every call but /healthz is authenticated by a bearer token (INTAKE_TOKEN) or a signed webhook
@@ -28,10 +31,12 @@ from pydantic.json_schema import SkipJsonSchema
 from domain.case_input import CaseInput
 from domain.messages import DialPermission, DialRequest, Payment, UpdateResult
 from domain.money import strict_amounts
+from domain.relief import ReliefAcceptance, ReliefRequest
+from domain.statement import Statement
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
 from service.backpressure import Backpressure, Busy
-from service.cases import CaseClosed, CaseNotFound, Cases, TemporalError, UpdateRejected
+from service.cases import CaseClosed, CaseNotFound, Cases, NoStatement, TemporalError, UpdateRejected
 from settings import IntakeSettings
 
 SIGNATURE_HEADER = "X-DueCourse-Signature"
@@ -122,6 +127,10 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: B
     async def not_found(_: Request, e: CaseNotFound) -> JSONResponse:
         return JSONResponse({"detail": "no such case"}, status_code=404)
 
+    @app.exception_handler(NoStatement)
+    async def no_statement(_: Request, e: NoStatement) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=404)
+
     @app.exception_handler(CaseClosed)
     @app.exception_handler(UpdateRejected)
     async def refused(_: Request, e: CaseClosed | UpdateRejected) -> JSONResponse:
@@ -162,6 +171,28 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: B
              responses={404: PROBLEMS[404]})
     async def case_status(case_id: CaseId) -> CaseStatus:
         return await cases.status(case_id)
+
+    @app.get("/cases/{case_id}/statement", response_model=Statement, dependencies=authenticated,
+             responses={404: PROBLEMS[404]})
+    async def statement(case_id: CaseId) -> Statement:
+        """The account today: owed by component, accrued this period, every payment as applied, every relief
+        and freeze, with lines in the borrower's language and number format."""
+        return await cases.statement(case_id)
+
+    @app.post("/cases/{case_id}/relief-offers", response_model=UpdateResult, dependencies=authenticated,
+              responses={404: PROBLEMS[404], 409: {"model": Problem, "description": "outside the policy's limits, "
+                                                   "or the case refused it"}})
+    async def offer_relief(case_id: CaseId, request: ReliefRequest) -> UpdateResult:
+        """Relief for the borrower, priced on today's balance: open at once within the offerer's role (the
+        policy's approval matrix), else awaiting an approver; `ref` is the offer's id."""
+        return await cases.offer_relief(case_id, request)
+
+    @app.post("/cases/{case_id}/relief-acceptances", response_model=UpdateResult, dependencies=authenticated,
+              responses={404: PROBLEMS[404], 409: {"model": Problem, "description": "no such offer, or it "
+                                                   "expired"}})
+    async def accept_relief(case_id: CaseId, acceptance: ReliefAcceptance) -> UpdateResult:
+        """The borrower accepts an offer before it expires."""
+        return await cases.accept_relief(case_id, acceptance)
 
     @app.get("/healthz", responses={503: PROBLEMS[503]})
     async def health() -> dict[str, str]:

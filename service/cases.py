@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.db import make_engine
 from adapters.ledger import Ledger
+from domain import statement as statements
 from domain.case_input import CaseInput, workflow_id_for
 from domain.errors import explain
 from domain.messages import (
@@ -59,6 +62,8 @@ from domain.messages import (
     VulnerabilityReport,
 )
 from domain.money import strict_amounts
+from domain.relief import ReliefAcceptance, ReliefRequest
+from domain.statement import Statement
 from domain.status import CaseOutcome, CaseStatus
 from workflows.case import OverdueCase
 
@@ -104,6 +109,21 @@ class TemporalError(CaseServiceError):
     def __init__(self, message: str):
         super().__init__(f"Temporal: {message}")
         self.message = message
+
+
+class NoStatement(CaseServiceError):
+    def __init__(self, case_id: str):
+        super().__init__(f"case {case_id} was opened before the balance engine: it has no statement")
+        self.case_id = case_id
+
+
+def drawn_for_today(status: CaseStatus) -> CaseStatus:
+    """A workflow's answer is as of its last activity (its clock moves only when it works): its statement is
+    drawn again for the borrower's today."""
+    if status.statement is not None:
+        today = datetime.now(ZoneInfo(status.statement.timezone)).date()
+        status.statement = statements.again(status.statement, today)
+    return status
 
 
 def ledger_at(url: str | None, pool_size: int = 5) -> Ledger | None:
@@ -203,6 +223,9 @@ class Cases:
         """What an operator needs to see to act on the case (closed ones too): as the ledger last
         recorded it (milliseconds, whatever the workers' backlog), or with `fresh` (or no ledger, or no
         row yet) the workflow's `status` query, which waits for a worker to answer."""
+        return drawn_for_today(await self._status(case_id, fresh))
+
+    async def _status(self, case_id: str, fresh: bool) -> CaseStatus:
         if self.ledger is not None and not fresh:
             try:
                 recorded = await self.ledger.case_status(case_id)
@@ -212,6 +235,14 @@ class Cases:
                 pass
         async with self._errors(case_id):
             return await self._handle(case_id).query(OverdueCase.status)
+
+    async def statement(self, case_id: str, fresh: bool = False) -> Statement:
+        """The case's account today: owed by component, accrued this period, payments as applied, reliefs and
+        freezes. Raises `NoStatement` for a case opened before the balance engine."""
+        status = await self.status(case_id, fresh)
+        if status.statement is None:
+            raise NoStatement(case_id)
+        return status.statement
 
     async def ping(self) -> None:
         """Raises `TemporalError` unless the Temporal server answers (for health checks)."""
@@ -237,6 +268,14 @@ class Cases:
     async def approve(self, case_id: str, decision: ApprovalDecision) -> UpdateResult:
         """A person decides a pending approval (visit, hardship plan, wellbeing or vulnerability review)."""
         return await self._send(case_id, lambda h: h.execute_update(OverdueCase.approve, decision))
+
+    async def offer_relief(self, case_id: str, request: ReliefRequest) -> UpdateResult:
+        """Relief offered to the borrower: open at once within the offerer's role, else awaiting approval."""
+        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.offer_relief, request))
+
+    async def accept_relief(self, case_id: str, acceptance: ReliefAcceptance) -> UpdateResult:
+        """The borrower accepts an offer before it expires."""
+        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.accept_relief, acceptance))
 
     async def visit_outcome(self, case_id: str, outcome: VisitOutcome) -> UpdateResult:
         """The collectors report how a field visit went."""

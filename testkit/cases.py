@@ -37,8 +37,10 @@ def case(*, case_id: str | None = None, mobile: str | list[str] = ANSWERS, balan
          profile: str = "low_risk", policy: str = "standard", timezone: str = "Asia/Shanghai",
          country: str = "CN", address: bool = True, emergency: bool = True, name: str = "Test Borrower",
          contact: str = "Test Contact", loan_id: str = "L-1", days_past_due: int = 10,
-         instalments: dict[str, Any] | None = None, **extra: Any) -> CaseInput:
-    """A case on the sandbox's numbers; `extra` replaces top-level fields of the input as given."""
+         instalments: dict[str, Any] | None = None, daily_penalty_rate: str = "0", annual_interest_rate: str = "0",
+         **extra: Any) -> CaseInput:
+    """A case on the sandbox's numbers; `extra` replaces top-level fields of the input as given. Its loan
+    accrues nothing unless given rates (tests of contact and process pay the balance they were given)."""
     data: dict[str, Any] = {
         "case_id": case_id or f"T-{uuid.uuid4().hex[:10]}",
         "borrower": {
@@ -50,7 +52,8 @@ def case(*, case_id: str | None = None, mobile: str | list[str] = ANSWERS, balan
         "emergency_contacts": [{"name": contact, "relation": "sibling", "phone": EMERGENCY}] if emergency else [],
         "loan": {"loan_id": loan_id, "principal": "5000.00", "outstanding_balance": balance, "currency": "CNY",
                  "due_date": (date.today() - timedelta(days=days_past_due)).isoformat(),
-                 "days_past_due": days_past_due, "daily_penalty_rate": "0.0005", "penalties_accrued": "150.00",
+                 "days_past_due": days_past_due, "daily_penalty_rate": daily_penalty_rate,
+                 "annual_interest_rate": annual_interest_rate, "penalties_accrued": "150.00",
                  "instalments": instalments},
         "profile": PROFILES[profile],
         "policy": policy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters.config_files import load_rule_pack
 from adapters.ledger import Ledger
+from domain.policy import ALLOCATION_ORDER as ORDER
 from domain.policy import HandOffPolicy, combine_packs
 from service.compliance import compliance_report
 
@@ -367,3 +369,50 @@ def test_every_rule_the_checker_can_report_is_named_in_the_report():
     from service.compliance import Report
     assert all(rule in Report().text() for rule in ("handoff.approval", "right_party.disclosure", "robot.consent",
                                                      "borrower.window", "hard_stop.*", "retention.overdue"))
+
+
+async def test_money_the_journal_states_is_recomputed_and_every_difference_found(engine):
+    """cn: interest 18% and penalty 0.05% a day on 1,000.00, within the 24% all-in cap."""
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    day = T0.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    owed = {"principal": "1000.00", "interest": "0", "penalty": "0", "fees": "0", "balance": "1000.00"}
+    terms = {"annual_interest_rate": "0.18", "daily_penalty_rate": "0.0005", "day_count": 365}
+    await j.add("books_opened", T0, currency="CNY", on=day.isoformat(), terms=terms, order=list(ORDER),
+                caps={"annual_cost_rate": "0.24", "penalty_allowed": True}, **owed)
+
+    def period(start: int, end: int, days: int, interest: str, penalty: str) -> dict:
+        return {"start": str(day + timedelta(days=start)), "end": str(day + timedelta(days=end)),
+                "days_accrued": days, "principal": "1000.00", "interest": interest, "penalty": penalty,
+                "capped": True}
+
+    # ten days: 4.93 interest (1000 x 18% x 10/365) and 1.64 penalty (what 24% leaves): right
+    after = {**owed, "interest": "4.93", "penalty": "1.64", "balance": "1006.57"}
+    await j.add("accrued", T0 + timedelta(days=10), periods=[period(0, 10, 10, "4.93", "1.64")], frozen=[], **after)
+    # a dispute from day 10: the next ten days accrue nothing, yet the journal accrued them
+    await j.add("hold_started", T0 + timedelta(days=10), kind="dispute", reason="disputed", until=None, ref=None)
+    wrong = {**after, "interest": "9.86", "penalty": "3.28", "balance": "1013.14"}
+    await j.add("accrued", T0 + timedelta(days=20), periods=[period(10, 20, 10, "4.93", "1.64")], frozen=[], **wrong)
+    await j.add("hold_ended", T0 + timedelta(days=20), kind="dispute", reason="verified")
+    # a payment of 10.00 applied to the principal first, where the order puts penalty and interest first
+    allocation = {"fees": "0", "penalty": "0", "interest": "0", "principal": "10.00", "overpaid": "0"}
+    await j.add("payment_applied", T0 + timedelta(days=20), reference="P1", amount="10.00", allocation=allocation,
+                **{**wrong, "principal": "990.00", "balance": "1003.14", "balance_after": "1003.14"})
+    # ten more days at the penalty's full 0.05% a day: above the cap
+    fine = {**wrong, "interest": "0", "penalty": "0", "principal": "1003.14", "balance": "1003.14"}
+    await j.add("balance_corrected", T0 + timedelta(days=21), by="0", why="test", **fine)
+    await j.add("accrued", T0 + timedelta(days=31), periods=[period(20, 30, 10, "4.94", "5.01")], frozen=[],
+                **{**fine, "interest": "4.94", "penalty": "5.01", "balance": "1013.09"})
+    # a stated balance that is simply wrong
+    await j.add("written_off", T0 + timedelta(days=32), amount="1013.09", why="test",
+                **{**fine, "principal": "1.00", "balance": "1.00"})
+    assert await rules_found(engine, j) == Counter({"money.frozen": 1, "money.accrual": 2, "money.allocation": 1,
+                                                    "money.cap": 1, "money.balance": 1})
+
+
+async def test_books_opened_with_caps_looser_than_the_packs_is_a_violation(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    owed = {"principal": "1000.00", "interest": "0", "penalty": "0", "fees": "0", "balance": "1000.00"}
+    await j.add("books_opened", T0, currency="CNY", on="2026-12-01", order=list(ORDER),
+                terms={"annual_interest_rate": "0.30", "daily_penalty_rate": "0", "day_count": 365},
+                caps={"annual_cost_rate": None, "penalty_allowed": True}, **owed)
+    assert await rules_found(engine, j) == Counter({"money.caps": 1})

@@ -132,3 +132,40 @@ def test_allocation_always_sums_to_the_payment_in_the_order_set(principal, inter
     for n, component in enumerate(order):  # a later component is paid only once the earlier ones are cleared
         if getattr(applied, component) > 0:
             assert all(getattr(left, earlier) == 0 for earlier in order[:n])
+
+
+# --- the case's books (`domain.books`) --------------------------------------------------------
+
+def _books(principal: Decimal, rate: Decimal, penalty: Decimal, cap: Decimal | None, opened: date):
+    from domain.books import Books
+    return Books(currency="CNY", terms=Terms(annual_interest_rate=rate, daily_penalty_rate=penalty),
+                 caps=Caps(annual_cost_rate=cap), opened_on=opened, owed=Owed(principal=principal), accrued_to=opened)
+
+
+@given(st.dates(date(2024, 1, 1), date(2030, 12, 31)), st.integers(0, 1500))
+def test_every_day_falls_in_one_statement_period_and_periods_follow_each_other(opened, offset):
+    from domain.books import next_period_start, period_start
+    day = opened + timedelta(days=offset)
+    start, following = period_start(opened, day), next_period_start(opened, day)
+    assert start <= day < following and start.day in {opened.day, 28, 29, 30, 31}
+    assert period_start(opened, following) == following  # the next period starts where this one ends
+
+
+@given(amounts, rates, penalty_rates, caps, st.dates(date(2025, 1, 1), date(2028, 12, 31)),
+       st.lists(st.integers(1, 60), min_size=1, max_size=12))
+def test_accruing_in_many_steps_owes_what_one_step_would(principal, rate, penalty, cap, opened, steps):
+    """Whenever the case happens to accrue (a payment, a freeze, a query's projection), the sum is the same:
+    the periods split at statement starts and the fractions carry."""
+    from domain.books import accrue_to
+    stepwise, at_once = _books(principal, rate, penalty, cap, opened), _books(principal, rate, penalty, cap, opened)
+    day = opened
+    for step in steps:
+        day += timedelta(days=step)
+        accrue_to(stepwise, day)
+    accrue_to(at_once, day)
+    whole = ("principal", "interest", "penalty", "fees")
+    assert [getattr(stepwise.owed, c) for c in whole] == [getattr(at_once.owed, c) for c in whole]
+    # the carried fractions agree to Decimal's 28 significant digits (a repeating x/365 rounds in its last)
+    assert abs(stepwise.owed.carried_interest - at_once.owed.carried_interest) < Decimal("1e-20")
+    assert stepwise.accrued_to == at_once.accrued_to == day
+    assert sum(a.days_accrued for a in stepwise.accruals) == (day - opened).days

@@ -151,6 +151,32 @@ async def test_a_dialer_asks_as_the_agent_dials_and_the_dial_is_the_call(stack):
         assert unknown.status_code == 409 and "no agent call task" in unknown.json()["detail"]
 
 
+async def test_relief_is_offered_accepted_and_shown_on_the_statement_over_http(stack):
+    body = case_json(annual_interest_rate="0.18", daily_penalty_rate="0.0005")
+    case_id = body["case_id"]
+    async with http(stack) as api:
+        assert (await api.post("/cases", json=body)).status_code == 201
+        offers = f"/cases/{case_id}/relief-offers"
+        as_number = await api.post(offers, json={"kind": "settlement", "amount": 2000, "offered_by": "agent-7"})
+        assert as_number.status_code == 422 and "an amount is a decimal string" in as_number.text
+        too_low = await api.post(offers, json={"kind": "settlement", "amount": "100.00", "offered_by": "agent-7"})
+        assert too_low.status_code == 409 and "a settlement asks at least 1500.00" in too_low.json()["detail"]
+        too_long = await api.post(offers, json={"kind": "interest_freeze", "months": 36, "offered_by": "agent-7"})
+        assert too_long.status_code == 409 and "more than the policy's 12" in too_long.json()["detail"]
+        # a month's interest on 2,850.00 within cn's 24% cap costs about 57.00: within an agent's own limits
+        made = await api.post(offers, json={"kind": "interest_freeze", "months": 1, "offered_by": "agent-7"})
+        assert made.status_code == 200 and "offered until" in made.json()["message"]
+        accept = {"offer_id": made.json()["ref"]}
+        assert (await api.post(f"/cases/{case_id}/relief-acceptances", json=accept)).status_code == 200
+        again = await api.post(f"/cases/{case_id}/relief-acceptances", json=accept)
+        assert again.status_code == 409 and "the offer is accepted" in again.json()["detail"]
+        statement = (await api.get(f"/cases/{case_id}/statement")).json()
+        assert [r["status"] for r in statement["reliefs"]] == ["accepted"]
+        assert [f["reason"] for f in statement["freezes"]] == ["relief"] and statement["total"] == "3000.00"
+        assert statement["lines"][-1].startswith(f"{statement['as_of']} 起停息（relief）")
+        assert (await api.get("/cases/NO-SUCH-CASE/statement")).status_code == 404
+
+
 async def test_bad_requests_get_clear_errors_and_start_nothing(stack):
     body = case_json()
     body["loan"]["outstanding_balance"] = "-5"

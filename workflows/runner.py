@@ -1,7 +1,8 @@
 """The sandbox the case workflows run in: one definition for the workers and one, stricter, for replay.
 
 `phonenumbers` loads each region's metadata on first use, behind a threading lock the sandbox forbids;
-the metadata is static data, so the module is passed through (loaded once, outside).
+the metadata is static data, so the module is passed through (loaded once, outside). `babel` likewise
+reads CLDR's static locale data on first use (a statement's amounts in the borrower's format).
 
 Workers also pass through this project's own workflow modules (`workflows`), so a cached case does not
 carry its own copy of every workflow module: re-importing them for each case cost about 340 KiB per
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-PASSED_THROUGH = ("phonenumbers",)
+PASSED_THROUGH = ("phonenumbers", "babel")
 SHARED_BY_WORKERS = ("workflows",)
 
 

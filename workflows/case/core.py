@@ -49,6 +49,9 @@ NOTICES = "notices"  # statutory notices by post where the packs require them (v
 MORE_NOTICES = "more-notices"
 ARRANGEMENT_EVENTS = "arrangement-events"  # an arrangement to pay journalled as it starts and ends (an entry: a key)
 DIAL_TIME_PERMISSION = "dial-time-permission"  # an agent's task is a call only once the guard allows its dial
+# The balance engine: books by component, accrual within caps and freezes, allocation, relief offers. Decided
+# once, at the case's start (the state keeps `books`), so a case opened before it keeps its plain balance.
+BOOKS = "books"
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 
 # Where a case goes when something overtakes the end of its path (a promise, a plan, a review).

@@ -9,23 +9,34 @@ from decimal import Decimal
 
 from temporalio import workflow
 
-from workflows.case import promise, remote_contact
+from workflows.case import money, promise, remote_contact
 from workflows.case.core import ARRANGEMENT_EVENTS, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import PlanRecord
     from domain import plans
-    from domain.enums import ApprovalKind, InstalmentStatus, PlanStatus, PromiseStatus, Stage
+    from domain.enums import ApprovalKind, InstalmentStatus, PlanStatus, PromiseStatus, ReliefStatus, Stage
     from domain.messages import HardshipReport
     from domain.payments import waive
+    from domain.state import Instalment
 
 
-def propose(run: CaseRun, report: HardshipReport) -> tuple[str, str]:
-    """Enter the plan stage: propose a plan from the report, active at once or awaiting approval."""
+def propose(run: CaseRun, report: HardshipReport, approved: bool = False, offer_id: str | None = None,
+            token: tuple[list[Instalment], datetime, str] | None = None) -> tuple[str, str]:
+    """Enter the plan stage: propose a plan from the report, active at once or awaiting approval (a relief
+    offer's plan was approved as an offer)."""
     s = run.s
     s.flags.hardship = True
+    if s.books is not None:  # the plan spreads today's balance, and waives the penalty the books hold
+        money.accrue(run)
+    penalty = s.books.owed.penalty if s.books is not None else run.case.loan.penalties_accrued
     plan = plans.propose_plan(run.key("plan"), report, run.case.loan, s.balance, s.total_paid, run.now,
-                              run.case.borrower.timezone, run.config.policy.hardship)
+                              run.case.borrower.timezone, run.config.policy.hardship, penalty)
+    if approved:
+        plan = plan.model_copy(update={"needs_approval": False, "status": PlanStatus.ACTIVE})
+    if token is not None:  # token payments: their own instalments, and a review at the end
+        plan.instalments, plan.review_at, plan.credit_effect = token
+    plan.offer_id = offer_id
     s.plan = plan
     if s.promise is not None:
         promise.close(run, PromiseStatus.SUPERSEDED)
@@ -47,9 +58,12 @@ def activate(run: CaseRun) -> None:
     assert plan is not None
     plan.status = PlanStatus.ACTIVE
     arrangement(run)
-    if plan.penalty_waived:
+    if plan.penalty_waived and run.s.books is not None:
+        money.waive_penalty(run, f"plan {plan.plan_id}", plan.penalty_waived)
+    elif plan.penalty_waived:
         run.s.balance = waive(run.s.balance, plan.penalty_waived)
         run.event("penalty_waived", {"plan_id": plan.plan_id, "amount": str(plan.penalty_waived)})
+    money.sync(run)
 
 
 async def step(run: CaseRun) -> datetime | None:
@@ -73,12 +87,25 @@ async def step(run: CaseRun) -> datetime | None:
             arrangement(run)
             record(run)
             s.plan = None
+            if plan.offer_id:
+                money.end_offer(run, plan.offer_id, ReliefStatus.BROKEN, f"instalment {n} missed")
+            money.sync(run)
             return remote_contact.resume(run, f"instalment {n} missed: plan broken")
         return run.plan_next(f"Instalment {n} of {len(plan.instalments)} due {instalment.due_date}",
                              instalment.deadline)
+    if plan.review_at is not None and run.now < plan.review_at:
+        return run.plan_next(f"Token payments reviewed {plan.review_at:%Y-%m-%d}", plan.review_at)
     plan.status = PlanStatus.COMPLETED
     arrangement(run)
     record(run)
+    if plan.offer_id or (s.books is not None and s.balance > 0):  # reviewed, or a balance accrued beyond it
+        s.plan = None
+        if plan.offer_id:
+            done = ReliefStatus.REVIEWED if plan.review_at is not None else ReliefStatus.COMPLETED
+            money.end_offer(run, plan.offer_id, done, "its arrangement ran its course")
+        money.sync(run)
+        if s.balance > 0:
+            return remote_contact.resume(run, "arrangement ended: reviewed, and treatment resumes")
     return run.now
 
 

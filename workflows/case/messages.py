@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.case import assessment, bookkeeping, contact, hardship_plan, promise, relationship
+from workflows.case import assessment, bookkeeping, contact, hardship_plan, money, promise, relationship, relief
 from workflows.case.core import LEANER_STEPS, MORE_NOTICES, CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -61,12 +61,17 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
     if applied.duplicate:
         return run.result(f"payment {payment.reference} was already applied", payment.reference)
     s.payment_refs.append(payment.reference)
-    s.total_paid, s.balance = applied.total_paid, applied.balance
     run.wake = True
-    if workflow.patched(MORE_NOTICES):  # an entry takes a key: older histories keep their keys as they were
-        run.event("payment_applied", {"amount": str(payment.amount), "balance_after": str(s.balance)})
-    if applied.overpaid:
-        run.event("overpayment", {"reference": payment.reference, "amount": str(applied.overpaid),
+    allocation = None
+    if s.books is not None:  # by component, in the books' order; beyond what is owed, a credit to refund
+        booked = money.pay(run, payment.reference, payment.amount, payment.paid_at)
+        s.total_paid, allocation, overpaid = applied.total_paid, booked.allocation, booked.allocation.overpaid
+    else:
+        s.total_paid, s.balance, overpaid = applied.total_paid, applied.balance, applied.overpaid
+        if workflow.patched(MORE_NOTICES):  # an entry takes a key: older histories keep their keys as they were
+            run.event("payment_applied", {"amount": str(payment.amount), "balance_after": str(s.balance)})
+    if overpaid:
+        run.event("overpayment", {"reference": payment.reference, "amount": str(overpaid),
                                   "action": "refund due to the borrower"})
     answer = run.result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
     async with run.exclusive():  # waits at most for the case's activity in flight
@@ -76,7 +81,8 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
             relationship.enter(run)
         await run.act(LedgerActivities.record_payment, PaymentRecord(
             case_id=run.case_id, reference=payment.reference, amount=payment.amount, currency=currency,
-            paid_at=payment.paid_at, balance_after=answer.balance, owed=bookkeeping.take(run)),
+            paid_at=payment.paid_at, balance_after=answer.balance, owed=bookkeeping.take(run),
+            allocation=allocation.model_dump(mode="json") if allocation is not None else None),
             f"Payment {payment.amount} {currency}: balance {answer.balance}")
     return answer
 
@@ -126,8 +132,13 @@ def check_visit_outcome(run: CaseRun, outcome: VisitOutcome, validating: bool = 
     named = len(set(outcome.collectors))
     if named < needed:
         raise ValueError(f"a visit needs at least {needed} collectors together; {named} named")
-    if outcome.result is not VisitResult.MET and (outcome.promise or outcome.hardship):
-        raise ValueError("a promise or hardship report needs result 'met'")
+    if outcome.result is not VisitResult.MET and (outcome.promise or outcome.hardship or outcome.relief):
+        raise ValueError("a promise, hardship report or relief offer needs result 'met'")
+    if outcome.relief is not None:
+        try:
+            relief.check_offer(run, outcome.relief, validating)
+        except ValueError as e:
+            raise ValueError(f"relief: {e}") from e
     if outcome.promise is not None:
         problem = promise.problem(run, outcome.promise, validating)
         if problem:
@@ -165,6 +176,8 @@ async def record_visit_outcome(run: CaseRun, outcome: VisitOutcome) -> UpdateRes
         return run.result(*promise.take(run, outcome.promise))
     if outcome.hardship is not None:
         return run.result(*hardship_plan.propose(run, outcome.hardship))
+    if outcome.relief is not None:
+        return run.result(*relief.offer(run, outcome.relief))
     return run.result(f"visit outcome {outcome.result.value} recorded")
 
 
@@ -218,6 +231,7 @@ def check_approve(run: CaseRun, decision: ApprovalDecision) -> None:
         raise ValueError("nothing on this case is awaiting approval")
     if decision.approval_id not in pending:
         raise ValueError(f"approval {decision.approval_id!r} is not pending (pending: {', '.join(pending)})")
+    relief.check_approval(run, decision)
 
 
 async def approve(run: CaseRun, decision: ApprovalDecision) -> UpdateResult:
@@ -228,8 +242,9 @@ async def approve(run: CaseRun, decision: ApprovalDecision) -> UpdateResult:
     s.approvals.remove(pending)
     run.wake = True
     verdict = "approved" if decision.approve else "rejected"
-    run.event("approval_decided", {"approval_id": pending.approval_id, "kind": pending.kind.value,
-                                         "verdict": verdict, "by": decision.decided_by, "note": decision.note})
+    decided = {"approval_id": pending.approval_id, "kind": pending.kind.value, "verdict": verdict,
+               "by": decision.decided_by, "note": decision.note}
+    run.event("approval_decided", decided | ({"role": decision.role} if decision.role else {}))
     match pending.kind:
         case ApprovalKind.VISIT:
             assert s.visit is not None
@@ -244,6 +259,8 @@ async def approve(run: CaseRun, decision: ApprovalDecision) -> UpdateResult:
             else:
                 s.plan.status = PlanStatus.REJECTED
             hardship_plan.record(run, decided_by=decision.decided_by)
+        case ApprovalKind.RELIEF:
+            relief.decide(run, pending.approval_id, decision.approve)
         case ApprovalKind.HANDOFF:
             assert s.handoff is not None
             s.handoff.status = HandOffStatus.APPROVED if decision.approve else HandOffStatus.REJECTED

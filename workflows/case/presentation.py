@@ -8,24 +8,41 @@ from datetime import datetime
 from temporalio import workflow
 
 from workflows import search
+from workflows.case import money
 from workflows.case.core import LEANER_STEPS, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain import clock
+    from domain import statement as statements
     from domain.enums import Stage
+    from domain.statement import Statement
     from domain.status import CaseStatus
+
+
+def statement(run: CaseRun) -> Statement | None:
+    """Today's statement (projected: the books record nothing for a query)."""
+    books = run.s.books
+    if books is None:
+        return None
+    locale, tz = run.s.locale or run.case.borrower.locale, run.case.borrower.timezone
+    with workflow.unsafe.sandbox_unrestricted():  # Babel reads CLDR's data files once: deterministic
+        return statements.build(run.case_id, books, money.today(run), run.s.offers, locale, tz, run.s.stage.terminal)
 
 
 def status(run: CaseRun) -> CaseStatus:
     s = run.s
+    books = money.shown(run) if s.config else None
     return CaseStatus(
         case_id=run.case_id, stage=s.stage, segment=s.assessment.segment if s.assessment else None,
-        currency=run.case.loan.currency, balance=s.balance, total_paid=s.total_paid,
+        currency=run.case.loan.currency, balance=books.balance if books is not None else s.balance,
+        total_paid=s.total_paid,
         days_past_due=run.days_past_due, flags=s.flags.active(), contact_counts=dict(s.counts),
         last_contacts=s.attempts[-5:], pending_promise=s.promise, plan=s.plan, visit=s.visit,
         pending_approvals=s.approvals, vulnerability=s.vulnerability, next_action=s.next_action,
         verification_missing=s.verification.missing if s.verification else [],
         policy=run.case.policy, rule_packs=run.config.rules.packs if s.config else [], run=s.runs,
+        statement=statement(run) if s.config else None,
+        offers=[o for o in s.offers if o.live],
     )
 
 
@@ -64,9 +81,11 @@ def next_action_at(run: CaseRun) -> datetime | None:
 def details(run: CaseRun) -> str:
     """The case at a glance, for the Web UI (a query, not stored in history); times in the borrower's zone."""
     s, loan, tz = run.s, run.case.loan, run.case.borrower.timezone
+    books = money.shown(run)
+    balance = books.balance if books is not None else s.balance
     lines = [f"### {s.stage.value.replace('_', ' ').capitalize()}"
              + (f" · {s.assessment.segment.value.replace('_', ' ')}" if s.assessment else ""),
-             f"**Balance** {s.balance} {loan.currency} (paid {s.total_paid}) · **{run.days_past_due}** days past due"]
+             f"**Balance** {balance} {loan.currency} (paid {s.total_paid}) · **{run.days_past_due}** days past due"]
     if s.flags.active():
         lines.append("**Flags** " + ", ".join(s.flags.active()))
     if s.next_action:
@@ -76,6 +95,15 @@ def details(run: CaseRun) -> str:
         lines.append(f"**Awaiting approval** {item.summary} (`{item.approval_id}`)")
     if s.promise:
         lines.append(f"**Promise** {s.promise.amount} by {s.promise.due_date}")
+    if books is not None:
+        owed = books.owed
+        lines.append(f"**Owed** principal {owed.principal} · interest {owed.interest} · penalty {owed.penalty}"
+                     f" · fees {owed.fees}" + (f" · frozen: {', '.join(sorted(books.open_freezes()))}"
+                                               if books.open_freezes() else ""))
+    for offer in s.offers:
+        if offer.live:
+            lines.append(f"**Relief** {offer.kind.replace('_', ' ')} {offer.status.value} until "
+                         f"{clock.local(offer.review_at or offer.expires_at, tz):%Y-%m-%d} (`{offer.offer_id}`)")
     if s.attempts:
         lines.append("**Last contacts**")
         lines += [f"- {clock.local(a.at, tz):%m-%d %H:%M} {a.channel.value} → {a.outcome.value}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.case import bookkeeping, contact
+from workflows.case import bookkeeping, contact, money
 from workflows.case.core import COMPLAINT_AFTER_CASE_FACTS, VULNERABILITY_LASTS, CaseRun
 from workflows.complaint import Complaint
 
@@ -67,7 +67,10 @@ async def resolve_dispute(run: CaseRun, resolution: DisputeResolution) -> Update
     if resolution.upheld:
         run.finish(Stage.WITHDRAWN, None, f"dispute upheld: {resolution.note}")
         return run.result("dispute upheld: the case is withdrawn")
-    if resolution.corrected_balance is not None:
+    if resolution.corrected_balance is not None and run.s.books is not None:
+        money.correct(run, run.exact(resolution.corrected_balance, "corrected_balance", refuse=False),
+                      "dispute resolved")
+    elif resolution.corrected_balance is not None:
         run.s.balance = run.exact(resolution.corrected_balance, "corrected_balance", refuse=False)
     run.end_hold(HoldKind.DISPUTE, "debt verified")
     return run.result(f"debt verified; balance {run.s.balance}: collection resumes")

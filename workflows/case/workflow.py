@@ -21,11 +21,13 @@ from workflows.case import (
     field_visit,
     hardship_plan,
     messages,
+    money,
     notices,
     presentation,
     promise,
     protections,
     relationship,
+    relief,
     remote_contact,
     verification,
     wellbeing,
@@ -46,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
         VisitOutcome,
     )
+    from domain.relief import ReliefAcceptance, ReliefRequest
+    from domain.statement import Statement
     from domain.status import CaseOutcome, CaseStatus
 
 STEPS: dict[Stage, Callable[[CaseRun], Awaitable[datetime | None]]] = {
@@ -90,6 +94,7 @@ class OverdueCase(ProtectionHandlers):
                 presentation.publish(c)  # search attributes at most once a step
                 await bookkeeping.flush(c)  # what the step's own work did not carry to the ledger
             await c.sleep_until(wake_at)
+        money.close(c)
         presentation.publish(c)
         await bookkeeping.settle(c)
         return CaseOutcome(case_id=c.case_id, stage=s.stage, balance=s.balance, total_paid=s.total_paid,
@@ -97,12 +102,15 @@ class OverdueCase(ProtectionHandlers):
 
     async def _open_case(self) -> None:
         await verification.open_case(self.c)
+        money.open_books(self.c)
 
     async def _advance(self) -> datetime | None:
         """Do what is due now; return when to look again (None: only when something happens)."""
         c, s = self.c, self.c.s
         if s.verification is not None and s.verified_version != s.contact_info_version:
             await verification.verify(c)
+        money.sync(c)  # freezes as the case now stands (a hold, a dispute, a plan, a relief offer)
+        offers_due_at = relief.due(c)  # offers lapse, settlements settle, freezes come up for review
         relationship.enter_if_paid(c)
         if s.stage is not Stage.WELLBEING_HOLD and s.stage is not Stage.RELATIONSHIP:
             if s.flags.distress:
@@ -118,7 +126,7 @@ class OverdueCase(ProtectionHandlers):
         else:
             step = STEPS.get(s.stage)
             wake = await step(c) if step else None
-        return clock.earliest(wake, arrears_notice_at)
+        return clock.earliest(clock.earliest(wake, arrears_notice_at), offers_due_at)
 
     # --- operators and backends: updates (handlers in messages.py and protections.py) --------
 
@@ -177,6 +185,30 @@ class OverdueCase(ProtectionHandlers):
     def _check_approve(self, decision: ApprovalDecision) -> None:
         messages.check_approve(self.c, decision)
 
+    @workflow.update
+    async def offer_relief(self, request: ReliefRequest) -> UpdateResult:
+        async with self.c.turn():
+            return self.c.result(*relief.offer(self.c, request))
+
+    @offer_relief.validator
+    def _check_offer(self, request: ReliefRequest) -> None:
+        relief.check_offer(self.c, request)
+
+    @workflow.update
+    async def accept_relief(self, acceptance: ReliefAcceptance) -> UpdateResult:
+        async with self.c.turn():
+            return self.c.result(*relief.accept(self.c, acceptance))
+
+    @accept_relief.validator
+    def _check_acceptance(self, acceptance: ReliefAcceptance) -> None:
+        relief.check_acceptance(self.c, acceptance)
+
     @workflow.query
     def status(self) -> CaseStatus:
         return presentation.status(self.c)
+
+    @workflow.query
+    def statement(self) -> Statement | None:
+        """What is owed by component today, what accrued this period, every payment and how it was applied,
+        every relief and freeze (None: a case opened before the balance engine)."""
+        return presentation.statement(self.c)

@@ -1,0 +1,148 @@
+"""The balance engine in a running case, on the time-skipping server: accrual within the packs' cap, a
+freeze, payments applied by component, relief offers through the approval matrix, settlements accepted
+and lapsed, token payments reviewed. Every case is audited after its test (`conftest.Cases.close`): the
+checker recomputes each balance from the journal."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from domain.enums import ApprovalKind, ReliefStatus, Stage
+from domain.messages import ApprovalDecision, DisputeRequest, DisputeResolution, Payment
+from domain.relief import ReliefAcceptance, ReliefRequest
+from tests import factories
+from workflows.case import OverdueCase
+
+CENT = Decimal("0.01")
+RATES = {"annual_interest_rate": "0.18", "daily_penalty_rate": "0.0005"}  # 36.25% a year: above cn's 24%
+PRINCIPAL = Decimal("2850.00")  # the testkit loan: 3000.00 outstanding, 150.00 of it penalty already accrued
+
+
+def pay(amount: str, ref: str, at: datetime | None = None) -> Payment:
+    return Payment(amount=Decimal(amount), reference=ref, paid_at=at or datetime.now(UTC))
+
+
+def capped(days: int) -> tuple[Decimal, Decimal]:
+    """cn's cap: interest and penalty together at most 24% a year of the principal (actual days / 365);
+    interest at the loan's 18%, the penalty takes what the cap leaves."""
+    interest = PRINCIPAL * Decimal("0.18") * days / 365
+    total = PRINCIPAL * Decimal("0.24") * days / 365
+    return interest.quantize(CENT, ROUND_DOWN), (total - interest).quantize(CENT, ROUND_DOWN)
+
+
+async def test_interest_and_penalty_accrue_within_the_cap_and_a_payment_goes_penalty_first(cases, env):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await env.sleep(timedelta(days=40))
+    now = await env.get_current_time()
+    result = await handle.execute_update(OverdueCase.record_payment, pay("500.00", "BANK-1", now))
+    statement = await handle.query(OverdueCase.statement)
+    [applied] = statement.payments
+    days = (applied.on - statement.opened_on).days  # accrued up to the payment's day, then applied
+    assert days >= 40
+    interest, penalty = capped(days)
+    before = PRINCIPAL + Decimal("150.00") + interest + penalty
+    a = applied.allocation
+    assert a.fees + a.penalty + a.interest + a.principal + a.overpaid == Decimal("500.00")
+    rest = 500 - 150 - penalty - interest  # penalty first, then interest, then the principal (cn: Civil Code 561)
+    assert (a.fees, a.penalty, a.interest, a.principal) == (0, Decimal("150.00") + penalty, interest, rest)
+    assert result.balance == statement.total == before - 500 and statement.principal == PRINCIPAL - rest
+    assert statement.period_start > statement.opened_on  # a month passed: a new statement period
+    assert statement.lines[0] == f"本金: ¥{statement.principal:,}"  # the borrower's language and format
+    [row] = await cases.rows("SELECT allocation FROM payments WHERE case_id = :c", c=statement.case_id)
+    assert Decimal(row["allocation"]["penalty"]) == a.penalty
+
+
+async def test_a_dispute_freezes_accrual_until_it_is_resolved(cases, env):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await env.sleep(timedelta(days=3))
+    await handle.execute_update(OverdueCase.open_dispute, DisputeRequest(reason="not my debt"))
+    frozen = await cases.until(handle, lambda s: s.statement.freezes, what="a freeze")
+    opened = frozen.statement.freezes[0].start
+    await env.sleep(timedelta(days=20))
+    await handle.execute_update(OverdueCase.resolve_dispute, DisputeResolution(
+        upheld=False, note="verified with the lender", decided_by="supervisor-1"))
+    ended = await cases.until(handle, lambda s: s.statement.freezes[0].end is not None, what="the freeze ended")
+    [freeze] = ended.statement.freezes
+    assert freeze.reason == "dispute" and (freeze.end - opened).days >= 20
+    assert ended.statement.total == frozen.statement.total  # nothing accrued while the dispute was open
+    await env.sleep(timedelta(days=10))
+    await handle.execute_update(OverdueCase.record_payment, pay("1.00", "BANK-2", await env.get_current_time()))
+    resumed = await handle.query(OverdueCase.statement)
+    unfrozen = (freeze.start - resumed.opened_on).days + (resumed.payments[0].on - freeze.end).days
+    interest, penalty = capped(unfrozen)  # fractions of a cent carry across the freeze
+    assert resumed.total == Decimal("3000.00") + interest + penalty - 1  # accrual ran again, and only then
+
+
+async def written(cases, sql: str, **params) -> list[dict]:
+    """Rows the case's ledger write brings (it follows the step the query already shows)."""
+    for _ in range(100):
+        rows = await cases.rows(sql, **params)
+        if rows:
+            return rows
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing written for {sql}")
+
+
+async def offer(handle, **request) -> str:
+    result = await handle.execute_update(OverdueCase.offer_relief, ReliefRequest(offered_by="agent-7", **request))
+    assert result.ref
+    return result.ref
+
+
+async def test_a_settlement_accepted_before_expiry_and_paid_writes_off_the_rest(cases):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await factories.rejected(handle.execute_update(OverdueCase.offer_relief, ReliefRequest(
+        kind="settlement", amount=Decimal("1000.00"), offered_by="agent-7", role="supervisor")), "at least")
+    offer_id = await offer(handle, kind="settlement", amount=Decimal("2400.00"))  # 20% off: a supervisor's
+    status = await handle.query(OverdueCase.status)
+    [pending] = status.pending_approvals
+    assert pending.kind is ApprovalKind.RELIEF and status.offers[0].approver == "supervisor"
+    await factories.rejected(handle.execute_update(OverdueCase.approve, ApprovalDecision(
+        approval_id=offer_id, approve=True, decided_by="agent-9", role="agent")), "supervisor or above")
+    await handle.execute_update(OverdueCase.approve, ApprovalDecision(
+        approval_id=offer_id, approve=True, decided_by="sup-1", role="supervisor"))
+    await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
+    await handle.execute_update(OverdueCase.record_payment, pay("2400.00", "BANK-S"))
+    status = await cases.until(handle, lambda s: s.stage is Stage.RELATIONSHIP, what="settled")
+    assert status.balance == 0 and status.statement.written_off == Decimal("600.00")
+    events = await written(cases, "SELECT kind, data FROM case_events WHERE case_id = :c AND kind IN "
+                                  "('settlement', 'written_off') ORDER BY seq", c=status.case_id)
+    assert [e["kind"] for e in events] == ["written_off", "settlement"]
+    assert events[1]["data"]["paid"] == "2400.00" and events[1]["data"]["written_off"] == "600.00"
+
+
+async def test_a_settlement_not_accepted_lapses_by_its_timer_and_cannot_be_accepted_after(cases, env):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    offer_id = await offer(handle, kind="settlement", amount=Decimal("2900.00"), role="supervisor")
+    status = await handle.query(OverdueCase.status)
+    assert status.offers[0].status is ReliefStatus.OFFERED and not status.pending_approvals
+    await env.sleep(timedelta(days=15))  # the standard policy's offers last 14 days
+    status = await cases.until(handle, lambda s: not s.offers, what="the offer lapsed")
+    assert [o.status for o in status.statement.reliefs] == [ReliefStatus.LAPSED]
+    await factories.rejected(handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id)),
+                             "lapsed")
+
+
+async def test_token_payments_are_reviewed_after_their_months_and_treatment_resumes(cases):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    offer_id = await offer(handle, kind="token_payment", months=2, amount=Decimal("50.00"), role="supervisor")
+    await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
+    status = await cases.stage(handle, Stage.HARDSHIP_PLAN)
+    assert [i.amount for i in status.plan.instalments] == [Decimal("50.00")] * 2
+    assert [f.reason for f in status.statement.freezes if f.end is None] == ["plan", "relief"]
+    frozen_total = status.statement.total
+    for n in (1, 2):
+        await cases.until(handle, lambda s, n=n: s.next_action and f"Instalment {n}" in s.next_action.what,
+                          what=f"instalment {n} due")
+        await handle.execute_update(OverdueCase.record_payment, pay("50.00", f"TOKEN-{n}"))
+    status = await cases.stage(handle, Stage.REMOTE_CONTACT)
+    assert [o.status for o in status.statement.reliefs] == [ReliefStatus.REVIEWED]
+    assert status.statement.total == frozen_total - 100  # nothing accrued in the two months
+    assert all(f.end is not None for f in status.statement.freezes)

@@ -1,0 +1,215 @@
+"""Relief offers: made by an operator or by collectors at a visit, priced on today's books, approved by the
+role the policy's matrix names, accepted by the borrower before they expire, and followed by durable
+timers: an offer not accepted lapses, a settlement not paid lapses, a freeze or token payments come up for
+review. Each step is a journal entry with its amounts (`relief_offered`, `relief_accepted`, `settlement`,
+`written_off`, `relief_lapsed`, `relief_reviewed`). The decisions are `domain.relief`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from temporalio import workflow
+
+from workflows.case import hardship_plan, money
+from workflows.case.core import CaseRun
+
+with workflow.unsafe.imports_passed_through():
+    from domain import clock
+    from domain import relief as offers
+    from domain.enums import ApprovalKind, HardshipReason, HoldKind, PlanStatus, ReliefStatus, Stage
+    from domain.messages import ApprovalDecision, HardshipReport
+    from domain.plans import token_instalments
+    from domain.relief import ReliefAcceptance, ReliefOffer, ReliefRequest
+
+CLOSED_TO_OFFERS = (Stage.WELLBEING_HOLD, Stage.RELATIONSHIP)
+
+
+# --- making an offer -------------------------------------------------------------------------
+
+def check_offer(run: CaseRun, request: ReliefRequest, validating: bool = True) -> None:
+    """Refused with the reason, leaving history untouched: a closed case, an offer outside the policy's
+    limits (no role may grant it), an amount finer than the currency."""
+    run.reject_if_closed()
+    if request.amount is not None:
+        run.exact(request.amount, refuse=validating)
+    if run.s.config is None:
+        return  # checked again by the handler once the case is open
+    books = run.s.books
+    if books is None:
+        raise ValueError("this case was opened before relief offers: its books are the loan system's")
+    if run.s.stage in CLOSED_TO_OFFERS:
+        raise ValueError(f"no relief is offered in stage {run.s.stage.value}")
+    if request.kind in ("token_payment", "longer_term") and run.s.plan is not None \
+            and run.s.plan.status in (PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE):
+        raise ValueError(f"an arrangement is already {run.s.plan.status.value}")
+    if any(o.live and o.kind == request.kind for o in run.s.offers):
+        raise ValueError(f"a {request.kind} offer is already open")
+    today_books = money.shown(run)
+    assert today_books is not None
+    policy = run.config.policy.books.relief
+    problem = offers.problem(request, today_books, policy)
+    if problem:
+        raise ValueError(problem)
+    cost = _price(run, request)
+    role, share = offers.approver(cost, today_books.balance, request, policy, books.currency)
+    if role is None:
+        raise ValueError(f"outside the policy's limits: no role may grant a {request.kind} costing {cost} "
+                         f"{books.currency} ({share:.2%} of the balance)")
+
+
+def _price(run: CaseRun, request: ReliefRequest) -> Decimal:
+    books = money.shown(run)
+    assert books is not None
+    policy = run.config.policy
+    return offers.price(request, books, policy.hardship, policy.books.freeze_during_plan, run.now,
+                        run.case.borrower.timezone)
+
+
+def offer(run: CaseRun, request: ReliefRequest) -> tuple[str, str]:
+    """Price the offer on today's books; open to the borrower at once if within its offerer's role,
+    else awaiting the approver's role."""
+    run.recheck(lambda r: check_offer(run, r, validating=False), request)
+    money.accrue(run)
+    s, books, policy = run.s, run.s.books, run.config.policy.books.relief
+    assert books is not None
+    cost = _price(run, request)
+    role, share = offers.approver(cost, books.balance, request, policy, books.currency)
+    assert role is not None
+    needs_approval = offers.rank(role) > offers.rank(request.role)
+    made = ReliefOffer(
+        offer_id=run.key("offer"), kind=request.kind, months=request.months, amount=request.amount,
+        instalments=request.instalments, cost=cost, share=share, balance=books.balance, approver=role,
+        credit_effect=run.config.rules.credit_effects.get(request.kind, "as the lender reports it"),
+        offered_by=request.offered_by,
+        status=ReliefStatus.PENDING_APPROVAL if needs_approval else ReliefStatus.OFFERED,
+        made_at=run.now, expires_at=offers.expires(run.now, policy))
+    s.offers.append(made)
+    run.wake = True
+    run.event("relief_offered", {
+        "offer_id": made.offer_id, "kind": made.kind, "months": made.months,
+        "amount": str(made.amount) if made.amount is not None else None, "instalments": made.instalments,
+        "cost": str(cost), "share": str(share), "balance": str(books.balance), "currency": books.currency,
+        "approver": role, "offered_by": request.offered_by, "role": request.role,
+        "expires_at": made.expires_at.isoformat(), "credit_effect": made.credit_effect})
+    if needs_approval:
+        run.ask_approval(ApprovalKind.RELIEF, made.offer_id,
+                         f"Relief ({role} to approve): {offers.describe(made, books.currency)}")
+        return f"{made.kind} offer awaits a {role}'s approval", made.offer_id
+    return f"{made.kind} offered until {made.expires_at:%Y-%m-%d %H:%M} UTC", made.offer_id
+
+
+# --- approving and accepting -------------------------------------------------------------------
+
+def find(run: CaseRun, offer_id: str) -> ReliefOffer | None:
+    return next((o for o in run.s.offers if o.offer_id == offer_id), None)
+
+
+def check_approval(run: CaseRun, decision: ApprovalDecision) -> None:
+    """The approval matrix: only the role it names, or a higher one, may approve an offer."""
+    made = find(run, decision.approval_id)
+    if made is None or not decision.approve:
+        return
+    if offers.rank(decision.role) < offers.rank(made.approver):
+        raise ValueError(f"a {made.approver} or above must approve this offer ({made.cost} "
+                         f"{run.case.loan.currency}, {made.share:.2%} of the balance); "
+                         f"{decision.role or 'no role'} given")
+
+
+def decide(run: CaseRun, offer_id: str, approve: bool) -> None:
+    made = find(run, offer_id)
+    assert made is not None
+    made.status = ReliefStatus.OFFERED if approve else ReliefStatus.REJECTED
+
+
+def check_acceptance(run: CaseRun, acceptance: ReliefAcceptance) -> None:
+    run.reject_if_closed()
+    made = find(run, acceptance.offer_id)
+    if made is None:
+        raise ValueError(f"no offer {acceptance.offer_id!r} on this case")
+    if made.status is ReliefStatus.OFFERED and run.now >= made.expires_at:
+        raise ValueError(f"the offer expired at {made.expires_at.isoformat()}")
+    if made.status is not ReliefStatus.OFFERED:
+        raise ValueError(f"the offer is {made.status.value}, not open to acceptance")
+
+
+def accept(run: CaseRun, acceptance: ReliefAcceptance) -> tuple[str, str]:
+    run.recheck(lambda a: check_acceptance(run, a), acceptance)
+    s, tz = run.s, run.case.borrower.timezone
+    made = find(run, acceptance.offer_id)
+    assert made is not None
+    made.status, made.accepted_at, made.paid_at_start = ReliefStatus.ACCEPTED, run.now, s.total_paid
+    if made.months is not None:
+        made.review_at = offers.review_at(run.now, made.months, tz)
+    run.wake = True
+    run.event("relief_accepted", {"offer_id": made.offer_id, "kind": made.kind, "by": acceptance.by,
+                                  "review_at": made.review_at.isoformat() if made.review_at else None})
+    match made.kind:
+        case "settlement":  # contact rests while the borrower pays; paid in time, the rest is written off
+            run.start_hold(HoldKind.PAUSE, "settlement accepted: awaiting its payment", until=made.expires_at,
+                           ref=made.offer_id)
+            return f"settlement of {made.amount} accepted: payable by {made.expires_at:%Y-%m-%d}", made.offer_id
+        case "penalty_waiver":
+            money.waive_penalty(run, f"relief {made.offer_id}")
+            finish(run, made, ReliefStatus.COMPLETED)
+            return "penalty interest waived", made.offer_id
+        case "interest_freeze":
+            money.sync(run)
+            return f"interest frozen until {made.review_at:%Y-%m-%d}", made.offer_id
+        case "token_payment" | "longer_term":
+            _arrangement(run, made)
+            return f"{made.kind.replace('_', ' ')} arrangement active", made.offer_id
+    raise AssertionError(made.kind)
+
+
+def _arrangement(run: CaseRun, made: ReliefOffer) -> None:
+    """Token payments or a longer term run as an arrangement to pay (the hardship plan's machinery)."""
+    tz = run.case.borrower.timezone
+    report = HardshipReport(reason=HardshipReason.OTHER, requested_instalments=made.instalments)
+    token = None
+    if made.kind == "token_payment":
+        assert made.months is not None and made.amount is not None and made.review_at is not None
+        token = (token_instalments(made.months, made.amount, run.now, tz, run.config.policy.hardship.grace),
+                 made.review_at, made.credit_effect)
+    hardship_plan.propose(run, report, approved=True, offer_id=made.offer_id, token=token)
+
+
+# --- timers ----------------------------------------------------------------------------------
+
+def due(run: CaseRun) -> datetime | None:
+    """Lapse what expired, settle what was paid, review what reached its date; when to look again."""
+    s = run.s
+    wake: datetime | None = None
+    for made in s.offers:
+        if made.status in (ReliefStatus.PENDING_APPROVAL, ReliefStatus.OFFERED) and run.now >= made.expires_at:
+            if made.status is ReliefStatus.PENDING_APPROVAL:
+                s.approvals = [a for a in s.approvals if a.approval_id != made.offer_id]
+            finish(run, made, ReliefStatus.LAPSED, "not accepted before it expired")
+        elif made.status is ReliefStatus.ACCEPTED and made.kind == "settlement":
+            assert made.amount is not None
+            if s.total_paid - made.paid_at_start >= made.amount:
+                settle(run, made)
+            elif run.now >= made.expires_at:
+                finish(run, made, ReliefStatus.LAPSED, "the settlement was not paid before it expired")
+        elif made.status is ReliefStatus.ACCEPTED and made.kind == "interest_freeze":
+            assert made.review_at is not None
+            if run.now >= made.review_at:
+                finish(run, made, ReliefStatus.REVIEWED, "its review date came")
+        if made.live:
+            at = made.review_at if made.status is ReliefStatus.ACCEPTED and made.review_at else made.expires_at
+            wake = clock.earliest(wake, at)
+    return wake
+
+
+def settle(run: CaseRun, made: ReliefOffer) -> None:
+    """A settlement paid: the rest is written off, and the case is paid in full (the relationship follows)."""
+    paid = run.s.total_paid - made.paid_at_start
+    written_off = money.write_off(run, f"settlement {made.offer_id}")
+    run.event("settlement", {"offer_id": made.offer_id, "paid": str(paid), "written_off": str(written_off),
+                             "currency": run.case.loan.currency, "credit_effect": made.credit_effect})
+    finish(run, made, ReliefStatus.COMPLETED, "paid")
+    run.end_hold(HoldKind.PAUSE, "settlement paid")
+
+
+def finish(run: CaseRun, made: ReliefOffer, status: ReliefStatus, why: str = "") -> None:
+    money.end_offer(run, made.offer_id, status, why)

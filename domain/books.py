@@ -152,7 +152,7 @@ def waive_penalty(books: Books, amount: Decimal | None = None) -> Decimal:
 def write_off(books: Books) -> Decimal:
     """Write off all that is left (a settlement paid): nothing more is owed or accrues."""
     amount = books.balance
-    books.owed = Owed(principal=ZERO)
+    books.owed = Owed(principal=ZERO.quantize(books.unit))
     books.written_off += amount
     return amount
 

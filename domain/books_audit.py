@@ -158,3 +158,20 @@ def _values(owed: Owed) -> tuple[Decimal, ...]:
 
 def _amounts(owed: Owed) -> dict[str, str]:
     return {c: str(getattr(owed, c)) for c in COMPONENTS}
+
+
+def last_balance(entries: list[Entry]) -> tuple[str, Decimal] | None:
+    """The case's currency and the balance its journal last stated (None: no books)."""
+    opened = next((e for e in entries if e.kind == "books_opened"), None)
+    if opened is None:
+        return None
+    stated = [e for e in entries if "balance" in e.data and "principal" in e.data]
+    return opened.data["currency"], Decimal(stated[-1].data["balance"])
+
+
+def by_currency(balances: list[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """Portfolio sums stay exact: by currency, never across currencies."""
+    totals: dict[str, Decimal] = {}
+    for currency, amount in balances:
+        totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return dict(sorted(totals.items()))

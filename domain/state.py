@@ -139,6 +139,7 @@ class HardshipPlan(Model):
     status: PlanStatus
     paid_at_start: Money
     credit_effect: str
+    cost: Money | None = None  # what the lender forgoes (accrual frozen, penalty waived): cases with books
 
 
 class Visit(Model):

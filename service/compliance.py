@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from adapters.config_files import CONFIG_DIR
 from adapters.ledger import Ledger
+from domain import books_audit
 from domain.compliance import RULES, Violation, find_violations
 from domain.journal import BrokenLink, verify_chain
 from service import retention
@@ -23,6 +25,7 @@ class Report:
     contacts: int = 0
     broken: list[BrokenLink] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
+    balances: list[tuple[str, Decimal]] = field(default_factory=list)  # (currency, balance) of each case with books
 
     @property
     def clean(self) -> bool:
@@ -37,6 +40,12 @@ class Report:
         else:
             lines.append("Hash chains: all intact.")
         lines.append("")
+        if self.balances:
+            totals = books_audit.by_currency(self.balances)
+            lines.append("Balances as the journals last state them (by currency, never summed across): " + "; ".join(
+                f"{currency} {total:,} ({sum(c == currency for c, _ in self.balances)} cases)"
+                for currency, total in totals.items()) + ".")
+            lines.append("")
         lines.append("Rules judged: " + ", ".join((*RULES, "retention.overdue")) + ".")
         lines.append("")
         if not self.violations:
@@ -63,6 +72,9 @@ async def compliance_report(ledger: Ledger, case_id: str | None = None, now: dat
         if broken:
             report.broken.append(broken)
         report.violations += find_violations(entries)
+        balance = books_audit.last_balance(entries)
+        if balance is not None:
+            report.balances.append(balance)
     overdue = await retention.due(ledger, now or datetime.now(UTC), None if case_id is None else [case_id], config_dir)
     for case in overdue:
         r, last = case.retention, journals.get(case.case_id, [])

@@ -169,3 +169,12 @@ def test_accruing_in_many_steps_owes_what_one_step_would(principal, rate, penalt
     assert abs(stepwise.owed.carried_interest - at_once.owed.carried_interest) < Decimal("1e-20")
     assert stepwise.accrued_to == at_once.accrued_to == day
     assert sum(a.days_accrued for a in stepwise.accruals) == (day - opened).days
+
+
+@given(st.lists(st.tuples(st.sampled_from(["CNY", "GBP", "JPY", "USD"]), amounts), max_size=30))
+def test_portfolio_sums_are_exact_and_by_currency_never_across(balances):
+    from domain.books_audit import by_currency
+    totals = by_currency(balances)
+    assert set(totals) == {c for c, _ in balances}
+    for currency, total in totals.items():
+        assert total == sum((a for c, a in balances if c == currency), Decimal(0))

@@ -9,8 +9,15 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from domain.enums import ApprovalKind, ReliefStatus, Stage
-from domain.messages import ApprovalDecision, DisputeRequest, DisputeResolution, Payment
+from domain.enums import ApprovalKind, ReliefStatus, Stage, VisitResult
+from domain.messages import (
+    ApprovalDecision,
+    DisputeRequest,
+    DisputeResolution,
+    MoratoriumRequest,
+    Payment,
+    VisitOutcome,
+)
 from domain.relief import ReliefAcceptance, ReliefRequest
 from tests import factories
 from workflows.case import OverdueCase
@@ -146,3 +153,43 @@ async def test_token_payments_are_reviewed_after_their_months_and_treatment_resu
     assert [o.status for o in status.statement.reliefs] == [ReliefStatus.REVIEWED]
     assert status.statement.total == frozen_total - 100  # nothing accrued in the two months
     assert all(f.end is not None for f in status.statement.freezes)
+
+
+async def test_collectors_offer_relief_at_a_visit_and_the_borrower_accepts_it(cases):
+    handle = await cases.start(profile="high_risk", mobile=factories.UNREACHABLE, **RATES)
+    status = await cases.stage(handle, Stage.FIELD_VISIT)
+    await handle.execute_update(OverdueCase.approve, ApprovalDecision(
+        approval_id=status.pending_approvals[0].approval_id, approve=True, decided_by="supervisor-1"))
+    status = await cases.until(handle, lambda s: s.visit.status == "dispatched", what="visit dispatched")
+    hours = factories.visit_hours(await cases.env.get_current_time(), "Asia/Shanghai")
+    freeze = ReliefRequest(kind="interest_freeze", months=1, offered_by="collector-a")
+    await factories.rejected(handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
+        visit_id=status.visit.visit_id, result=VisitResult.NOT_HOME, collectors=["collector-a", "collector-b"],
+        relief=freeze, **hours)), "needs result 'met'")
+    result = await handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
+        visit_id=status.visit.visit_id, result=VisitResult.MET, collectors=["collector-a", "collector-b"],
+        relief=freeze, **hours))
+    assert "interest_freeze offered" in result.message
+    await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=result.ref))
+    status = await cases.until(handle, lambda s: s.statement.freezes, what="the freeze")
+    assert [f.reason for f in status.statement.freezes] == ["relief"]
+    assert status.statement.reliefs[0].offered_by == "collector-a"
+
+
+async def test_nothing_accrues_in_a_breathing_space_under_uk_rules_and_accrual_resumes_after(cases, env):
+    """uk-conc has no rate cap: interest at the loan's 18% and penalty 0.05% a day, except the 60 days."""
+    handle = await cases.start(country="GB", timezone="Europe/London", mobile="+447400123450", **RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await handle.execute_update(OverdueCase.start_moratorium, MoratoriumRequest(kind="standard", reference="BS-1"))
+    status = await cases.until(handle, lambda s: s.statement.freezes, what="the freeze")
+    assert [f.reason for f in status.statement.freezes] == ["moratorium"]
+    await cases.until(handle, lambda s: s.statement.freezes[0].end is not None, what="the moratorium's end")
+    await env.sleep(timedelta(days=5))
+    await handle.execute_update(OverdueCase.record_payment, pay("1.00", "BANK-1", await env.get_current_time()))
+    statement = await handle.query(OverdueCase.statement)
+    [freeze] = statement.freezes
+    assert (freeze.end - freeze.start).days == 60
+    days = (freeze.start - statement.opened_on).days + (statement.payments[0].on - freeze.end).days
+    interest = (PRINCIPAL * Decimal("0.18") * days / 365).quantize(CENT, ROUND_DOWN)
+    penalty = (PRINCIPAL * Decimal("0.0005") * days).quantize(CENT, ROUND_DOWN)  # no cap in uk-conc
+    assert statement.total == Decimal("3000.00") + interest + penalty - 1

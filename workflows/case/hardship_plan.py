@@ -36,6 +36,12 @@ def propose(run: CaseRun, report: HardshipReport, approved: bool = False, offer_
         plan = plan.model_copy(update={"needs_approval": False, "status": PlanStatus.ACTIVE})
     if token is not None:  # token payments: their own instalments, and a review at the end
         plan.instalments, plan.review_at, plan.credit_effect = token
+    if s.books is not None:  # priced, with the credit record's effect as the borrower's pack describes it
+        plan.cost = money.plan_cost(run, plan.instalments[-1].deadline, plan.penalty_waived)
+        if token is None:
+            effect = run.config.rules.credit_effects.get("longer_term", "an arrangement to pay")
+            plan.credit_effect = (f"{len(plan.instalments)} instalments of about {plan.instalments[0].amount} "
+                                  f"{run.case.loan.currency}; {effect}; costs {plan.cost} {run.case.loan.currency}")
     plan.offer_id = offer_id
     s.plan = plan
     if s.promise is not None:

@@ -134,6 +134,17 @@ def correct(run: CaseRun, total: Decimal, why: str) -> None:
     run.event("balance_corrected", {"by": str(cut), "why": why, **_owed(books)})
 
 
+def plan_cost(run: CaseRun, end: datetime, waived: Decimal) -> Decimal:
+    """What an arrangement to pay forgoes: the accrual it freezes until `end` (where the policy freezes it),
+    and any penalty it waives."""
+    books = run.s.books
+    assert books is not None
+    if not run.config.policy.books.freeze_during_plan:
+        return waived
+    last = clock.local(end, run.case.borrower.timezone).date()
+    return ledger_books.forgone(books, today(run), last) + waived
+
+
 def close(run: CaseRun) -> None:
     """The case ends: accrual up to today, so its last balance is today's."""
     if run.s.books is not None:

@@ -149,10 +149,12 @@ def waive_penalty(books: Books, amount: Decimal | None = None) -> Decimal:
     return waived
 
 
-def write_off(books: Books) -> Decimal:
-    """Write off all that is left (a settlement paid): nothing more is owed or accrues."""
-    amount = books.balance
+def write_off(books: Books, refund: Decimal = ZERO) -> Decimal:
+    """Write off all that is left (a settlement paid): nothing more is owed or accrues. `refund`: paid beyond
+    what the settlement asked, owed back to the borrower (a credit), so written off with the rest."""
+    amount = books.balance + refund
     books.owed = Owed(principal=ZERO.quantize(books.unit))
+    books.credit += refund
     books.written_off += amount
     return amount
 

@@ -97,6 +97,11 @@ def problem(request: ReliefRequest, books: Books, policy: ReliefPolicy) -> str |
     balance = books.balance
     if balance <= 0:
         return "nothing is owed"
+    given = {f for f in ("months", "amount", "instalments") if getattr(request, f) is not None}
+    wanted = {"interest_freeze": {"months"}, "token_payment": {"months", "amount"}, "longer_term": {"instalments"},
+              "settlement": {"amount"}, "penalty_waiver": set()}[request.kind]
+    if given - wanted:
+        return f"{request.kind} takes no {', '.join(sorted(given - wanted))}"
     if request.kind in BY_MONTH:
         if request.months is None:
             return f"{request.kind} needs months (1 to {policy.max_months})"

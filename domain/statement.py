@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 
 from domain.balance import Freeze
@@ -83,17 +85,31 @@ def again(statement: Statement, today: date) -> Statement:
     return build(statement.case_id, statement.books, today, statement.reliefs, statement.locale, statement.timezone)
 
 
+@lru_cache(maxsize=64)
+def _locale(tag: str) -> Locale:
+    """Parsed once: parsing is most of the cost of formatting an amount (a case's status carries its
+    statement, drawn at every ledger write). A language CLDR does not know reads English."""
+    try:
+        return Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
 def lines(s: Statement, locale: str) -> list[str]:
     """The statement as text in the borrower's language ("zh-CN": Chinese, else English) and number format."""
     words = LABELS["zh" if locale.startswith("zh") else "en"]
-    where = locale.replace("-", "_")
+    where = _locale(locale)
 
     def money(amount: Decimal) -> str:
         return format_currency(amount, s.currency, locale=where)
 
     out = [f"{words[c]}: {money(getattr(s, c))}" for c in ("principal", "interest", "penalty", "fees", "total")]
     out.append(f"{words['accrued'].format(start=s.period_start)}: {money(s.accrued_interest + s.accrued_penalty)}")
-    out += [f"{words['paid'].format(on=p.on, reference=p.reference)}: {money(p.amount)}" for p in s.payments]
+    for p in s.payments:
+        applied = " · ".join(f"{words[c]} {money(getattr(p.allocation, c))}"
+                             for c in ("fees", "penalty", "interest", "principal") if getattr(p.allocation, c))
+        out.append(f"{words['paid'].format(on=p.on, reference=p.reference)}: {money(p.amount)}"
+                   + (f" ({applied})" if applied else ""))
     out += [words["frozen"].format(reason=f.reason, start=f.start) + (f" – {f.end}" if f.end else "")
             for f in s.freezes]
     for key in ("waived", "written_off", "credit"):

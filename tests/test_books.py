@@ -6,9 +6,12 @@ checker recomputes each balance from the journal."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
 
+from domain.balance import Caps, Owed, Terms
+from domain.books import Books
 from domain.enums import ApprovalKind, ReliefStatus, Stage, VisitResult
 from domain.messages import (
     ApprovalDecision,
@@ -16,9 +19,11 @@ from domain.messages import (
     DisputeResolution,
     MoratoriumRequest,
     Payment,
+    PromiseRequest,
     VisitOutcome,
 )
 from domain.relief import ReliefAcceptance, ReliefRequest
+from domain.statement import build
 from tests import factories
 from workflows.case import OverdueCase
 
@@ -123,6 +128,31 @@ async def test_a_settlement_accepted_before_expiry_and_paid_writes_off_the_rest(
     assert events[1]["data"]["paid"] == "2400.00" and events[1]["data"]["written_off"] == "600.00"
 
 
+async def test_paid_beyond_an_accepted_settlement_is_a_credit_to_refund_not_a_smaller_write_off(cases):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    offer_id = await offer(handle, kind="settlement", amount=Decimal("2400.00"), role="supervisor")
+    await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
+    await handle.execute_update(OverdueCase.record_payment, pay("2500.00", "BANK-S"))
+    status = await cases.until(handle, lambda s: s.stage is Stage.RELATIONSHIP, what="settled")
+    assert status.statement.credit == Decimal("100.00") and status.statement.written_off == Decimal("600.00")
+
+
+async def test_a_longer_term_not_kept_breaks_and_its_offer_with_it(cases, env):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await factories.rejected(handle.execute_update(OverdueCase.offer_relief, ReliefRequest(
+        kind="longer_term", instalments=4, months=3, offered_by="sup-1", role="supervisor")), "takes no months")
+    offer_id = await offer(handle, kind="longer_term", instalments=4, role="supervisor")
+    await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
+    await env.sleep(timedelta(days=20))  # past the offer's own expiry: the plan, not the offer, runs now
+    status = await cases.status(handle)
+    assert status.stage is Stage.HARDSHIP_PLAN and len(status.plan.instalments) == 4
+    status = await cases.stage(handle, Stage.REMOTE_CONTACT)  # the first instalment is missed
+    assert [o.status for o in status.statement.reliefs] == [ReliefStatus.BROKEN]
+    assert status.plan is None and not [f for f in status.statement.freezes if f.end is None]
+
+
 async def test_a_settlement_not_accepted_lapses_by_its_timer_and_cannot_be_accepted_after(cases, env):
     handle = await cases.start(**RATES)
     await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
@@ -136,7 +166,7 @@ async def test_a_settlement_not_accepted_lapses_by_its_timer_and_cannot_be_accep
                              "lapsed")
 
 
-async def test_token_payments_are_reviewed_after_their_months_and_treatment_resumes(cases):
+async def test_token_payments_are_reviewed_after_their_months_and_treatment_resumes(cases, env):
     handle = await cases.start(**RATES)
     await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
     offer_id = await offer(handle, kind="token_payment", months=2, amount=Decimal("50.00"), role="supervisor")
@@ -144,11 +174,13 @@ async def test_token_payments_are_reviewed_after_their_months_and_treatment_resu
     status = await cases.stage(handle, Stage.HARDSHIP_PLAN)
     assert [i.amount for i in status.plan.instalments] == [Decimal("50.00")] * 2
     assert [f.reason for f in status.statement.freezes if f.end is None] == ["plan", "relief"]
-    frozen_total = status.statement.total
-    for n in (1, 2):
-        await cases.until(handle, lambda s, n=n: s.next_action and f"Instalment {n}" in s.next_action.what,
-                          what=f"instalment {n} due")
-        await handle.execute_update(OverdueCase.record_payment, pay("50.00", f"TOKEN-{n}"))
+    frozen_total, review_at = status.statement.total, status.offers[0].review_at
+    await handle.execute_update(OverdueCase.record_payment, pay("50.00", "TOKEN-1"))
+    await cases.until(handle, lambda s: s.next_action and "Instalment 2" in s.next_action.what, what="instalment 2")
+    await env.sleep(review_at - await env.get_current_time() + timedelta(hours=2))  # the last one, paid late
+    status = await cases.status(handle)  # the review date has passed; the last instalment's grace has not
+    assert status.stage is Stage.HARDSHIP_PLAN and status.offers[0].status is ReliefStatus.ACCEPTED
+    await handle.execute_update(OverdueCase.record_payment, pay("50.00", "TOKEN-2"))
     status = await cases.stage(handle, Stage.REMOTE_CONTACT)
     assert [o.status for o in status.statement.reliefs] == [ReliefStatus.REVIEWED]
     assert status.statement.total == frozen_total - 100  # nothing accrued in the two months
@@ -193,3 +225,24 @@ async def test_nothing_accrues_in_a_breathing_space_under_uk_rules_and_accrual_r
     interest = (PRINCIPAL * Decimal("0.18") * days / 365).quantize(CENT, ROUND_DOWN)
     penalty = (PRINCIPAL * Decimal("0.0005") * days).quantize(CENT, ROUND_DOWN)  # no cap in uk-conc
     assert statement.total == Decimal("3000.00") + interest + penalty - 1
+
+
+async def test_a_promise_of_todays_balance_is_taken_though_the_books_last_accrued_weeks_ago(cases, env):
+    handle = await cases.start(**RATES)
+    status = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await env.sleep(timedelta(days=30))  # nothing moves money: the books accrue nothing until it does
+    now = (await env.get_current_time()).astimezone(ZoneInfo("Asia/Shanghai"))
+    interest, penalty = capped((now.date() - status.statement.opened_on).days)
+    today = Decimal("3000.00") + interest + penalty
+    await factories.rejected(handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+        amount=today + CENT, due_date=now.date() + timedelta(days=3))), f"more than the balance {today}")
+    result = await handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+        amount=today, due_date=now.date() + timedelta(days=3)))
+    assert "promise of" in result.message
+
+
+def test_a_statement_in_a_language_cldr_does_not_know_reads_english():
+    books = Books(currency="GBP", terms=Terms(annual_interest_rate=Decimal(0)), caps=Caps(),
+                  opened_on=date(2026, 12, 1), owed=Owed(principal=Decimal("12.50")), accrued_to=date(2026, 12, 1))
+    assert build("C", books, date(2026, 12, 2), [], "qq", "Europe/London").lines[0] == "Principal: £12.50"
+    assert build("C", books, date(2026, 12, 2), [], "zh-CN", "Asia/Shanghai").lines[0] == "本金: £12.50"

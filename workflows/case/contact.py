@@ -13,7 +13,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.case import bookkeeping
+from workflows.case import bookkeeping, money
 from workflows.case.core import DIAL_TIME_PERMISSION, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -86,7 +86,7 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
     key = run.key(channel.value)
     if person == Person.BORROWER:
         variables = {"sender_name": sender.name, "sender_number": sender.contact_number,
-                     "amount": str(run.s.balance), "currency": loan.currency,
+                     "amount": str(money.balance_today(run)), "currency": loan.currency,
                      "due_date": loan.due_date.isoformat(), "neutral_sender": sender.neutral_name,
                      "first_name": (run.case.borrower.name.split() or [""])[0], **(extra or {})}
     else:  # a third party learns nothing of the debt, not even the lender's name

@@ -10,7 +10,7 @@ from typing import Literal
 
 from temporalio import workflow
 
-from workflows.case import contact, notices
+from workflows.case import contact, money, notices
 from workflows.case.core import PERSON_BEFORE_HANDOFF, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -59,11 +59,13 @@ async def end_of_path(run: CaseRun, why: str) -> datetime | None:
         review = s.handoff = HandOffReview(approval_id=run.key("handoff"), why=why)
         run.ask_approval(ApprovalKind.HANDOFF, review.approval_id,
                          f"Credit-bureau report and legal / recovery hand-off: {why}; "
-                         f"{s.balance} {run.case.loan.currency} unpaid, {run.days_past_due} days past due")
+                         f"{money.balance_today(run)} {run.case.loan.currency} unpaid, "
+                         f"{run.days_past_due} days past due")
     if review.status is HandOffStatus.AWAITING_APPROVAL:
         return run.plan_next("Wait for a person's decision on the hand-off", None)
     arranged = f"; arrangement to pay {s.arrangement.value}" if s.arrangement else ""
-    run.hand_off(HandOff.CREDIT_BUREAU, f"delinquency of {s.balance} {run.case.loan.currency} reported{arranged}")
+    run.hand_off(HandOff.CREDIT_BUREAU,
+                 f"delinquency of {money.balance_today(run)} {run.case.loan.currency} reported{arranged}")
     run.finish(Stage.ESCALATED, HandOff.LEGAL_RECOVERY,
                f"{review.why}; wilful non-payment: legal / recovery hand-off approved by {review.decided_by}")
     return None
@@ -94,6 +96,6 @@ def _at_once(run: CaseRun, why: str) -> datetime | None:
         if not decision.allowed:  # a hold or a review stands in the way: a person decides
             run.event("guard_decision", {"action": action, **decision.model_dump(mode="json")})
             return run.plan_next(f"Hand-off held: {decision.reason}", None)
-    run.hand_off(HandOff.CREDIT_BUREAU, f"delinquency of {run.s.balance} {run.case.loan.currency} reported")
+    run.hand_off(HandOff.CREDIT_BUREAU, f"delinquency of {money.balance_today(run)} {run.case.loan.currency} reported")
     run.finish(Stage.ESCALATED, HandOff.LEGAL_RECOVERY, f"{why}; wilful non-payment: legal / recovery hand-off")
     return None

@@ -134,6 +134,8 @@ def check_visit_outcome(run: CaseRun, outcome: VisitOutcome, validating: bool = 
         raise ValueError(f"a visit needs at least {needed} collectors together; {named} named")
     if outcome.result is not VisitResult.MET and (outcome.promise or outcome.hardship or outcome.relief):
         raise ValueError("a promise, hardship report or relief offer needs result 'met'")
+    if outcome.relief is not None and (outcome.promise or outcome.hardship):
+        raise ValueError("a relief offer goes alone: not with a promise or a hardship report")
     if outcome.relief is not None:
         try:
             relief.check_offer(run, outcome.relief, validating)

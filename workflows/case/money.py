@@ -114,11 +114,12 @@ def waive_penalty(run: CaseRun, why: str, amount: Decimal | None = None) -> Deci
     return waived
 
 
-def write_off(run: CaseRun, why: str) -> Decimal:
+def write_off(run: CaseRun, why: str, refund: Decimal = Decimal(0)) -> Decimal:
+    """Write off what is left; `refund` was paid beyond what was agreed: a credit, and written off too."""
     books = run.s.books
     assert books is not None
     accrue(run)
-    amount = ledger_books.write_off(books)
+    amount = ledger_books.write_off(books, refund)
     run.s.balance = books.balance
     run.event("written_off", {"amount": str(amount), "why": why, **_owed(books)})
     return amount
@@ -149,6 +150,13 @@ def close(run: CaseRun) -> None:
     """The case ends: accrual up to today, so its last balance is today's."""
     if run.s.books is not None:
         accrue(run)
+
+
+def balance_today(run: CaseRun) -> Decimal:
+    """What the borrower owes today (the books projected; without books, the balance): what a message, a
+    notice, a promise or a hand-off quotes."""
+    books = shown(run)
+    return books.balance if books is not None else run.s.balance
 
 
 def shown(run: CaseRun) -> Books | None:

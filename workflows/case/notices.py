@@ -13,7 +13,7 @@ from typing import Literal
 
 from temporalio import workflow
 
-from workflows.case import contact
+from workflows.case import contact, money
 from workflows.case.core import MORE_NOTICES, NOTICES, CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -112,8 +112,8 @@ def dates(run: CaseRun, kind: Kind) -> dict[str, str]:
             return {"visit_from": day(visit_from(run))}
         case "arrears":
             schedule, s = run.case.loan.instalments, run.s
-            owed = s.balance if schedule is None else shortfall(schedule, s.opened_at or run.now, run.now,
-                                                                s.total_paid, s.balance)
+            owed = money.balance_today(run) if schedule is None else shortfall(
+                schedule, s.opened_at or run.now, run.now, s.total_paid, s.balance)
             return {"arrears": str(owed)}
     return {}
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from workflows.case import field_visit, remote_contact
+from workflows.case import field_visit, money, remote_contact
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -30,7 +30,8 @@ def problem(run: CaseRun, request: PromiseRequest, validating: bool = True) -> s
     if run.s.config is None:
         return None  # checked again by the handler once the case has its policy
     today = clock.local(run.now, run.case.borrower.timezone).date()
-    return plans.promise_problem(request.amount, request.due_date, today, run.s.balance, run.config.policy.promise)
+    balance = money.balance_today(run)
+    return plans.promise_problem(request.amount, request.due_date, today, balance, run.config.policy.promise)
 
 
 def take(run: CaseRun, request: PromiseRequest) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from workflows.case import contact, hardship_plan, promise
+from workflows.case import contact, hardship_plan, promise, relief
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +28,7 @@ def enter_if_paid(run: CaseRun) -> None:
 def enter(run: CaseRun) -> None:
     """Paid in full: close what is open (a promise kept, a plan completed) and start the relationship."""
     s, policy = run.s, run.config.policy
+    relief.paid_in_full(run)
     if s.promise is not None:
         promise.close(run, PromiseStatus.KEPT)
     if s.plan is not None and s.plan.status is PlanStatus.ACTIVE:

@@ -117,12 +117,16 @@ def check_approval(run: CaseRun, decision: ApprovalDecision) -> None:
 
 
 def decide(run: CaseRun, offer_id: str, approve: bool) -> None:
+    """Approved, the borrower has the offer's whole time to accept it from now."""
     made = find(run, offer_id)
     assert made is not None
     made.status = ReliefStatus.OFFERED if approve else ReliefStatus.REJECTED
+    if approve:
+        made.expires_at = offers.expires(run.now, run.config.policy.books.relief)
 
 
 def check_acceptance(run: CaseRun, acceptance: ReliefAcceptance) -> None:
+    """Open, not expired, and the case still one it can apply to (the case may have moved since the offer)."""
     run.reject_if_closed()
     made = find(run, acceptance.offer_id)
     if made is None:
@@ -131,6 +135,11 @@ def check_acceptance(run: CaseRun, acceptance: ReliefAcceptance) -> None:
         raise ValueError(f"the offer expired at {made.expires_at.isoformat()}")
     if made.status is not ReliefStatus.OFFERED:
         raise ValueError(f"the offer is {made.status.value}, not open to acceptance")
+    if run.s.stage in CLOSED_TO_OFFERS or run.s.balance <= 0:
+        raise ValueError(f"the case is in stage {run.s.stage.value}: no relief applies now")
+    if made.kind in ("token_payment", "longer_term") and run.s.plan is not None \
+            and run.s.plan.status in (PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE):
+        raise ValueError(f"an arrangement is already {run.s.plan.status.value}")
 
 
 def accept(run: CaseRun, acceptance: ReliefAcceptance) -> tuple[str, str]:
@@ -146,11 +155,12 @@ def accept(run: CaseRun, acceptance: ReliefAcceptance) -> tuple[str, str]:
                                   "review_at": made.review_at.isoformat() if made.review_at else None})
     match made.kind:
         case "settlement":  # contact rests while the borrower pays; paid in time, the rest is written off
-            run.start_hold(HoldKind.PAUSE, "settlement accepted: awaiting its payment", until=made.expires_at,
-                           ref=made.offer_id)
+            if run.s.flags.hold(HoldKind.PAUSE) is None:  # an operator's pause stands as it is
+                run.start_hold(HoldKind.PAUSE, "settlement accepted: awaiting its payment", until=made.expires_at,
+                               ref=made.offer_id)
             return f"settlement of {made.amount} accepted: payable by {made.expires_at:%Y-%m-%d}", made.offer_id
-        case "penalty_waiver":
-            money.waive_penalty(run, f"relief {made.offer_id}")
+        case "penalty_waiver":  # what was priced and approved, no more
+            money.waive_penalty(run, f"relief {made.offer_id}", made.cost)
             finish(run, made, ReliefStatus.COMPLETED)
             return "penalty interest waived", made.offer_id
         case "interest_freeze":
@@ -195,21 +205,50 @@ def due(run: CaseRun) -> datetime | None:
             assert made.review_at is not None
             if run.now >= made.review_at:
                 finish(run, made, ReliefStatus.REVIEWED, "its review date came")
-        if made.live:
-            at = made.review_at if made.status is ReliefStatus.ACCEPTED and made.review_at else made.expires_at
-            wake = clock.earliest(wake, at)
+        wake = clock.earliest(wake, _next(made))
     return wake
 
 
+def _next(made: ReliefOffer) -> datetime | None:
+    """When `due` must look at this offer again: an open offer's expiry, an accepted settlement's, an
+    interest freeze's review. Token payments and a longer term are their plan's to end (`hardship_plan`)."""
+    if made.status in (ReliefStatus.PENDING_APPROVAL, ReliefStatus.OFFERED):
+        return made.expires_at
+    if made.status is ReliefStatus.ACCEPTED and made.kind == "settlement":
+        return made.expires_at
+    if made.status is ReliefStatus.ACCEPTED and made.kind == "interest_freeze":
+        return made.review_at
+    return None
+
+
 def settle(run: CaseRun, made: ReliefOffer) -> None:
-    """A settlement paid: the rest is written off, and the case is paid in full (the relationship follows)."""
+    """A settlement paid: the rest is written off, and the case is paid in full (the relationship follows).
+    Paid beyond the settlement's sum is a credit to refund, never absorbed into the write-off."""
+    assert made.amount is not None
     paid = run.s.total_paid - made.paid_at_start
-    written_off = money.write_off(run, f"settlement {made.offer_id}")
-    run.event("settlement", {"offer_id": made.offer_id, "paid": str(paid), "written_off": str(written_off),
+    beyond = max(paid - made.amount, Decimal(0))
+    written_off = money.write_off(run, f"settlement {made.offer_id}", refund=beyond)
+    if beyond:
+        run.event("overpayment", {"reference": made.offer_id, "amount": str(beyond),
+                                  "action": "refund due to the borrower"})
+    run.event("settlement", {"offer_id": made.offer_id, "paid": str(paid - beyond), "written_off": str(written_off),
                              "currency": run.case.loan.currency, "credit_effect": made.credit_effect})
     finish(run, made, ReliefStatus.COMPLETED, "paid")
-    run.end_hold(HoldKind.PAUSE, "settlement paid")
+    hold = run.s.flags.hold(HoldKind.PAUSE)
+    if hold is not None and hold.ref == made.offer_id:  # its own pause only, never an operator's
+        run.end_hold(HoldKind.PAUSE, "settlement paid")
 
 
 def finish(run: CaseRun, made: ReliefOffer, status: ReliefStatus, why: str = "") -> None:
     money.end_offer(run, made.offer_id, status, why)
+
+
+def paid_in_full(run: CaseRun) -> None:
+    """The case is paid in full: an accepted settlement is settled (what was paid beyond it refunded), every
+    other offer still live ends."""
+    for made in run.s.offers:
+        if made.status is ReliefStatus.ACCEPTED and made.kind == "settlement":
+            settle(run, made)
+        elif made.live:
+            status = ReliefStatus.COMPLETED if made.status is ReliefStatus.ACCEPTED else ReliefStatus.LAPSED
+            finish(run, made, status, "paid in full")

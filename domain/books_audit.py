@@ -91,8 +91,8 @@ def _check(entries: list[Entry], charges: Charges, tz: ZoneInfo) -> Iterator[Fin
                 books.owed = books.owed.model_copy(update={"penalty": books.owed.penalty - Decimal(data["amount"])})
             case "written_off":
                 books.owed = Owed(principal=Decimal(0))
-            case "balance_corrected":
-                books.owed = _owed(data)  # a person's decision on the evidence: taken as recorded
+            case "balance_corrected":  # a person's decision on the evidence: taken as recorded (fractions carry)
+                books.owed = books.owed.model_copy(update={c: getattr(_owed(data), c) for c in COMPONENTS})
         if "balance" in data and "principal" in data:
             stated = _owed(data)
             if _values(stated) != _values(books.owed):

@@ -62,6 +62,7 @@ class ReliefOffer(Model):
     accepted_at: AwareDatetime | None = None
     review_at: AwareDatetime | None = None  # a freeze or token payments end here, for a person to review
     paid_at_start: Money = ZERO  # total paid when accepted (a settlement counts what came after)
+    credit_at_start: Money = ZERO  # the books' credit then (paid beyond the balance is refunded once)
 
     @property
     def live(self) -> bool:

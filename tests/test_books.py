@@ -246,3 +246,47 @@ def test_a_statement_in_a_language_cldr_does_not_know_reads_english():
                   opened_on=date(2026, 12, 1), owed=Owed(principal=Decimal("12.50")), accrued_to=date(2026, 12, 1))
     assert build("C", books, date(2026, 12, 2), [], "qq", "Europe/London").lines[0] == "Principal: £12.50"
     assert build("C", books, date(2026, 12, 2), [], "zh-CN", "Asia/Shanghai").lines[0] == "本金: £12.50"
+
+
+async def test_paid_beyond_the_whole_balance_under_a_settlement_is_refunded_once(cases):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    offer_id = await offer(handle, kind="settlement", amount=Decimal("2400.00"), role="supervisor")
+    await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
+    await handle.execute_update(OverdueCase.record_payment, pay("3100.00", "BANK-S"))
+    status = await cases.until(handle, lambda s: s.stage is Stage.RELATIONSHIP, what="settled")
+    assert (status.statement.credit, status.statement.written_off) == (Decimal("700.00"), Decimal("600.00"))
+
+
+async def test_an_offer_the_balance_no_longer_bears_cannot_be_accepted(cases):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    offer_id = await offer(handle, kind="settlement", amount=Decimal("2400.00"), role="supervisor")
+    await handle.execute_update(OverdueCase.record_payment, pay("1000.00", "BANK-1"))
+    await factories.rejected(handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id)),
+                             "the offer no longer applies")
+
+
+async def test_no_promise_is_taken_while_an_arrangement_is_in_force(cases):
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    offer_id = await offer(handle, kind="token_payment", months=2, amount=Decimal("50.00"), role="supervisor")
+    await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
+    await cases.stage(handle, Stage.HARDSHIP_PLAN)
+    due = (await cases.env.get_current_time()).date() + timedelta(days=3)
+    await factories.rejected(handle.execute_update(OverdueCase.promise_to_pay, PromiseRequest(
+        amount=Decimal("100.00"), due_date=due)), "an arrangement to pay is active")
+
+
+async def test_accrual_after_a_corrected_balance_audits_clean(cases, env):
+    """The auditor keeps the fractions of a cent the books carry across a person's correction."""
+    handle = await cases.start(**RATES)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    await env.sleep(timedelta(days=3))
+    await handle.execute_update(OverdueCase.open_dispute, DisputeRequest(reason="the sum is wrong"))
+    await handle.execute_update(OverdueCase.resolve_dispute, DisputeResolution(
+        upheld=False, corrected_balance=Decimal("2990.00"), note="a fee removed", decided_by="supervisor-1"))
+    await env.sleep(timedelta(days=1, hours=1))
+    await handle.execute_update(OverdueCase.record_payment, pay("10.00", "BANK-1", await env.get_current_time()))
+    statement = await handle.query(OverdueCase.statement)
+    assert statement.total > Decimal("2980.00")  # accrued again after the correction; the audit is the check

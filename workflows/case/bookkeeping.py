@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.case import presentation
+from workflows.case import money, presentation
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
 def case_row(run: CaseRun) -> CaseUpdate:
     s, closed = run.s, run.s.stage.terminal
     return CaseUpdate(
-        case_id=run.case_id, stage=s.stage.value, balance=s.balance,
+        case_id=run.case_id, stage=s.stage.value, balance=money.balance_today(run),
         segment=s.assessment.segment.value if s.assessment else None,
         closed_at=run.now if closed else None, outcome_reason=s.outcome_reason if closed else None,
         next_action_at=s.next_action.at if s.next_action and not closed else None,

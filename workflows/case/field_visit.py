@@ -8,7 +8,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from workflows.case import contact, escalation, notices
+from workflows.case import contact, escalation, money, notices
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -23,7 +23,8 @@ async def enter(run: CaseRun) -> datetime | None:
     """The treatment's remote path is done and nothing resolved it: visit, hand-off or referral."""
     s, policy = run.s, run.config.policy
     possible = visit_possible(
-        treatment_allows=run.treatment.field_visit, already_visited=s.visit is not None, balance=s.balance,
+        treatment_allows=run.treatment.field_visit, already_visited=s.visit is not None,
+        balance=money.balance_today(run),
         min_balance=policy.visit.min_balance,
         address_complete=s.verification is not None and s.verification.address_complete,
         cease_all=s.flags.cease_all, ceased_channels=s.flags.cease_channels,
@@ -34,7 +35,8 @@ async def enter(run: CaseRun) -> datetime | None:
     visit_id = run.key("visit")
     s.visit = Visit(visit_id=visit_id, status=VisitStatus.AWAITING_APPROVAL)
     run.ask_approval(ApprovalKind.VISIT, visit_id,
-                           f"Field visit: {s.balance} {run.case.loan.currency} unpaid after remote contact")
+                           f"Field visit: {money.balance_today(run)} {run.case.loan.currency} unpaid after "
+                           "remote contact")
     run.owe(VisitRecord(case_id=run.case_id, visit_id=visit_id, status=VisitStatus.AWAITING_APPROVAL))
     return run.to_stage(Stage.FIELD_VISIT, "remote contact failed")
 

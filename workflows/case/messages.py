@@ -95,6 +95,10 @@ def check_promise(run: CaseRun, request: PromiseRequest, validating: bool = True
         raise ValueError(f"a promise is already open (due {run.s.promise.due_date})")
     if run.s.stage in (Stage.WELLBEING_HOLD, Stage.RELATIONSHIP):
         raise ValueError(f"no promise can be taken in stage {run.s.stage.value}")
+    plan = run.s.plan
+    if validating and run.s.books is not None and plan is not None \
+            and plan.status in (PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE):
+        raise ValueError(f"an arrangement to pay is {plan.status.value}: payments count toward its instalments")
     problem = promise.problem(run, request, validating)
     if problem:
         raise ValueError(problem)

@@ -140,6 +140,13 @@ def check_acceptance(run: CaseRun, acceptance: ReliefAcceptance) -> None:
     if made.kind in ("token_payment", "longer_term") and run.s.plan is not None \
             and run.s.plan.status in (PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE):
         raise ValueError(f"an arrangement is already {run.s.plan.status.value}")
+    today = money.shown(run)
+    assert today is not None
+    request = ReliefRequest(kind=made.kind, months=made.months, amount=made.amount, instalments=made.instalments,
+                            offered_by=made.offered_by)
+    problem = offers.problem(request, today, run.config.policy.books.relief)
+    if problem:  # paid since, the balance may no longer bear the offer
+        raise ValueError(f"the offer no longer applies: {problem}")
 
 
 def accept(run: CaseRun, acceptance: ReliefAcceptance) -> tuple[str, str]:
@@ -148,6 +155,8 @@ def accept(run: CaseRun, acceptance: ReliefAcceptance) -> tuple[str, str]:
     made = find(run, acceptance.offer_id)
     assert made is not None
     made.status, made.accepted_at, made.paid_at_start = ReliefStatus.ACCEPTED, run.now, s.total_paid
+    assert s.books is not None
+    made.credit_at_start = s.books.credit
     if made.months is not None:
         made.review_at = offers.review_at(run.now, made.months, tz)
     run.wake = True
@@ -225,13 +234,16 @@ def settle(run: CaseRun, made: ReliefOffer) -> None:
     """A settlement paid: the rest is written off, and the case is paid in full (the relationship follows).
     Paid beyond the settlement's sum is a credit to refund, never absorbed into the write-off."""
     assert made.amount is not None
+    books = run.s.books
+    assert books is not None
     paid = run.s.total_paid - made.paid_at_start
-    beyond = max(paid - made.amount, Decimal(0))
+    credited = books.credit - made.credit_at_start  # paid beyond the whole balance: a credit already
+    beyond = max(paid - made.amount - credited, Decimal(0))
     written_off = money.write_off(run, f"settlement {made.offer_id}", refund=beyond)
     if beyond:
         run.event("overpayment", {"reference": made.offer_id, "amount": str(beyond),
                                   "action": "refund due to the borrower"})
-    run.event("settlement", {"offer_id": made.offer_id, "paid": str(paid - beyond), "written_off": str(written_off),
+    run.event("settlement", {"offer_id": made.offer_id, "paid": str(made.amount), "written_off": str(written_off),
                              "currency": run.case.loan.currency, "credit_effect": made.credit_effect})
     finish(run, made, ReliefStatus.COMPLETED, "paid")
     hold = run.s.flags.hold(HoldKind.PAUSE)

@@ -2,17 +2,17 @@
 days of the borrower's calendar from the loan's terms, within the rule packs' caps, and not at all on days
 a freeze covers (a moratorium, a dispute, an agreed plan, a hard stop, a relief offer).
 
-Pure and exact: Decimal throughout; each period's accrual is rounded down to the currency's minor unit
-(never a charge the borrower did not owe) and the fraction left is carried to the next period, so many
-short periods owe what one long one would. A period ends wherever the principal changes (a payment), so
-within one the principal is constant and the arithmetic is exact. The packs' cap is an annual rate on
-actual days over 365, whatever the loan's own day count (the stricter reading).
+Pure and exact: Decimal throughout, with no division that could round (`accrue`); each period's accrual
+is rounded down to the currency's minor unit (never a charge the borrower did not owe) and the fraction
+left is carried to the next period, so many short periods owe exactly what one long one would. A period
+ends wherever the principal changes (a payment), so within one the principal is constant. The packs'
+cap is an annual rate on actual days over 365, whatever the loan's own day count (the stricter reading).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal, localcontext
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -31,7 +31,8 @@ class Owed(Strict):
     interest: Decimal = Field(default=ZERO, ge=0)
     penalty: Decimal = Field(default=ZERO, ge=0)
     fees: Decimal = Field(default=ZERO, ge=0)
-    carried_interest: Decimal = Field(default=ZERO, ge=0, description="accrued, less than a minor unit: not yet owed")
+    carried_interest: Decimal = Field(default=ZERO, ge=0, description="accrued, less than a minor unit: not yet "
+                                      "owed; in parts of 1 / (365 × the day count), where it is exact")
     carried_penalty: Decimal = Field(default=ZERO, ge=0)
 
     @property
@@ -99,28 +100,39 @@ def accruing_days(start: date, end: date, freezes: list[Freeze]) -> int:
 def accrue(owed: Owed, terms: Terms, caps: Caps, start: date, end: date, freezes: list[Freeze],
            unit: Decimal) -> tuple[Owed, Accrual]:
     """Interest and penalty interest on the principal for the days of [start, end) no freeze covers; the
-    packs' annual cost cap cuts the penalty first, then the interest."""
+    packs' annual cost cap cuts the penalty first, then the interest.
+
+    Exact: a daily rate over 365 or 360 days repeats in decimal, so every figure is kept in parts of
+    1 / (365 × day_count) (`parts`), where it is a finite decimal; only the whole minor units are owed, and
+    the parts left over are carried as they are. So many short periods owe exactly what one long one
+    would, whatever the rounding of a division."""
     if end < start:
         raise ValueError("an accrual period ends after it starts")
     days = accruing_days(start, end, freezes)
-    principal = owed.principal
-    interest = principal * terms.annual_interest_rate * days / terms.day_count
-    penalty = principal * terms.daily_penalty_rate * days if caps.penalty_allowed else ZERO
-    capped = False
-    if caps.annual_cost_rate is not None:
-        ceiling = principal * caps.annual_cost_rate * days / CAP_YEAR
-        if interest + penalty > ceiling:
-            capped = True
-            interest = min(interest, ceiling)
-            penalty = ceiling - interest
-    interest, penalty = interest + owed.carried_interest, penalty + owed.carried_penalty
-    whole_interest, whole_penalty = interest.quantize(unit, ROUND_DOWN), penalty.quantize(unit, ROUND_DOWN)
-    accrued = owed.model_copy(update={
-        "interest": owed.interest + whole_interest, "penalty": owed.penalty + whole_penalty,
-        "carried_interest": interest - whole_interest, "carried_penalty": penalty - whole_penalty})
+    principal, parts = owed.principal, CAP_YEAR * terms.day_count
+    with localcontext() as exact:
+        exact.prec = 60  # products of the inputs' digits: never rounded
+        interest = principal * terms.annual_interest_rate * days * CAP_YEAR
+        penalty = principal * terms.daily_penalty_rate * days * parts if caps.penalty_allowed else ZERO
+        capped = False
+        if caps.annual_cost_rate is not None:
+            ceiling = principal * caps.annual_cost_rate * days * terms.day_count
+            if interest + penalty > ceiling:
+                capped = True
+                interest = min(interest, ceiling)
+                penalty = ceiling - interest
+        interest, penalty = interest + owed.carried_interest, penalty + owed.carried_penalty
+        whole_interest, whole_penalty = _whole(interest, parts, unit), _whole(penalty, parts, unit)
+        accrued = owed.model_copy(update={
+            "interest": owed.interest + whole_interest, "penalty": owed.penalty + whole_penalty,
+            "carried_interest": interest - whole_interest * parts, "carried_penalty": penalty - whole_penalty * parts})
     return accrued, Accrual(start=start, end=end, days_accrued=days, principal=principal,
-                            interest=whole_interest, penalty=whole_penalty,
-                            capped=capped)
+                            interest=whole_interest, penalty=whole_penalty, capped=capped)
+
+
+def _whole(amount_in_parts: Decimal, parts: int, unit: Decimal) -> Decimal:
+    """The whole minor units in an amount counted in parts (rounded down: never a charge not owed)."""
+    return ((amount_in_parts / unit) // parts) * unit
 
 
 class Allocation(Strict):

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
+from pydantic import Field
 
 from domain.balance import Freeze
 from domain.books import AppliedPayment, Books, period_start, projected
@@ -47,13 +48,13 @@ class Statement(Model):
     accrued_interest: Money  # this period
     accrued_penalty: Money
     capped: bool  # a pack's cap cut some accrual this period
-    payments: list[AppliedPayment]
-    freezes: list[Freeze]
+    payments: list[AppliedPayment] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)
     reliefs: list[ReliefOffer]
     waived: Money
     written_off: Money
     credit: Money  # overpaid: owed back to the borrower
-    lines: list[str]  # the same, in the borrower's language and number format
+    lines: list[str] = Field(default_factory=list)  # the same, in the borrower's language and number format
     books: Books  # as recorded (not projected): what a later day's statement is drawn from
     closed: bool = False  # the case is closed: its account stays as it ended
 
@@ -79,10 +80,14 @@ def build(case_id: str, recorded: Books, today: date, offers: list[ReliefOffer],
 
 
 def again(statement: Statement, today: date) -> Statement:
-    """The same account drawn for a later day (the service layer's `today`, where the query's was older)."""
-    if today <= statement.as_of or statement.closed:
-        return statement
-    return build(statement.case_id, statement.books, today, statement.reliefs, statement.locale, statement.timezone)
+    """The same account drawn again from its books, for `today` where that is later (the service layer's today,
+    where the query's was older); also what the ledger's copy leaves out (`SNAPSHOT_LEAVES_OUT`)."""
+    return build(statement.case_id, statement.books, max(today, statement.as_of), statement.reliefs,
+                 statement.locale, statement.timezone, statement.closed)
+
+
+# What the ledger's copy of a status leaves out of its statement: drawn again from the books when read.
+SNAPSHOT_LEAVES_OUT = {"lines", "payments", "freezes"}
 
 
 @lru_cache(maxsize=64)

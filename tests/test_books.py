@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
+from adapters.ledger import Ledger
 from domain.balance import Caps, Owed, Terms
 from domain.books import Books
 from domain.enums import ApprovalKind, ReliefStatus, Stage, VisitResult
@@ -24,6 +25,7 @@ from domain.messages import (
 )
 from domain.relief import ReliefAcceptance, ReliefRequest
 from domain.statement import build
+from service.cases import Cases as Service
 from tests import factories
 from workflows.case import OverdueCase
 
@@ -65,6 +67,9 @@ async def test_interest_and_penalty_accrue_within_the_cap_and_a_payment_goes_pen
     assert statement.lines[0] == f"本金: ¥{statement.principal:,}"  # the borrower's language and format
     [row] = await cases.rows("SELECT allocation FROM payments WHERE case_id = :c", c=statement.case_id)
     assert Decimal(row["allocation"]["penalty"]) == a.penalty
+    # the service reads the ledger's copy (no wait on a worker) and draws the same statement from its books
+    recorded = await Service(cases.client, cases.queue, Ledger(cases.engine)).statement(statement.case_id)
+    assert recorded.lines == statement.lines and recorded.payments == statement.payments
 
 
 async def test_a_dispute_freezes_accrual_until_it_is_resolved(cases, env):

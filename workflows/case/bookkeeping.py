@@ -13,6 +13,7 @@ from workflows.case.core import CaseRun
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import CaseUpdate, EventRecord, LedgerFact, StepRecord
     from activities.ledger import LedgerActivities
+    from domain import statement as statements
 
 
 def case_row(run: CaseRun) -> CaseUpdate:
@@ -22,7 +23,9 @@ def case_row(run: CaseRun) -> CaseUpdate:
         segment=s.assessment.segment.value if s.assessment else None,
         closed_at=run.now if closed else None, outcome_reason=s.outcome_reason if closed else None,
         next_action_at=s.next_action.at if s.next_action and not closed else None,
-        status=presentation.status(run).model_dump(mode="json"))
+        # the statement's repeats of its books are drawn again when read (`domain.statement.again`)
+        status=presentation.status(run).model_dump(mode="json",
+                                                   exclude={"statement": statements.SNAPSHOT_LEAVES_OUT}))
 
 
 def take(run: CaseRun) -> list[LedgerFact]:

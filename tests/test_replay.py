@@ -98,3 +98,21 @@ async def test_a_case_timeline_reads_for_an_auditor_and_hides_personal_data_with
     items, _ = await timeline.rows(history, stranger)
     assert "Test Borrower" not in timeline.as_text("EX", items, "UTC")
     assert any("[encrypted]" in r.detail for r in items)
+
+
+async def test_a_distress_cases_story_shows_the_referral_the_hold_and_who_decided_in_the_borrowers_time():
+    import timeline
+
+    [history] = [h for h in from_files([GOLDEN / "books"]) if "distress_on_a_call" in h.workflow_id]
+    items, tz = await timeline.rows(history, data_converter)
+    text = timeline.as_text("EX", items, tz)
+    for expected in ("Crisis-line referral", "Approval asked: wellbeing review", "Stage → wellbeing hold",
+                     "Wellbeing review rejected", "by supervisor-1", "Handed off to wellbeing team",
+                     "Stage → referred", "Assessed", "segment low risk", "Guard: defer"):
+        assert expected in text, expected
+    waits = [r for r in items if r.kind == "wait"]  # a wait ends in the borrower's time, as the header says
+    assert waits and all("UTC" not in r.detail for r in waits) and "until 2026-12-01 08:00" in waits[0].detail
+    decisions = timeline.only(items, {"approval", "review"})
+    assert {r.kind for r in decisions} == {"approval", "review"} and len(decisions) == 3
+    page = timeline.as_html("EX", decisions, tz)
+    assert '<tr class="review">' in page and "@media print" in page and "Guard" not in page

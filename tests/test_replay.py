@@ -108,7 +108,7 @@ async def test_a_distress_cases_story_shows_the_referral_the_hold_and_who_decide
     text = timeline.as_text("EX", items, tz)
     for expected in ("Crisis-line referral", "Approval asked: wellbeing review", "Stage → wellbeing hold",
                      "Wellbeing review rejected", "by supervisor-1", "Handed off to wellbeing team",
-                     "Stage → referred", "Assessed", "segment low risk", "Guard: defer"):
+                     "Stage → referred", "Assessed", "segment low risk", "Guard: defer", "conversation · distress"):
         assert expected in text, expected
     waits = [r for r in items if r.kind == "wait"]  # a wait ends in the borrower's time, as the header says
     assert waits and all("UTC" not in r.detail for r in waits) and "until 2026-12-01 08:00" in waits[0].detail

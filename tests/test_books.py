@@ -47,8 +47,7 @@ def capped(days: int) -> tuple[Decimal, Decimal]:
 
 
 async def test_interest_and_penalty_accrue_within_the_cap_and_a_payment_goes_penalty_first(cases, env):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     await env.sleep(timedelta(days=40))
     now = await env.get_current_time()
     result = await handle.execute_update(OverdueCase.record_payment, pay("500.00", "BANK-1", now))
@@ -73,8 +72,7 @@ async def test_interest_and_penalty_accrue_within_the_cap_and_a_payment_goes_pen
 
 
 async def test_a_dispute_freezes_accrual_until_it_is_resolved(cases, env):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     await env.sleep(timedelta(days=3))
     await handle.execute_update(OverdueCase.open_dispute, DisputeRequest(reason="not my debt"))
     frozen = await cases.until(handle, lambda s: s.statement.freezes, what="a freeze")
@@ -94,6 +92,13 @@ async def test_a_dispute_freezes_accrual_until_it_is_resolved(cases, env):
     assert resumed.total == Decimal("3000.00") + interest + penalty - 1  # accrual ran again, and only then
 
 
+async def first_sms(cases, **overrides):
+    """A case with the loan's rates, once its first reminder went."""
+    handle = await cases.start(**RATES, **overrides)
+    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    return handle
+
+
 async def written(cases, sql: str, **params) -> list[dict]:
     """Rows the case's ledger write brings (it follows the step the query already shows)."""
     for _ in range(100):
@@ -111,8 +116,7 @@ async def offer(handle, **request) -> str:
 
 
 async def test_a_settlement_accepted_before_expiry_and_paid_writes_off_the_rest(cases):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     await factories.rejected(handle.execute_update(OverdueCase.offer_relief, ReliefRequest(
         kind="settlement", amount=Decimal("1000.00"), offered_by="agent-7", role="supervisor")), "at least")
     offer_id = await offer(handle, kind="settlement", amount=Decimal("2400.00"))  # 20% off: a supervisor's
@@ -134,8 +138,7 @@ async def test_a_settlement_accepted_before_expiry_and_paid_writes_off_the_rest(
 
 
 async def test_paid_beyond_an_accepted_settlement_is_a_credit_to_refund_not_a_smaller_write_off(cases):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     offer_id = await offer(handle, kind="settlement", amount=Decimal("2400.00"), role="supervisor")
     await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
     await handle.execute_update(OverdueCase.record_payment, pay("2500.00", "BANK-S"))
@@ -144,8 +147,7 @@ async def test_paid_beyond_an_accepted_settlement_is_a_credit_to_refund_not_a_sm
 
 
 async def test_a_longer_term_not_kept_breaks_and_its_offer_with_it(cases, env):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     await factories.rejected(handle.execute_update(OverdueCase.offer_relief, ReliefRequest(
         kind="longer_term", instalments=4, months=3, offered_by="sup-1", role="supervisor")), "takes no months")
     offer_id = await offer(handle, kind="longer_term", instalments=4, role="supervisor")
@@ -159,8 +161,7 @@ async def test_a_longer_term_not_kept_breaks_and_its_offer_with_it(cases, env):
 
 
 async def test_a_settlement_not_accepted_lapses_by_its_timer_and_cannot_be_accepted_after(cases, env):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     offer_id = await offer(handle, kind="settlement", amount=Decimal("2900.00"), role="supervisor")
     status = await handle.query(OverdueCase.status)
     assert status.offers[0].status is ReliefStatus.OFFERED and not status.pending_approvals
@@ -172,8 +173,7 @@ async def test_a_settlement_not_accepted_lapses_by_its_timer_and_cannot_be_accep
 
 
 async def test_token_payments_are_reviewed_after_their_months_and_treatment_resumes(cases, env):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     offer_id = await offer(handle, kind="token_payment", months=2, amount=Decimal("50.00"), role="supervisor")
     await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
     status = await cases.stage(handle, Stage.HARDSHIP_PLAN)
@@ -215,8 +215,7 @@ async def test_collectors_offer_relief_at_a_visit_and_the_borrower_accepts_it(ca
 
 async def test_nothing_accrues_in_a_breathing_space_under_uk_rules_and_accrual_resumes_after(cases, env):
     """uk-conc has no rate cap: interest at the loan's 18% and penalty 0.05% a day, except the 60 days."""
-    handle = await cases.start(country="GB", timezone="Europe/London", mobile="+447400123450", **RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases, country="GB", timezone="Europe/London", mobile="+447400123450")
     await handle.execute_update(OverdueCase.start_moratorium, MoratoriumRequest(kind="standard", reference="BS-1"))
     status = await cases.until(handle, lambda s: s.statement.freezes, what="the freeze")
     assert [f.reason for f in status.statement.freezes] == ["moratorium"]
@@ -254,8 +253,7 @@ def test_a_statement_in_a_language_cldr_does_not_know_reads_english():
 
 
 async def test_paid_beyond_the_whole_balance_under_a_settlement_is_refunded_once(cases):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     offer_id = await offer(handle, kind="settlement", amount=Decimal("2400.00"), role="supervisor")
     await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
     await handle.execute_update(OverdueCase.record_payment, pay("3100.00", "BANK-S"))
@@ -264,8 +262,7 @@ async def test_paid_beyond_the_whole_balance_under_a_settlement_is_refunded_once
 
 
 async def test_an_offer_the_balance_no_longer_bears_cannot_be_accepted(cases):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     offer_id = await offer(handle, kind="settlement", amount=Decimal("2400.00"), role="supervisor")
     await handle.execute_update(OverdueCase.record_payment, pay("1000.00", "BANK-1"))
     await factories.rejected(handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id)),
@@ -273,8 +270,7 @@ async def test_an_offer_the_balance_no_longer_bears_cannot_be_accepted(cases):
 
 
 async def test_no_promise_is_taken_while_an_arrangement_is_in_force(cases):
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     offer_id = await offer(handle, kind="token_payment", months=2, amount=Decimal("50.00"), role="supervisor")
     await handle.execute_update(OverdueCase.accept_relief, ReliefAcceptance(offer_id=offer_id))
     await cases.stage(handle, Stage.HARDSHIP_PLAN)
@@ -285,8 +281,7 @@ async def test_no_promise_is_taken_while_an_arrangement_is_in_force(cases):
 
 async def test_accrual_after_a_corrected_balance_audits_clean(cases, env):
     """The auditor keeps the fractions of a cent the books carry across a person's correction."""
-    handle = await cases.start(**RATES)
-    await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
+    handle = await first_sms(cases)
     await env.sleep(timedelta(days=3))
     await handle.execute_update(OverdueCase.open_dispute, DisputeRequest(reason="the sum is wrong"))
     await handle.execute_update(OverdueCase.resolve_dispute, DisputeResolution(

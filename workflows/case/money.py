@@ -105,34 +105,38 @@ def pay(run: CaseRun, reference: str, amount: Decimal, paid_at: datetime) -> App
 
 
 def waive_penalty(run: CaseRun, why: str, amount: Decimal | None = None) -> Decimal:
-    books = run.s.books
-    assert books is not None
-    accrue(run)
-    waived = ledger_books.waive_penalty(books, amount)
-    run.s.balance = books.balance
-    run.event("penalty_waived", {"amount": str(waived), "why": why, **_owed(books)})
+    waived = ledger_books.waive_penalty(_accrued(run), amount)
+    _journal(run, "penalty_waived", {"amount": str(waived), "why": why})
     return waived
 
 
 def write_off(run: CaseRun, why: str, refund: Decimal = Decimal(0)) -> Decimal:
     """Write off what is left; `refund` was paid beyond what was agreed: a credit, and written off too."""
-    books = run.s.books
-    assert books is not None
-    accrue(run)
-    amount = ledger_books.write_off(books, refund)
-    run.s.balance = books.balance
-    run.event("written_off", {"amount": str(amount), "why": why, **_owed(books)})
+    amount = ledger_books.write_off(_accrued(run), refund)
+    _journal(run, "written_off", {"amount": str(amount), "why": why})
     return amount
 
 
 def correct(run: CaseRun, total: Decimal, why: str) -> None:
     """A dispute's corrected balance, on the books by component."""
+    cut = ledger_books.correct(_accrued(run), total)
+    _journal(run, "balance_corrected", {"by": str(cut), "why": why})
+
+
+def _accrued(run: CaseRun) -> Books:
+    """The books accrued to today: money is about to move."""
     books = run.s.books
     assert books is not None
     accrue(run)
-    cut = ledger_books.correct(books, total)
+    return books
+
+
+def _journal(run: CaseRun, kind: str, data: dict[str, str]) -> None:
+    """The balance in step with the books, and the movement journalled with the balance by component."""
+    books = run.s.books
+    assert books is not None
     run.s.balance = books.balance
-    run.event("balance_corrected", {"by": str(cut), "why": why, **_owed(books)})
+    run.event(kind, {**data, **_owed(books)})
 
 
 def plan_cost(run: CaseRun, end: datetime, waived: Decimal) -> Decimal:

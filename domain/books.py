@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from domain.case_input import Loan  # the case input carries the state, which carries the books
 
 ZERO = Decimal(0)
-FreezeReason = str  # one of `Freeze.reason`'s values
 
 
 class AppliedPayment(Model):
@@ -120,7 +119,7 @@ def accrue_to(books: Books, day: date) -> list[Accrual]:
     return added
 
 
-def set_freezes(books: Books, reasons: set[FreezeReason], day: date) -> tuple[list[str], list[str]]:
+def set_freezes(books: Books, reasons: set[str], day: date) -> tuple[list[str], list[str]]:
     """Open a freeze for each reason now in force, close those no longer in force (accrue to `day` first).
     Returns the reasons started and ended."""
     current = books.open_freezes()

@@ -31,17 +31,17 @@ def statement(run: CaseRun) -> Statement | None:
 
 def status(run: CaseRun) -> CaseStatus:
     s = run.s
-    books = money.shown(run) if s.config else None
+    drawn = statement(run) if s.config else None  # the books projected once, for the balance and the statement
     return CaseStatus(
         case_id=run.case_id, stage=s.stage, segment=s.assessment.segment if s.assessment else None,
-        currency=run.case.loan.currency, balance=books.balance if books is not None else s.balance,
+        currency=run.case.loan.currency, balance=drawn.total if drawn is not None else s.balance,
         total_paid=s.total_paid,
         days_past_due=run.days_past_due, flags=s.flags.active(), contact_counts=dict(s.counts),
         last_contacts=s.attempts[-5:], pending_promise=s.promise, plan=s.plan, visit=s.visit,
         pending_approvals=s.approvals, vulnerability=s.vulnerability, next_action=s.next_action,
         verification_missing=s.verification.missing if s.verification else [],
         policy=run.case.policy, rule_packs=run.config.rules.packs if s.config else [], run=s.runs,
-        statement=statement(run) if s.config else None,
+        statement=drawn,
         offers=[o for o in s.offers if o.live],
     )
 

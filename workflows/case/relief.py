@@ -170,7 +170,7 @@ def accept(run: CaseRun, acceptance: ReliefAcceptance) -> tuple[str, str]:
             return f"settlement of {made.amount} accepted: payable by {made.expires_at:%Y-%m-%d}", made.offer_id
         case "penalty_waiver":  # what was priced and approved, no more
             money.waive_penalty(run, f"relief {made.offer_id}", made.cost)
-            finish(run, made, ReliefStatus.COMPLETED)
+            money.end_offer(run, made.offer_id, ReliefStatus.COMPLETED, "applied")
             return "penalty interest waived", made.offer_id
         case "interest_freeze":
             money.sync(run)
@@ -203,17 +203,18 @@ def due(run: CaseRun) -> datetime | None:
         if made.status in (ReliefStatus.PENDING_APPROVAL, ReliefStatus.OFFERED) and run.now >= made.expires_at:
             if made.status is ReliefStatus.PENDING_APPROVAL:
                 s.approvals = [a for a in s.approvals if a.approval_id != made.offer_id]
-            finish(run, made, ReliefStatus.LAPSED, "not accepted before it expired")
+            money.end_offer(run, made.offer_id, ReliefStatus.LAPSED, "not accepted before it expired")
         elif made.status is ReliefStatus.ACCEPTED and made.kind == "settlement":
             assert made.amount is not None
             if s.total_paid - made.paid_at_start >= made.amount:
                 settle(run, made)
             elif run.now >= made.expires_at:
-                finish(run, made, ReliefStatus.LAPSED, "the settlement was not paid before it expired")
+                money.end_offer(run, made.offer_id, ReliefStatus.LAPSED,
+                                "the settlement was not paid before it expired")
         elif made.status is ReliefStatus.ACCEPTED and made.kind == "interest_freeze":
             assert made.review_at is not None
             if run.now >= made.review_at:
-                finish(run, made, ReliefStatus.REVIEWED, "its review date came")
+                money.end_offer(run, made.offer_id, ReliefStatus.REVIEWED, "its review date came")
         wake = clock.earliest(wake, _next(made))
     return wake
 
@@ -245,14 +246,10 @@ def settle(run: CaseRun, made: ReliefOffer) -> None:
                                   "action": "refund due to the borrower"})
     run.event("settlement", {"offer_id": made.offer_id, "paid": str(made.amount), "written_off": str(written_off),
                              "currency": run.case.loan.currency, "credit_effect": made.credit_effect})
-    finish(run, made, ReliefStatus.COMPLETED, "paid")
+    money.end_offer(run, made.offer_id, ReliefStatus.COMPLETED, "paid")
     hold = run.s.flags.hold(HoldKind.PAUSE)
     if hold is not None and hold.ref == made.offer_id:  # its own pause only, never an operator's
         run.end_hold(HoldKind.PAUSE, "settlement paid")
-
-
-def finish(run: CaseRun, made: ReliefOffer, status: ReliefStatus, why: str = "") -> None:
-    money.end_offer(run, made.offer_id, status, why)
 
 
 def paid_in_full(run: CaseRun) -> None:
@@ -263,4 +260,4 @@ def paid_in_full(run: CaseRun) -> None:
             settle(run, made)
         elif made.live:
             status = ReliefStatus.COMPLETED if made.status is ReliefStatus.ACCEPTED else ReliefStatus.LAPSED
-            finish(run, made, status, "paid in full")
+            money.end_offer(run, made.offer_id, status, "paid in full")

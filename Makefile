@@ -36,6 +36,10 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"
+	@# Chinese in the Web UI (a zh-CN borrower's script and statement) needs a CJK font to be legible
+	@fc-list 2>/dev/null | grep -qi "noto sans cjk" || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; } || \
+		echo "fonts-noto-cjk not installed: Chinese shows as boxes in screenshots (apt-get install fonts-noto-cjk)"
 
 # Record a new generation of the golden histories CI replays (every case of these tests, closed or open;
 # synthetic data), beside the older ones, which stay: `make golden GENERATION=<the new patch>`.
@@ -43,7 +47,7 @@ golden: install
 	@test -n "$(GENERATION)" || { echo "usage: make golden GENERATION=<name, e.g. the new patch>"; exit 2; }
 	@test ! -e tests/golden/$(GENERATION) || { echo "tests/golden/$(GENERATION) exists"; exit 2; }
 	GOLDEN_DIR=tests/golden/$(GENERATION) $(PY) -m pytest -q tests/test_lifecycle.py tests/test_flags.py tests/test_messages.py \
-		tests/test_books.py
+		tests/test_books.py tests/test_desk.py
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet '.[test]'

@@ -26,6 +26,7 @@ TOOLS = {  # verb -> (module whose `async main(argv) -> int` runs it, help)
     "replay": ("replay", "replay case histories against the current code, before a deploy"),
     "timeline": ("timeline", "one case's history as a readable timeline (text or HTML)"),
     "audit": ("audit", "verify the journal's hash chains and list every rule broken"),
+    "registry": ("registry", "the staff registry: load teams, staff and training; show them; investigations"),
 }
 STARTER = "starter"  # the starter's verbs, parsed and run by starter.py's own code
 RETENTION = ("retention", "list closed cases past their records retention that hold personal data; "

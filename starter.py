@@ -6,6 +6,7 @@
     python starter.py pay C-1001 250.00 --ref BANK-778
     python starter.py statement C-1001                       # the account today, in the borrower's locale
     python starter.py offer C-1001 settlement --amount 2400.00 --by agent-7
+    python starter.py worklist due-now --agent agent-1         # an agent's cases due now, by priority
     python starter.py --help                                 # every verb (also `duecourse <verb>`)
 
 Each verb is one call of the service layer (`service.cases.Cases`; code that drives cases uses it,
@@ -27,19 +28,25 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from adapters.registry import Registry
 from pydantic import BaseModel, ValidationError
 
-from domain.enums import CeaseScope
+from adapters.db import make_engine
+from domain.enums import CeaseScope, ContactResult, DelinquencyReason, Party
 from domain.errors import explain
 from domain.messages import (
     ApprovalDecision,
+    Assignment,
     CeaseContact,
     ContactInfoUpdate,
+    ContactOutcome,
     DeliveryReceipt,
     HardshipReport,
     PauseRequest,
     Payment,
     PromiseRequest,
+    Release,
+    TaskDone,
     VisitOutcome,
 )
 from domain.policy import ROLES
@@ -48,6 +55,7 @@ from domain.status import CaseStatus
 from service.backpressure import Backpressure
 from service.bulk import start_bulk, total_rows
 from service.cases import Cases, CaseServiceError, NoStatement, ledger_at
+from service.desk import VIEWS, Desk
 from service.rows import file_format
 from settings import Settings, TelemetrySettings, connect
 
@@ -137,6 +145,33 @@ def add_verbs(sub: Any) -> None:
     for verb in ("pause", "resume"):
         s = sub.add_parser(verb, help=f"{verb} all contact (signal {verb})")
         s.add_argument("case_id"), s.add_argument("--reason", required=True), s.add_argument("--by", default="operator")
+    _desk_verbs(sub)
+
+
+def _desk_verbs(sub: Any) -> None:
+    s = sub.add_parser("outcome", help="what a call or visit came to (update record_contact_outcome)")
+    s.add_argument("case_id"), s.add_argument("--agent", required=True, help="the agent's or collector's staff id")
+    s.add_argument("--channel", choices=["agent_call", "visit"], default="agent_call")
+    s.add_argument("--party", choices=[p.value for p in Party], required=True, help="who answered")
+    s.add_argument("--reason", choices=[r.value for r in DelinquencyReason], help="why the loan is late")
+    s.add_argument("--result", choices=[r.value for r in ContactResult], default="none")
+    s.add_argument("--attempt", help="the agent call task's attempt key"), s.add_argument("--visit", help="visit id")
+    s.add_argument("--call-back-at", type=_moment), s.add_argument("--promise-amount", type=_money)
+    s.add_argument("--promise-date", type=date.fromisoformat), s.add_argument("--duration", type=int, default=0)
+    s.add_argument("--at", type=_moment, help="when it happened (default now)"), s.add_argument("--notes", default="")
+    s = sub.add_parser("assign", help="to a team's queue, or an agent's with a lease (update assign)")
+    s.add_argument("case_id"), s.add_argument("team"), s.add_argument("--agent")
+    s.add_argument("--lease", help="ISO 8601 duration, e.g. PT4H (default: the policy's)")
+    s.add_argument("--by", default="operator")
+    s = sub.add_parser("release", help="the agent who holds a case gives it back to the team (update release)")
+    s.add_argument("case_id"), s.add_argument("--agent", required=True), s.add_argument("--note", default="")
+    s = sub.add_parser("task-done", help="close a task (update complete_task)")
+    s.add_argument("case_id"), s.add_argument("task_id"), s.add_argument("--by", required=True)
+    s.add_argument("--finding", default=""), s.add_argument("--cancel", action="store_true")
+    s = sub.add_parser("worklist", help="a worklist by priority (the same cases as its Web UI query)")
+    s.add_argument("view", choices=list(VIEWS)), s.add_argument("--agent"), s.add_argument("--team")
+    s.add_argument("--zone", default="UTC", help="the team's time zone (promises due today)")
+    s.add_argument("--json", action="store_true")
 
 
 def parser(prog: str = "starter.py") -> argparse.ArgumentParser:
@@ -187,6 +222,8 @@ def _message(args: argparse.Namespace) -> Message:
     if v == "accept":
         acceptance = ReliefAcceptance(offer_id=args.offer_id, by=args.by)
         return Message(lambda cases: cases.accept_relief(case_id, acceptance))
+    if v in ("outcome", "assign", "release", "task-done"):
+        return _desk_message(args)
     if v == "receipt":
         receipt = DeliveryReceipt(attempt_key=args.attempt_key, outcome=args.outcome, distress=args.distress)
         return Message(lambda cases: cases.receipt(case_id, receipt), "delivery_receipt")
@@ -198,6 +235,46 @@ def _message(args: argparse.Namespace) -> Message:
     if v == "pause":
         return Message(lambda cases: cases.pause(case_id, request), "pause")
     return Message(lambda cases: cases.resume(case_id, request), "resume")
+
+
+def _desk_message(args: argparse.Namespace) -> Message:
+    v, case_id = args.verb, args.case_id
+    if v == "outcome":
+        promise = PromiseRequest(amount=args.promise_amount, due_date=args.promise_date, taken_by=args.agent) \
+            if args.promise_amount is not None or args.promise_date is not None else None
+        outcome = ContactOutcome(
+            channel=args.channel, attempt_key=args.attempt, visit_id=args.visit, party=args.party, reason=args.reason,
+            result=args.result, call_back_at=args.call_back_at, promise=promise, duration_seconds=args.duration,
+            agent=args.agent, at=args.at or datetime.now(UTC), notes=args.notes)
+        return Message(lambda cases: _desk(cases).record_outcome(case_id, outcome))
+    if v == "assign":
+        assignment = Assignment(team=args.team, agent=args.agent, lease=args.lease, by=args.by)
+        return Message(lambda cases: _desk(cases).assign(case_id, assignment))
+    if v == "release":
+        release = Release(agent=args.agent, note=args.note)
+        return Message(lambda cases: _desk(cases).release(case_id, release))
+    done = TaskDone(task_id=args.task_id, by=args.by, finding=args.finding, cancelled=args.cancel)
+    return Message(lambda cases: _desk(cases).complete_task(case_id, done))
+
+
+def _desk(cases: Cases) -> Desk:
+    """The desk's service; with a ledger configured, an assignment's agent is checked in the registry first."""
+    settings = Settings()
+    engine = make_engine(settings.database_url, pool_size=1) if settings.database_url else None
+    return Desk(cases, cases.client, Registry(engine) if engine is not None else None)
+
+
+async def _worklist(cases: Cases, args: argparse.Namespace) -> int:
+    found = await Desk(cases, cases.client).worklist(args.view, agent=args.agent, team=args.team, zone=args.zone)
+    if args.json:
+        _print({"view": found.view, "query": found.query, "items": [i.model_dump(mode="json") for i in found.items]})
+        return 0
+    print(f"# {found.view}: {len(found.items)} cases · Web UI query: {found.query}")
+    for i in found.items:
+        due = f" due {i.due_by:%Y-%m-%d %H:%M}Z" if i.due_by else ""
+        print(f"{i.priority:>10}  {i.case_id:<24} {i.stage or '':<15} {i.team or '':<12} {i.agent or '-':<12}"
+              f" {i.days_past_due or 0:>4}d {i.amount_due or 0:>12,.2f}{due}  {' '.join(i.flags)}")
+    return 0
 
 
 async def _bulk(args: argparse.Namespace, settings: Settings, tracer: Tracer | None) -> int:
@@ -244,7 +321,7 @@ async def execute(args: argparse.Namespace, tracer: Tracer | None = None) -> int
     try:
         if args.verb == "start":
             data = json.loads(args.file.read_text(encoding="utf-8"))
-        elif args.verb not in ("status", "statement"):
+        elif args.verb not in ("status", "statement", "worklist"):
             message = _message(args)
     except (ValidationError, json.JSONDecodeError, OSError) as e:
         msg = explain(e) if isinstance(e, ValidationError) else str(e)
@@ -258,6 +335,8 @@ async def execute(args: argparse.Namespace, tracer: Tracer | None = None) -> int
             for r in reports:
                 print(f"{r.case_id}: {r.status}" + (f" ({r.detail})" if r.detail else ""))
             return 1 if any(r.status == "rejected" for r in reports) else 0
+        if args.verb == "worklist":
+            return await _worklist(cases, args)
         if args.verb == "status":
             _print(await _status(cases, settings, args.case_id, args.fresh))
             return 0

@@ -32,7 +32,7 @@ from temporalio.converter import DataConverter
 from domain.case_input import workflow_id_for
 
 KINDS = ("case", "stage", "contact", "guard", "hold", "review", "approval", "money", "offer", "notice", "handoff",
-         "wait", "message", "closed")
+         "desk", "wait", "message", "closed")
 
 
 @dataclass
@@ -104,6 +104,22 @@ STORY: dict[str, tuple[str, Callable[[dict], str], Callable[[dict], str]]] = {
     "paid_in_full": ("money", lambda d: "Paid in full", lambda d: f"total paid {d.get('total_paid')}"),
     "visit_reported": ("contact", lambda d: f"Visit: {_words(d.get('result'))}",
                        lambda d: f"{d.get('collectors')} collectors" + (" · distress" if d.get("distress") else "")),
+    "collectors_chosen": ("contact", lambda d: "Collectors chosen", lambda d: ", ".join(d.get("collectors", []))
+                          + f" ({d.get('training')} current)"),
+    "contact_outcome": ("desk", lambda d: f"Outcome: {_words(d['party'])}, {_words(d['result'])}",
+                        lambda d: f"{_words(d['channel'])} by {d['agent']}"
+                        + (f" · reason {_words(d['reason'])}" if isinstance(d.get("reason"), str) else "")
+                        + (f" · call back {d['call_back_at']}" if d.get("call_back_at") else "")
+                        + (f" · {d['notes']}" if isinstance(d.get("notes"), str) and d["notes"] else "")),
+    "assigned": ("desk", lambda d: f"Assigned to {d['team']}" + (f": {d['agent']}" if d.get("agent") else ""),
+                 lambda d: f"by {d.get('by')}" + (f" · until {d['until']}" if d.get("until") else "")),
+    "released": ("desk", lambda d: f"Released by {d['agent']}", lambda d: f"to {d.get('team')}'s queue"),
+    "lease_ended": ("desk", lambda d: f"Lease ended: {d.get('agent')}", lambda d: f"back to {d.get('team')}'s queue"),
+    "task_opened": ("desk", lambda d: f"Task: {_words(d['kind'])}",
+                    lambda d: f"{d.get('summary', '')} · {d.get('owner') or d.get('team')} by {d.get('due_at')}"),
+    "task_closed": ("desk", lambda d: f"Task closed: {_words(d['kind'])}",
+                    lambda d: f"by {d.get('by')}" + (f": {d['finding']}" if isinstance(d.get("finding"), str)
+                                                     and d.get("finding") else "")),
 }
 
 

@@ -19,16 +19,20 @@ from activities.case_data import CaseDataActivities
 from activities.contact import ContactActivities
 from activities.intake import IntakeActivities
 from activities.ledger import LedgerActivities
+from activities.registry import RegistryActivities
 from adapters.config_files import CONFIG_DIR, ConfigError, load_policy
 from adapters.db import make_engine
 from adapters.ledger import Ledger
 from adapters.providers import ChannelProvider
 from adapters.providers.http import HttpProvider
 from adapters.providers.sandbox import SandboxProvider
+from adapters.registry import Registry
+from adapters.scripts import load_scripts
 from adapters.templates import TemplateError, TemplateLibrary, load_content_rules
 from domain.enums import Channel
 from service.backpressure import DEFAULT_MAX_BACKLOG
 from settings import Settings, connect
+from workflows import scripts_shown
 from workflows.case import OverdueCase
 from workflows.complaint import Complaint
 from workflows.daily_intake import DailyIntake
@@ -54,14 +58,17 @@ def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: 
     ledger = Ledger(engine)
     templates = TemplateLibrary(config_dir / "templates")
     policies = [load_policy(p.stem, config_dir) for p in sorted((config_dir / "policies").glob("*.yaml"))]
-    templates.check(load_content_rules(config_dir), policies)
+    rules = load_content_rules(config_dir)
+    templates.check(rules, policies)
+    scripts_shown.install(load_scripts(config_dir / "scripts.yaml", rules))  # shown to agents, decides nothing
     contact = ContactActivities({channel: provider for channel in Channel}, ledger, templates)
     case_data = CaseDataActivities(config_dir)
     return Worker(
         client, task_queue=task_queue, workflows=[OverdueCase, Complaint, DailyIntake],
         workflow_runner=workflow_runner(),
         activities=[*LedgerActivities(ledger).all(), *contact.all(), *case_data.all(),
-                    *IntakeActivities(client, engine, max_backlog=start_max_backlog).all()],
+                    *IntakeActivities(client, engine, max_backlog=start_max_backlog).all(),
+                    *RegistryActivities(Registry(engine)).all()],
         **options,
     )
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -194,6 +196,60 @@ loans = Table(
     _at("exported_at"),
 )
 Index("ix_loans_overdue_since", loans.c.overdue_since, loans.c.loan_id)
+
+
+# --- the staff registry (migration 0008) -------------------------------------------------------------
+# Teams, staff (ids only, no names), their training, and conduct investigations (`domain.registry`,
+# `adapters.registry`). An investigation names its staff member by id without a foreign key: a complaint
+# may name someone the registry does not know.
+
+teams = Table(
+    "teams", metadata,
+    Column("team_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("region", String(100), nullable=False, server_default=""),
+    Column("supervisor_id", String(64)),
+    _at("updated_at"),
+)
+
+staff = Table(
+    "staff", metadata,
+    Column("staff_id", String(64), primary_key=True),
+    Column("team_id", String(64), ForeignKey("teams.team_id", name="fk_staff_team"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("region", String(100), nullable=False, server_default=""),
+    Column("languages", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    _at("updated_at"),
+)
+
+trainings = Table(
+    "trainings", metadata,
+    Column("staff_id", String(64), ForeignKey("staff.staff_id", name="fk_trainings_staff"), primary_key=True),
+    Column("course", String(64), primary_key=True),
+    Column("completed_on", Date, nullable=False),
+    Column("expires_on", Date, nullable=False),
+    _at("updated_at"),
+    CheckConstraint("expires_on > completed_on", name="ck_trainings_expires_after_completion"),
+)
+
+investigations = Table(
+    "investigations", metadata,
+    Column("investigation_id", String(160), primary_key=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("complaint_id", String(160), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("supervisor_id", String(64)),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("finding", Text),
+    Column("closed_by", String(64)),
+    _at(),
+)
+Index("ix_investigations_supervisor_closed", investigations.c.supervisor_id, investigations.c.closed_at)
 
 
 def async_url(url: str) -> str:

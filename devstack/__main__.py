@@ -20,14 +20,21 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from adapters.codec import new_key_line
+from adapters.config_files import CONFIG_DIR
+from adapters.db import make_engine
+from adapters.registry import Registry
 from devstack import demo
+from domain.registry import RegistryFile
 from service.cases import Cases
 from settings import DAILY_INTAKE_SCHEDULE_ID, IntakeSettings, PayloadKeys, Settings, TelemetrySettings, connect
 from testkit import postgres, processes, servers
 from workflows import search
 
 ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = CONFIG_DIR / "registry.yaml"  # the example teams, collectors and their training
 
 
 def say(message: str) -> None:
@@ -90,7 +97,18 @@ def prepare_database(data: Path) -> str:
         postgres.start_embedded(data / "postgres"), "duecourse")
     postgres.migrate(url)
     say("      migrated to the latest schema (alembic upgrade head)")
+    asyncio.run(load_registry(url))
+    say(f"      staff registry loaded from {REGISTRY.relative_to(CONFIG_DIR.parent)} (teams, collectors, training)")
     return url
+
+
+async def load_registry(url: str) -> None:
+    """The example teams and collectors, so visits can be dispatched (`duecourse registry load` does the same)."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        await Registry(engine).load(RegistryFile.model_validate(yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))))
+    finally:
+        await engine.dispose()
 
 
 async def run(args: argparse.Namespace, data: Path, url: str) -> None:

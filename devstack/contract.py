@@ -137,6 +137,14 @@ NOTES: dict[str, str] = {
     "OverdueCase.offer_relief": "Relief priced on today's balance (`ref` is the offer id): open to the borrower "
     "at once if the offerer's `role` may grant it under the policy's approval matrix, else a `relief` approval "
     "for the role named; outside every row of the matrix, refused. It lapses at `expires_at` unless accepted.",
+    "OverdueCase.record_contact_outcome": "What a call or visit came to: who answered, why the loan is late (a "
+    "coded reason), the result (a promise, a call-back at a time, hardship, a dispute), notes (sealed in the "
+    "ledger under the case's key). A fraud claim opens a dispute; a call-back is a task for the agent.",
+    "OverdueCase.assign": "Into a team's queue, or an agent's for a lease that ends by a durable timer; the agent "
+    "must be an active member of that team in the registry. Refused while another agent's lease runs.",
+    "OverdueCase.release": "The agent who holds the case gives it back to the team's queue (no one else may).",
+    "OverdueCase.complete_task": "Close an open task (`ref` is its id); an investigation only with its finding, "
+    "which closes it in the registry too.",
     "OverdueCase.accept_relief": "The borrower accepts an open offer before it expires: a settlement then waits "
     "for its payment (contact rests) and writes off the rest when paid; a freeze or token payments run to their "
     "review date.",
@@ -170,6 +178,15 @@ EXAMPLES: dict[str, list[Any]] = {
                      {"kind": "token_payment", "months": 6, "amount": "50.00", "offered_by": "sup-3",
                       "role": "supervisor"}],
     "accept_relief": [{"offer_id": "EX-1001:offer:31", "by": "borrower"}],
+    "record_contact_outcome": [
+        {"channel": "agent_call", "attempt_key": "EX-1001:agent_call:12", "party": "right_party", "reason": "job_loss",
+         "result": "call_back", "call_back_at": "2026-12-02T19:00:00+08:00", "duration_seconds": 240,
+         "agent": "agent-1", "at": "2026-12-01T18:40:00+08:00", "notes": "lost his job in October"},
+        {"channel": "agent_call", "party": "wrong_party", "agent": "agent-1", "at": "2026-12-01T18:40:00+08:00"}],
+    "assign": [{"team": "collections", "agent": "agent-1", "lease": "PT4H", "by": "sup-1"},
+               {"team": "field-zj"}],
+    "release": [{"agent": "agent-1", "note": "shift over"}],
+    "complete_task": [{"task_id": "task-2", "by": "sup-1", "finding": "recording reviewed; coaching given"}],
     "open_dispute": [{"kind": "debt", "reason": "not my loan", "details": "", "written": True}],
     "may_dial": [{"attempt_key": "EX-1001:agent_call:12", "agent": "agent-7"}],
     "set_contact_preferences": [{"window": {"start": "18:00", "end": "20:00"}, "quiet_weekdays": [6],
@@ -489,11 +506,13 @@ def contract() -> str:
             out += [*r.model(tp), ""]
     out += ["## Search attributes", "",
             "Never personal data (Temporal does not encrypt them): `CaseStage`, `RiskSegment`, `Country`, "
-            "`AssignedTeam` (Keyword); `DaysPastDue` (Int); `AmountDue` (Double); `CaseFlags` (KeywordList: holds "
-            "`pause`, `dispute`, `capacity`, `moratorium`, `complaint`; `hardship`, `distress`, `vulnerable`, "
-            "`cease_all`, `cease:sms`, `promise`, `awaiting_visit`, …); `NextActionAt` (Datetime). For example "
-            "`CaseStage=\"field_visit\"`, `CaseFlags=\"awaiting_visit\"`, `AssignedTeam=\"care\"`; the operators' "
-            "queries are in [operations.md](operations.md#list-queries-for-the-day).", ""]
+            "`AssignedTeam`, `AssignedAgent` (Keyword); `DaysPastDue`, `Priority` (Int); `AmountDue` (Double); "
+            "`CaseFlags` (KeywordList: holds `pause`, `dispute`, `capacity`, `moratorium`, `complaint`; `hardship`, "
+            "`distress`, `vulnerable`, `cease_all`, `cease:sms`, `promise`, `promise_broken`, `awaiting_visit`, "
+            "`task:call_back`, `task_late`, …); `NextActionAt`, `DueBy`, `PromiseDue` (Datetime). For example "
+            "`CaseStage=\"field_visit\"`, `CaseFlags=\"awaiting_visit\"`, `AssignedAgent=\"agent-1\"`; the "
+            "operators' queries are in [operations.md](operations.md#list-queries-for-the-day) and each role's "
+            "worklist in [desk.md](desk.md).", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -134,7 +134,8 @@ SCENARIOS = [
         Step("collectors report late: not at home", lambda s: s.visit is not None and s.visit.status == "overdue",
              send(Cases.visit_outcome, lambda s: VisitOutcome(
                  visit_id=s.visit.visit_id if s.visit else "", result=VisitResult.NOT_HOME,
-                 collectors=["collector-1", "collector-2"], ended_at=datetime.now(UTC),
+                 collectors=(s.visit.collectors if s.visit else []) or ["collector-a", "collector-b"],
+                 ended_at=datetime.now(UTC),
                  started_at=datetime.now(UTC) - timedelta(minutes=30)))),
     ]),
     Scenario("hardship_plan", [

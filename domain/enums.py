@@ -190,3 +190,64 @@ class Person(StrEnum):
 
     BORROWER = "borrower"
     EMERGENCY_CONTACT = "emergency_contact"
+
+
+# --- the desk: contact outcomes, worklists, tasks ---------------------------------------------
+
+
+class Party(StrEnum):
+    """Who answered a call or opened the door."""
+
+    RIGHT_PARTY = "right_party"  # the borrower, identity confirmed
+    WRONG_PARTY = "wrong_party"  # a stranger: the number or address is not the borrower's
+    THIRD_PARTY = "third_party"  # someone who knows the borrower (family, an emergency contact)
+    NONE = "none"  # nobody
+
+
+class DelinquencyReason(StrEnum):
+    """Why the loan is late, as the borrower tells it (理解其逾期起因): coded, so it can steer the case."""
+
+    ILLNESS = "illness"
+    JOB_LOSS = "job_loss"
+    INCOME_CUT = "income_cut"
+    BUSINESS_FAILURE = "business_failure"
+    DISPUTE = "dispute"
+    FRAUD_CLAIM = "fraud_claim"
+    FORGOT = "forgot"
+    REFUSES = "refuses"
+    OTHER = "other"
+
+
+class ContactResult(StrEnum):
+    """What a conversation came to."""
+
+    PROMISE = "promise"
+    PAYMENT = "payment"
+    HARDSHIP = "hardship"
+    DISPUTE = "dispute"
+    CALL_BACK = "call_back"
+    REFUSED = "refused"
+    NONE = "none"  # nothing came of it (nobody answered, a wrong party)
+
+
+class TaskKind(StrEnum):
+    """Work for a person that the case waits on."""
+
+    CONTACT_DATA = "contact_data"  # missing or invalid contact data, obtained through lawful channels
+    CALL_BACK = "call_back"  # the borrower asked to be called back at a time
+    INVESTIGATION = "investigation"  # a conduct complaint against a staff member, for their supervisor
+    REVIEW = "review"  # a wellbeing or vulnerability review past its deadline
+    COLLECTORS = "collectors"  # no trained collectors of the borrower's region to dispatch
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class StaffRole(StrEnum):
+    AGENT = "agent"
+    COLLECTOR = "collector"
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"

@@ -9,10 +9,21 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from domain.case_input import Address, EmergencyContact
-from domain.enums import CeaseScope, HardshipReason, HardStop, Outcome, Stage, VisitResult, VulnerabilityDriver
+from domain.enums import (
+    CeaseScope,
+    ContactResult,
+    DelinquencyReason,
+    HardshipReason,
+    HardStop,
+    Outcome,
+    Party,
+    Stage,
+    VisitResult,
+    VulnerabilityDriver,
+)
 from domain.policy import Role, Window
 from domain.relief import ReliefRequest
-from domain.values import AwareDatetime, CurrencyCode, Model, Money, PositiveMoney
+from domain.values import AwareDatetime, CurrencyCode, Model, Money, PositiveMoney, StaffId
 
 
 class Payment(Model):
@@ -194,6 +205,7 @@ class ComplaintRequest(Model):
     category: Literal["conduct", "contact", "amount", "privacy", "other"]
     details: str = Field(min_length=1, max_length=4000)
     channel: str = Field(default="phone", max_length=40)
+    staff_id: StaffId | None = Field(default=None, description="a conduct complaint: the staff member it is about")
 
 
 class ComplaintAcknowledgement(Model):
@@ -238,3 +250,60 @@ class UpdateResult(Model):
     balance: Money
     ref: str | None = None
 
+
+# --- the desk: outcomes, assignments, tasks ----------------------------------------------------
+
+
+class ContactOutcome(Model):
+    """What a call or a visit came to, as the agent or collector records it after the conversation."""
+
+    channel: Literal["agent_call", "visit"]
+    attempt_key: str | None = Field(default=None, max_length=160, description="the agent call task it answers")
+    visit_id: str | None = Field(default=None, max_length=160, description="the visit it reports on")
+    party: Party = Field(description="who answered: right_party (identity confirmed), wrong_party, third_party, none")
+    reason: DelinquencyReason | None = Field(default=None, description="why the loan is late, as the borrower said")
+    result: ContactResult = ContactResult.NONE
+    call_back_at: AwareDatetime | None = Field(default=None, description="result call_back: when the borrower asked")
+    promise: PromiseRequest | None = Field(default=None, description="result promise: its amount and date")
+    duration_seconds: int = Field(default=0, ge=0, le=4 * 3600)
+    agent: StaffId
+    at: AwareDatetime = Field(description="when the conversation happened")
+    notes: str = Field(default="", max_length=4000, description="free text: sealed in the ledger under the case's key")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ContactOutcome:
+        if (self.channel == "visit") != (self.visit_id is not None):
+            raise ValueError("a visit's outcome names its visit_id; a call's does not")
+        if self.party is not Party.RIGHT_PARTY:
+            if self.reason is not None:
+                raise ValueError("a reason for delinquency comes only from the borrower (party right_party)")
+            if self.result not in (ContactResult.NONE, ContactResult.CALL_BACK):
+                raise ValueError(f"result {self.result.value} needs the borrower (party right_party)")
+        if (self.result is ContactResult.CALL_BACK) != (self.call_back_at is not None):
+            raise ValueError("result call_back goes with call_back_at (and call_back_at only with it)")
+        if (self.result is ContactResult.PROMISE) != (self.promise is not None):
+            raise ValueError("result promise goes with a promise (amount and due_date), and a promise only with it")
+        if self.result is ContactResult.HARDSHIP and self.reason is None:
+            raise ValueError("result hardship needs the reason for delinquency")
+        return self
+
+
+class Assignment(Model):
+    """A case put in a team's queue, and in an agent's for a lease (it returns to the team when it ends)."""
+
+    team: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    agent: StaffId | None = Field(default=None, description="None: the team's queue, nobody's in particular")
+    lease: timedelta | None = Field(default=None, description="how long the agent holds it (else the policy's)")
+    by: str = Field(default="operator", max_length=100)
+
+
+class Release(Model):
+    agent: StaffId = Field(description="the agent who holds the case: only they release it")
+    note: str = Field(default="", max_length=500)
+
+
+class TaskDone(Model):
+    task_id: str = Field(max_length=160)
+    by: StaffId
+    finding: str = Field(default="", max_length=4000, description="what was found or done (sealed in the ledger)")
+    cancelled: bool = Field(default=False, description="no longer needed (say why in `finding`)")

@@ -367,6 +367,22 @@ class ComplaintPolicy(Strict):
     pause_contact: bool = Field(description="hold all contact while a complaint is open")
 
 
+class DeskPolicy(Strict):
+    """How people's work on a case is organised: leases on assignments, deadlines for what people owe
+    the case, and who may visit. The lender's own choices (no regulator sets these)."""
+
+    lease: timedelta = Field(default=timedelta(hours=8), description="an assignment's lease when none is asked")
+    lease_max: timedelta = Field(default=timedelta(days=7), description="the longest lease an assignment may ask")
+    approval_within: timedelta = Field(default=timedelta(days=2), description="an approval is late after this")
+    investigation_within: timedelta = Field(
+        default=timedelta(days=14), description="a conduct investigation's deadline, for the staff member's supervisor")
+    contact_data_within: timedelta = Field(default=timedelta(days=5), description="a contact-data task's deadline")
+    collector_training: str = Field(default="collections-conduct", min_length=1, max_length=64,
+                                    description="the course a collector must hold, unexpired, to be dispatched")
+    collectors_retry: timedelta = Field(default=timedelta(days=1),
+                                        description="with too few trained collectors in the region: look again after")
+
+
 class ThirdPartyPolicy(Strict):
     max_messages_each: int = Field(ge=0, description="the lender's own cap; a pack's stricter cap wins")
 
@@ -405,6 +421,7 @@ class PolicyProfile(Strict):
     third_party: ThirdPartyPolicy
     handoff: HandOffPolicy = Field(default_factory=HandOffPolicy)
     books: BooksPolicy = Field(default_factory=BooksPolicy)
+    desk: DeskPolicy = Field(default_factory=DeskPolicy)
     activity_timeout: timedelta = timedelta(seconds=30)
     history_event_budget: int | None = Field(
         default=None, ge=20, description="continue-as-new past this many events (else the server's hint)"

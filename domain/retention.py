@@ -42,6 +42,9 @@ JOURNAL_PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "handed_off": ("reason",),
     "hard_stop_recorded": ("evidence",),
     "contact_preferences": ("reason", "locale"),
+    "contact_outcome": ("reason", "notes"),  # why the loan is late can be health: special-category data
+    "task_closed": ("finding",),
+    "released": ("note",),
 }
 SEALED = "$sealed"  # {"$sealed": "<base64 nonce + ciphertext>"}: a field sealed under its case's key
 ERASED = "$erased"  # {"$erased": true}: a sealed field whose key was destroyed, or one written after it

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import Field
 
 from domain.books import Books
+from domain.desk import Desk
 from domain.enums import (
     ApprovalKind,
     Channel,
@@ -147,6 +148,7 @@ class Visit(Model):
     status: VisitStatus
     outcome_deadline: datetime | None = None
     result: VisitResult | None = None
+    collectors: list[str] = Field(default_factory=list)  # dispatched from the registry: only they report
 
 
 class Hold(Model):
@@ -246,4 +248,5 @@ class CaseState(Model):
     counts: dict[str, int] = Field(default_factory=dict)
     books: Books | None = None  # the balance by component (cases opened before the balance engine: None)
     offers: list[ReliefOffer] = Field(default_factory=list)
+    desk: Desk | None = None  # assignments, tasks, the borrower's profile (cases opened before the desk: None)
 

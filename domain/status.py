@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from domain.desk import Desk
 from domain.enums import Segment, Stage
 from domain.relief import ReliefOffer
+from domain.scripts import ChosenScript
 from domain.state import ContactAttempt, HardshipPlan, NextAction, PendingApproval, PromiseToPay, Visit, Vulnerability
 from domain.statement import Statement
 from domain.values import Model, Money
@@ -34,6 +36,8 @@ class CaseStatus(Model):
     run: int
     statement: Statement | None = None  # the balance engine's (None: a case opened before it)
     offers: list[ReliefOffer] = []  # relief offers still open, accepted or awaiting approval
+    desk: Desk | None = None  # who works the case, its tasks, the borrower's profile (None: opened before the desk)
+    script: ChosenScript | None = None  # what to say now, and why (the worker's script library)
 
 
 class CaseOutcome(Model):

@@ -52,3 +52,7 @@ CASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
+
+
+# A staff member's id in the registry (agents, collectors, supervisors): an id, never a name.
+StaffId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="a staff id from the registry")]

@@ -10,10 +10,12 @@ import uvicorn
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 import telemetry
+from adapters.registry import Registry
 from intake.schedule import ensure_schedule
 from intake.service import create_app
 from service.backpressure import Backpressure
 from service.cases import Cases, ledger_at
+from service.desk import Desk
 from settings import IntakeSettings, Settings, connect
 
 
@@ -26,8 +28,10 @@ async def main() -> None:
     client = await connect(settings, traces.get_tracer("duecourse.intake") if traces else None)
     if intake.schedule:  # the daily Schedule, created or brought up to date
         await ensure_schedule(client, settings.task_queue, at=intake.schedule_at, timezone=intake.schedule_timezone)
-    app = create_app(Cases(client, settings.task_queue, ledger_at(settings.database_url)), intake,
-                     Backpressure(client, settings.task_queue, settings.start_max_backlog))
+    cases = Cases(client, settings.task_queue, ledger_at(settings.database_url))
+    registry = Registry(cases.ledger.engine) if cases.ledger is not None else None  # an assignment's agent, checked
+    app = create_app(cases, intake, Backpressure(client, settings.task_queue, settings.start_max_backlog),
+                     desk=Desk(cases, client, registry))
     if traces is not None:
         FastAPIInstrumentor.instrument_app(app, tracer_provider=traces)
     config = uvicorn.Config(app, host=intake.host, port=intake.port, log_config=None)

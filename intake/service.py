@@ -7,6 +7,7 @@
     POST /cases/{case_id}/relief-offers       the `offer_relief` update (the approval matrix decides who approves)
     POST /cases/{case_id}/relief-acceptances  the `accept_relief` update (before the offer expires)
     GET  /healthz                    for load balancers and compose (no authentication)
+    ... and the desk's routes (contact outcomes, assignments, tasks, worklists): `intake.desk`
 
 Every call but /healthz is authenticated by a bearer token (INTAKE_TOKEN) or a signed webhook
 (INTAKE_HMAC_SECRET): `X-DueCourse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`,
@@ -35,8 +36,10 @@ from domain.relief import ReliefAcceptance, ReliefRequest
 from domain.statement import Statement
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
+from intake.desk import routes as desk_routes
 from service.backpressure import Backpressure, Busy
 from service.cases import CaseClosed, CaseNotFound, Cases, NoStatement, TemporalError, UpdateRejected
+from service.desk import Desk
 from settings import IntakeSettings
 
 SIGNATURE_HEADER = "X-DueCourse-Signature"
@@ -109,7 +112,7 @@ class Authenticator:
 
 
 def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: Backpressure | None = None,
-               admit_within: float = 10.0) -> FastAPI:
+               admit_within: float = 10.0, desk: Desk | None = None) -> FastAPI:
     """The service for `cases` (which names the task queue cases start on). With `pressure`, a start
     waits up to `admit_within` seconds for the workers to catch up, then answers 503 with Retry-After."""
     settings = settings or IntakeSettings()
@@ -193,6 +196,9 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: B
     async def accept_relief(case_id: CaseId, acceptance: ReliefAcceptance) -> UpdateResult:
         """The borrower accepts an offer before it expires."""
         return await cases.accept_relief(case_id, acceptance)
+
+    app.include_router(desk_routes(desk or Desk(cases, cases.client), authenticated, {
+        404: PROBLEMS[404], 409: {"model": Problem, "description": "the case refused it, and why"}}))
 
     @app.get("/healthz", responses={503: PROBLEMS[503]})
     async def health() -> dict[str, str]:

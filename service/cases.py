@@ -255,104 +255,105 @@ class Cases:
 
     async def pay(self, case_id: str, payment: Payment) -> UpdateResult:
         """A payment received; its reference makes it idempotent (the same reference applies once)."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.record_payment, payment))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.record_payment, payment))
 
     async def promise(self, case_id: str, request: PromiseRequest) -> UpdateResult:
         """A promise to pay that an agent took."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.promise_to_pay, request))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.promise_to_pay, request))
 
     async def hardship(self, case_id: str, report: HardshipReport) -> UpdateResult:
         """The borrower reports hardship: a plan is proposed for approval."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.report_hardship, report))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.report_hardship, report))
 
     async def approve(self, case_id: str, decision: ApprovalDecision) -> UpdateResult:
         """A person decides a pending approval (visit, hardship plan, wellbeing or vulnerability review)."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.approve, decision))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.approve, decision))
 
     async def offer_relief(self, case_id: str, request: ReliefRequest) -> UpdateResult:
         """Relief offered to the borrower: open at once within the offerer's role, else awaiting approval."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.offer_relief, request))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.offer_relief, request))
 
     async def accept_relief(self, case_id: str, acceptance: ReliefAcceptance) -> UpdateResult:
         """The borrower accepts an offer before it expires."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.accept_relief, acceptance))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.accept_relief, acceptance))
 
     async def visit_outcome(self, case_id: str, outcome: VisitOutcome) -> UpdateResult:
         """The collectors report how a field visit went."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.record_visit_outcome, outcome))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.record_visit_outcome, outcome))
 
     async def update_contact(self, case_id: str, update: ContactInfoUpdate) -> UpdateResult:
         """New contact data: verification runs again."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.update_contact_info, update))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.update_contact_info, update))
 
     async def open_dispute(self, case_id: str, dispute: DisputeRequest) -> UpdateResult:
         """The borrower disputes the debt: collection pauses until it is verified."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.open_dispute, dispute))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.open_dispute, dispute))
 
     async def resolve_dispute(self, case_id: str, resolution: DisputeResolution) -> UpdateResult:
         """The dispute's outcome: upheld withdraws the case, verified resumes collection."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.resolve_dispute, resolution))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.resolve_dispute, resolution))
 
     async def capacity_hold(self, case_id: str, request: CapacityHoldRequest) -> UpdateResult:
         """Hold (or release) collection while the borrower's mental capacity is in question."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.set_capacity_hold, request))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.set_capacity_hold, request))
 
     async def moratorium(self, case_id: str, request: MoratoriumRequest) -> UpdateResult:
         """A debt-respite moratorium starts: no contact, interest and fees frozen."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.start_moratorium, request))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.start_moratorium, request))
 
     async def end_crisis_treatment(self, case_id: str, end: CrisisTreatmentEnd) -> UpdateResult:
         """Mental health crisis treatment ended: the open-ended moratorium gets its end date."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.end_crisis_treatment, end))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.end_crisis_treatment, end))
 
     async def may_dial(self, case_id: str, request: DialRequest) -> DialPermission:
         """An agent dials a call task: the guard's word at that moment (the dial, if allowed, is the call)."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.may_dial, request))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.may_dial, request))
 
     async def set_contact_preferences(self, case_id: str, prefs: ContactPreferences) -> UpdateResult:
         """The borrower's own hours, days off and language."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.set_contact_preferences, prefs))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.set_contact_preferences, prefs))
 
     async def record_hard_stop(self, case_id: str, report: HardStopReport) -> UpdateResult:
         """Bankruptcy, death, an attorney, a time-barred debt: sticky, with its evidence."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.record_hard_stop, report))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.record_hard_stop, report))
 
     async def record_vulnerability(self, case_id: str, report: VulnerabilityReport) -> UpdateResult:
         """A vulnerability is known: contact stops until a trained person reviews the case."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.record_vulnerability, report))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.record_vulnerability, report))
 
     async def open_complaint(self, case_id: str, request: ComplaintRequest) -> UpdateResult:
         """A complaint about the case: it runs as its own workflow; `ref` is its id."""
-        return await self._send(case_id, lambda h: h.execute_update(OverdueCase.open_complaint, request))
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.open_complaint, request))
 
     # --- signals: delivered to a running case, answered by nothing -------------------------------
 
     async def receipt(self, case_id: str, receipt: DeliveryReceipt) -> None:
         """A provider's delivery receipt for a contact attempt."""
-        await self._send(case_id, lambda h: h.signal(OverdueCase.delivery_receipt, receipt))
+        await self.send(case_id, lambda h: h.signal(OverdueCase.delivery_receipt, receipt))
 
     async def cease(self, case_id: str, request: CeaseContact) -> None:
         """Stop contact: entirely, on one channel, or to one number."""
-        await self._send(case_id, lambda h: h.signal(OverdueCase.cease_contact, request))
+        await self.send(case_id, lambda h: h.signal(OverdueCase.cease_contact, request))
 
     async def pause(self, case_id: str, request: PauseRequest) -> None:
         """Pause all contact until `resume`."""
-        await self._send(case_id, lambda h: h.signal(OverdueCase.pause, request))
+        await self.send(case_id, lambda h: h.signal(OverdueCase.pause, request))
 
     async def resume(self, case_id: str, request: PauseRequest) -> None:
         """End a pause."""
-        await self._send(case_id, lambda h: h.signal(OverdueCase.resume, request))
+        await self.send(case_id, lambda h: h.signal(OverdueCase.resume, request))
 
     async def third_party_refused(self, case_id: str, refusal: ThirdPartyRefusal) -> None:
         """An emergency contact asked never to be contacted again."""
-        await self._send(case_id, lambda h: h.signal(OverdueCase.third_party_refused, refusal))
+        await self.send(case_id, lambda h: h.signal(OverdueCase.third_party_refused, refusal))
 
     # --- plumbing ------------------------------------------------------------------------------
 
     def _handle(self, case_id: str) -> Handle:
         return self.client.get_workflow_handle_for(OverdueCase.run, workflow_id_for(case_id))
 
-    async def _send(self, case_id: str, call: Callable[[Handle], Awaitable[T]]) -> T:
+    async def send(self, case_id: str, call: Callable[[Handle], Awaitable[T]]) -> T:
+        """Any typed call on the case's handle, its Temporal errors as this module's (`service.desk` uses it)."""
         async with self._errors(case_id):
             return await call(self._handle(case_id))
 

@@ -33,19 +33,24 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+# The address's region by country: where `testkit.staff` has trained collectors.
+REGIONS = {"CN": "Zhejiang", "GB": "England", "US": "California"}
+
+
 def case(*, case_id: str | None = None, mobile: str | list[str] = ANSWERS, balance: str = "3000.00",
          profile: str = "low_risk", policy: str = "standard", timezone: str = "Asia/Shanghai",
          country: str = "CN", address: bool = True, emergency: bool = True, name: str = "Test Borrower",
          contact: str = "Test Contact", loan_id: str = "L-1", days_past_due: int = 10,
          instalments: dict[str, Any] | None = None, daily_penalty_rate: str = "0", annual_interest_rate: str = "0",
-         **extra: Any) -> CaseInput:
+         region: str | None = None, **extra: Any) -> CaseInput:
     """A case on the sandbox's numbers; `extra` replaces top-level fields of the input as given. Its loan
     accrues nothing unless given rates (tests of contact and process pay the balance they were given)."""
     data: dict[str, Any] = {
         "case_id": case_id or f"T-{uuid.uuid4().hex[:10]}",
         "borrower": {
             "name": name, "mobile_numbers": [mobile] if isinstance(mobile, str) else mobile,
-            "address": {"line1": "1 Test Road", "city": "Hangzhou", "region": "Zhejiang", "postal_code": "310000",
+            "address": {"line1": "1 Test Road", "city": "Hangzhou", "region": region or REGIONS.get(country, ""),
+                        "postal_code": "310000",
                         "country": country} if address else {},
             "timezone": timezone, "country": country, "locale": "zh-CN" if country == "CN" else "en",
         },

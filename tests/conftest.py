@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,11 +24,12 @@ from adapters.converter import encrypted
 from adapters.db import make_engine
 from adapters.ledger import Ledger
 from adapters.providers.sandbox import SandboxProvider
+from adapters.registry import Registry
 from domain.enums import Stage
 from domain.status import CaseStatus
 from service.compliance import compliance_report
 from testkit import cases as synthetic
-from testkit import postgres, servers
+from testkit import postgres, servers, staff
 from worker import build_worker
 from workflows.case import OverdueCase
 
@@ -56,7 +57,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest_asyncio.fixture(scope="session")
 async def engine(database_url: str):
+    """The ledger's engine; its staff registry holds the test teams and collectors (`testkit.staff`)."""
     engine = make_engine(database_url)
+    await Registry(engine).load(staff.registry(date.today()))
     yield engine
     await engine.dispose()
 

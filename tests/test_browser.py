@@ -1,6 +1,7 @@
 """The Web UI as operators use it, in headless Chromium: find a case by stage, open it, read the
 borrower's data decrypted through the codec server, and act on it from the UI's own dialogs (*Send a
-Signal*, *Send an Update*), each input encrypted through the codec server's `/encode`."""
+Signal*, *Send an Update*), each input encrypted through the codec server's `/encode`; then find an
+agent's cases due now by the list's query and read the script to use in the case's current details."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import json
 import shutil
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
@@ -20,9 +22,10 @@ import codec_server
 from adapters.config_files import load_rule_pack
 from adapters.providers.sandbox import SandboxProvider
 from domain import clock
-from domain.enums import ApprovalKind, HardshipReason, Stage
+from domain.enums import ApprovalKind, HardshipReason, Stage, TaskKind
 from domain.messages import HardshipReport
 from service.cases import Cases
+from service.desk import Desk
 from testkit.servers import dev_environment, free_port
 from tests import factories
 from worker import build_worker
@@ -147,5 +150,34 @@ async def test_an_operator_finds_a_case_reads_it_decrypted_and_acts_from_the_dia
                                    "ui-update-record-payment.png")
             status = await until(handle, lambda s: s.total_paid == first, "the payment")
             assert status.balance == Decimal("1050.00") - first  # 1,200 less the waived 150, less the payment
+
+            # The desk: a supervisor gives the case to agent-1; agent-1's call ends with a call-back asked for.
+            await send_from_dialog(page, "Send an Update", "assign",
+                                   {"team": "collections", "agent": "agent-1", "lease": "PT1H", "by": "sup-ui"},
+                                   "ui-update-assign.png")
+            await until(handle, lambda s: s.desk.lease and s.desk.lease.agent == "agent-1", "the assignment")
+            call_back_at = datetime.now(UTC) + timedelta(seconds=8)
+            await send_from_dialog(page, "Send an Update", "record_contact_outcome",
+                                   {"channel": "agent_call", "party": "right_party", "reason": "job_loss",
+                                    "result": "call_back", "call_back_at": call_back_at.isoformat(),
+                                    "agent": "agent-1", "at": datetime.now(UTC).isoformat(),
+                                    "notes": "asked to be called back after a job interview"},
+                                   "ui-update-contact-outcome.png")
+            status = await until(handle, lambda s: s.desk.open_tasks(TaskKind.CALL_BACK), "the call-back task")
+            await asyncio.sleep(max(0.0, (call_back_at - datetime.now(UTC)).total_seconds()) + 1)
+
+            # agent-1's list: "my cases due now", as the Web UI finds it and as a dialer reads it.
+            worklist = await Desk(Cases(env.client, queue), env.client).worklist("due-now", agent="agent-1")
+            assert [i.case_id for i in worklist.items] == [case.case_id]
+            assert "task:call_back" in worklist.items[0].flags
+            await page.goto(f"{base}/namespaces/default/workflows?query={quote(worklist.query)}")
+            await page.get_by_text(case.workflow_id).first.wait_for(timeout=60_000)
+            await page.screenshot(path=str(SHOTS / "worklist-my-cases-due-now.png"))
+            await page.get_by_role("link", name=case.workflow_id).first.click()
+            await page.get_by_text("User Metadata").first.click()
+            script = (await handle.query(OverdueCase.status)).script
+            details = await in_any_frame(page, script.script_id)  # what to say now, and why
+            assert "Script" in details and "agent-1" in details and "call back" in details
+            await page.screenshot(path=str(SHOTS / "case-script-and-tasks.png"), full_page=True)
             await browser.close()
         await handle.terminate("browser test done")

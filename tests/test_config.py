@@ -70,7 +70,8 @@ def test_every_template_a_policy_uses_exists_and_every_sms_names_sender_and_numb
     sms |= {load_policy(p).relationship.template for p in POLICIES}
     scripts = {s.template for s in steps if s.channel != "sms"} | {"visit_brief"}
     variables = {"sender_name": "SENDER", "sender_number": "400-1", "amount": "1.00", "currency": "CNY",
-                 "due_date": "2026-12-01", "neutral_sender": "NEUTRAL", "first_name": "Wei"}
+                 "due_date": "2026-12-01", "neutral_sender": "NEUTRAL", "first_name": "Wei",
+                 "collectors": "collector-a, collector-b", "profile": "segment high risk"}
     for template in sorted(sms):
         text = library.render(template, locale, variables, with_opt_out=True)
         assert "SENDER" in text and "400-1" in text, template

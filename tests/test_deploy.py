@@ -10,6 +10,9 @@ import subprocess
 from pathlib import Path
 
 import compose
+from temporalio.api.enums.v1 import IndexedValueType
+
+from workflows import search
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = Path(os.path.dirname(compose.__file__)) / "docker-compose"
@@ -37,6 +40,11 @@ def test_the_production_compose_file_is_valid_and_complete():
     for name in ("worker", "intake", "codec"):  # keys come from a secret file, never the environment
         assert services[name]["environment"]["PAYLOAD_KEYS_FILE"].startswith("/run/secrets/")
         assert "PAYLOAD_KEYS" not in services[name]["environment"]
+    setup = " ".join(services["temporal-setup"]["command"])  # every search attribute the cases upsert, typed
+    expected = {f"{key.name}:{IndexedValueType.Name(key.indexed_value_type).removeprefix('INDEXED_VALUE_TYPE_')}"
+                for key in search.ALL}
+    named = {w.lower() for w in setup.replace(";", " ").split()}
+    assert {e.lower().replace("_", "") for e in expected} <= named
 
 
 def test_a_missing_secret_is_refused_with_its_name():

@@ -28,10 +28,12 @@ from temporalio.client import Client
 import telemetry
 from adapters.db import loans
 from adapters.providers.sandbox import SandboxProvider
+from adapters.registry import Registry
 from intake.schedule import SCHEDULE_ID, ensure_schedule
 from intake.service import SIGNATURE_HEADER, create_app, sign
 from service.bulk import start_bulk
 from service.cases import Cases
+from service.desk import Desk
 from settings import IntakeSettings
 from testkit.cases import daytime_zone
 from testkit.servers import dev_environment, free_port
@@ -69,7 +71,9 @@ async def stack(converter, engine, config_dir):
         s.client = await Client.connect(
             env.client.service_client.config.target_host, data_converter=converter,
             interceptors=telemetry.interceptors(provider.get_tracer("test")), runtime=telemetry.runtime(s.metrics))
-        app = create_app(Cases(s.client, QUEUE), IntakeSettings(token=TOKEN, hmac_secret=SECRET))
+        cases = Cases(s.client, QUEUE)
+        app = create_app(cases, IntakeSettings(token=TOKEN, hmac_secret=SECRET),
+                         desk=Desk(cases, s.client, Registry(engine)))
         FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -175,6 +179,37 @@ async def test_relief_is_offered_accepted_and_shown_on_the_statement_over_http(s
         assert [f["reason"] for f in statement["freezes"]] == ["relief"] and statement["total"] == "3000.00"
         assert statement["lines"][-1].startswith(f"{statement['as_of']} 起停息（relief）")
         assert (await api.get("/cases/NO-SUCH-CASE/statement")).status_code == 404
+
+
+async def test_the_desk_over_http_assigns_records_an_outcome_and_lists_an_agents_cases_due_now(stack):
+    body = case_json(mobile="+8613800138085")
+    case_id = body["case_id"]
+    async with http(stack) as api:
+        assert (await api.post("/cases", json=body)).status_code == 201
+        stranger = await api.post(f"/cases/{case_id}/assignments", json={"team": "collections", "agent": "agent-99"})
+        assert stranger.status_code == 409 and "no active agent agent-99" in stranger.json()["detail"]
+        given = await api.post(f"/cases/{case_id}/assignments",
+                               json={"team": "collections", "agent": "agent-2", "lease": "PT1H", "by": "sup-1"})
+        assert given.status_code == 200 and "agent-2 until" in given.json()["message"], given.text
+        call_back_at = datetime.now(UTC) + timedelta(seconds=2)
+        outcome = {"channel": "agent_call", "party": "right_party", "reason": "income_cut", "result": "call_back",
+                   "call_back_at": call_back_at.isoformat(), "agent": "agent-2", "at": datetime.now(UTC).isoformat()}
+        made = await api.post(f"/cases/{case_id}/contact-outcomes", json=outcome)
+        assert made.status_code == 200 and "call back at" in made.json()["message"]
+        muddled = await api.post(f"/cases/{case_id}/contact-outcomes", json=outcome | {"party": "wrong_party"})
+        assert muddled.status_code == 422 and "only from the borrower" in muddled.text
+        assert (await api.get("/worklist", params={"view": "due-now"})).status_code == 422
+        assert (await api.get("/worklist", params={"view": "everything"})).status_code == 422
+        for _ in range(60):  # due once the call-back's time has come and the case has shown it
+            listed = (await api.get("/worklist", params={"view": "due-now", "agent": "agent-2"})).json()
+            if any(i["case_id"] == case_id for i in listed["items"]):
+                break
+            await asyncio.sleep(0.5)
+        [item] = [i for i in listed["items"] if i["case_id"] == case_id]
+        assert item["agent"] == "agent-2" and "task:call_back" in item["flags"] and item["priority"] >= 10_000_000
+        assert 'AssignedAgent = "agent-2"' in listed["query"]
+        released = await api.post(f"/cases/{case_id}/releases", json={"agent": "agent-1"})
+        assert released.status_code == 409 and "does not hold this case" in released.json()["detail"]
 
 
 async def test_bad_requests_get_clear_errors_and_start_nothing(stack):

@@ -126,7 +126,7 @@ async def test_overdue_visit_report_alerts_a_supervisor_and_a_met_visit_can_take
     now = await cases.env.get_current_time()
     due = (now + timedelta(days=3)).date()
     result = await handle.execute_update(OverdueCase.record_visit_outcome, VisitOutcome(
-        visit_id=status.visit.visit_id, result=VisitResult.MET, collectors=["a", "b"],
+        visit_id=status.visit.visit_id, result=VisitResult.MET, collectors=["collector-a", "collector-b"],
         promise=PromiseRequest(amount=Decimal("500.00"), due_date=due), **factories.visit_hours(now, "Asia/Shanghai")))
     assert result.stage is Stage.PROMISE
     status = await cases.status(handle)

@@ -52,6 +52,9 @@ DIAL_TIME_PERMISSION = "dial-time-permission"  # an agent's task is a call only 
 # The balance engine: books by component, accrual within caps and freezes, allocation, relief offers. Decided
 # once, at the case's start (the state keeps `books`), so a case opened before it keeps its plain balance.
 BOOKS = "books"
+# The desk: worklists and tasks on search attributes, contact-data, review and collector tasks, visits only
+# by trained collectors of the region from the registry. Decided once, at the case's start (`s.desk`).
+DESK = "desk"
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 
 # Where a case goes when something overtakes the end of its path (a promise, a plan, a review).

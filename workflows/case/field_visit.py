@@ -8,7 +8,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from workflows.case import contact, escalation, money, notices
+from workflows.case import contact, escalation, money, notices, tasks
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -62,11 +62,21 @@ async def step(run: CaseRun) -> datetime | None:
                 s.next_step_at = notices.visit_from(run)  # not before the date the notice gives
             if s.next_step_at and run.now < s.next_step_at:
                 return run.plan_next("Field visit (notice period)", s.next_step_at)
+            if s.desk is not None and not visit.collectors:  # only collectors of the region, trained, named
+                found = await tasks.collectors_for_visit(run)
+                if found is None:
+                    return run.plan_next("Field visit: waiting for trained collectors of the region",
+                                         run.now + run.config.policy.desk.collectors_retry)
+                visit.collectors = found
+                run.event("collectors_chosen", {"visit_id": visit.visit_id, "collectors": found,
+                                                "training": run.config.policy.desk.collector_training})
             async with run.lock:  # the guard's word and the dispatch, with nothing in between
                 decision = contact.guard(run, PlannedAction(channel=Channel.VISIT))
                 if decision.allowed:
+                    named = f": {', '.join(visit.collectors)}" if visit.collectors else ""
                     await contact.send(run, Channel.VISIT, "visit_brief", None, contact.address_text(run), None,
-                                       decision, f"Dispatch {run.config.rules.min_visit_collectors} collectors")
+                                       decision, f"Dispatch {run.config.rules.min_visit_collectors} collectors{named}",
+                                       extra=brief(run))
             if not decision.allowed:
                 contact.record_guard(run, decision, Channel.VISIT)
                 if decision.verdict == "deny":
@@ -74,7 +84,8 @@ async def step(run: CaseRun) -> datetime | None:
                 return run.plan_next(f"Field visit ({decision.reason})", decision.until)
             visit.status = VisitStatus.DISPATCHED
             visit.outcome_deadline = run.now + run.config.policy.visit.outcome_deadline
-            run.owe(VisitRecord(case_id=run.case_id, visit_id=visit.visit_id, status=VisitStatus.DISPATCHED))
+            run.owe(VisitRecord(case_id=run.case_id, visit_id=visit.visit_id, status=VisitStatus.DISPATCHED,
+                                collectors=visit.collectors or None))
             return run.plan_next("Wait for the visit outcome", visit.outcome_deadline)
         case VisitStatus.DISPATCHED:
             if visit.outcome_deadline and run.now >= visit.outcome_deadline:
@@ -89,3 +100,20 @@ async def step(run: CaseRun) -> datetime | None:
             return await escalation.end_of_path(run, f"field visit: {result}")
     return None
 
+
+def brief(run: CaseRun) -> dict[str, str]:
+    """What the collectors are told of the borrower beyond the address: the profile, no more personal
+    data than a visit needs (codes and counts; never the notes of earlier calls)."""
+    s = run.s
+    profile = s.desk.profile if s.desk is not None else None
+    parts = [f"segment {s.assessment.segment.value.replace('_', ' ')}" if s.assessment else "not assessed",
+             f"language {s.locale or run.case.borrower.locale}"]
+    if profile is not None and profile.reason is not None:
+        parts.append(f"said to be late because of {profile.reason.value.replace('_', ' ')}")
+    if profile is not None:
+        parts.append(f"{profile.right_party_contacts} conversations, {profile.refusals} refusals")
+    if s.promises_broken:
+        parts.append(f"{s.promises_broken} promises broken")
+    if s.flags.vulnerability_on_record or s.flags.hardship:
+        parts.append("take particular care: hardship or a vulnerability is on record")
+    return {"collectors": ", ".join(s.visit.collectors) if s.visit else "", "profile": "; ".join(parts)}

@@ -10,7 +10,17 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.case import assessment, bookkeeping, contact, hardship_plan, money, promise, relationship, relief
+from workflows.case import (
+    assessment,
+    bookkeeping,
+    contact,
+    hardship_plan,
+    money,
+    promise,
+    relationship,
+    relief,
+    tasks,
+)
 from workflows.case.core import LEANER_STEPS, MORE_NOTICES, CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -24,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         PlanStatus,
         Segment,
         Stage,
+        TaskKind,
         VisitResult,
         VisitStatus,
     )
@@ -136,6 +147,10 @@ def check_visit_outcome(run: CaseRun, outcome: VisitOutcome, validating: bool = 
     named = len(set(outcome.collectors))
     if named < needed:
         raise ValueError(f"a visit needs at least {needed} collectors together; {named} named")
+    strangers = sorted(set(outcome.collectors) - set(visit.collectors)) if visit.collectors else []
+    if strangers:
+        raise ValueError(f"{', '.join(strangers)} not dispatched on this visit: it was given to "
+                         f"{', '.join(visit.collectors)} (collectors of the region with current training)")
     if outcome.result is not VisitResult.MET and (outcome.promise or outcome.hardship or outcome.relief):
         raise ValueError("a promise, hardship report or relief offer needs result 'met'")
     if outcome.relief is not None and (outcome.promise or outcome.hardship):
@@ -203,6 +218,7 @@ async def update_contact_info(run: CaseRun, update: ContactInfoUpdate) -> Update
     run.s.contact_info_version += 1
     run.wake = True
     run.event("contact_data_updated", {"fields": sorted(changed)})
+    tasks.close(run, TaskKind.CONTACT_DATA, "new contact data came")
     return run.result(f"updated {', '.join(sorted(changed))}; verification runs again")
 
 
@@ -272,6 +288,7 @@ async def approve(run: CaseRun, decision: ApprovalDecision) -> UpdateResult:
             s.handoff.status = HandOffStatus.APPROVED if decision.approve else HandOffStatus.REJECTED
             s.handoff.decided_by = decision.decided_by
         case ApprovalKind.WELLBEING_REVIEW | ApprovalKind.VULNERABILITY_REVIEW:
+            tasks.close(run, TaskKind.REVIEW, f"review decided by {decision.decided_by}")
             s.flags.distress = s.flags.vulnerable = False
             s.review_due = None
             if decision.approve and s.assessment is None:

@@ -3,18 +3,22 @@ attributes operators filter on (upserted only when they change; never personal d
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 
 from temporalio import workflow
 
-from workflows import search
+from workflows import scripts_shown, search
 from workflows.case import money
 from workflows.case.core import LEANER_STEPS, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain import clock
+    from domain import desk as decide
     from domain import statement as statements
-    from domain.enums import Stage
+    from domain.desk import PriorityFacts
+    from domain.enums import Stage, TaskKind, VisitStatus
+    from domain.scripts import ChosenScript, Situation, choose
     from domain.statement import Statement
     from domain.status import CaseStatus
 
@@ -43,6 +47,7 @@ def status(run: CaseRun) -> CaseStatus:
         policy=run.case.policy, rule_packs=run.config.rules.packs if s.config else [], run=s.runs,
         statement=drawn,
         offers=[o for o in s.offers if o.live],
+        desk=s.desk, script=script(run) if s.config else None,
     )
 
 
@@ -55,6 +60,8 @@ def publish(run: CaseRun) -> None:
         + [f"awaiting_{a.kind.value}" for a in s.approvals],
         next_action_at(run),
     )
+    if s.desk is not None:
+        values |= desk_attributes(run)
     changes = search.updates(values, run.published)
     if changes:
         workflow.upsert_search_attributes(changes)
@@ -64,7 +71,59 @@ def publish(run: CaseRun) -> None:
 
 def shown_flags(run: CaseRun) -> list[str]:
     flags = run.s.flags
-    return flags.active(hard_stop_kinds=bool(flags.hard_stops) and not workflow.patched(REACH_AND_LAPSE))
+    shown = flags.active(hard_stop_kinds=bool(flags.hard_stops) and not workflow.patched(REACH_AND_LAPSE))
+    if run.s.desk is not None:  # a team's tasks as a list: `CaseFlags = "task:call_back"`
+        open_tasks = run.s.desk.open_tasks()
+        shown += [f"task:{t.kind.value}" for t in open_tasks] + ["task_late"] * any(t.escalated for t in open_tasks)
+        shown += ["promise_broken"] * (run.s.promises_broken > 0)
+    return shown
+
+
+def desk_attributes(run: CaseRun) -> dict[str, object]:
+    s = run.s
+    assert s.desk is not None
+    lease, team = s.desk.lease, search.TEAM_BY_STAGE[s.stage]
+    facts = priority_facts(run, money.balance_today(run), care_team=team == "care")
+    deadlines: list[datetime | None] = [t.due_at for t in s.desk.open_tasks()]
+    deadlines += [a.requested_at + run.config.policy.desk.approval_within for a in s.approvals]
+    dispatched = s.visit is not None and s.visit.status is VisitStatus.DISPATCHED
+    deadlines += [s.review_due, s.visit.outcome_deadline if dispatched and s.visit else None]
+    return search.desk_attributes(
+        team=lease.team if lease is not None and not s.stage.terminal else None,
+        agent=lease.agent if lease is not None and not s.stage.terminal else None,
+        priority=0 if s.stage.terminal else decide.priority(facts, run.now),
+        due_by=None if s.stage.terminal else decide.due_by(deadlines),
+        promise_due=facts.promise_due_at)
+
+
+def priority_facts(run: CaseRun, balance: Decimal, care_team: bool) -> PriorityFacts:
+    """The facts a worklist orders on, as the case's search attributes show them (`service.desk` reads
+    them back from there, so both decide alike)."""
+    s, d, tz = run.s, run.s.desk, run.case.borrower.timezone
+    call_backs = d.open_tasks(TaskKind.CALL_BACK) if d else []
+    return PriorityFacts(
+        promise_due_at=clock.at_local(s.promise.due_date, time(0), tz) if s.promise else None,
+        promise_broken=s.promises_broken > 0, call_back_at=min((t.due_at for t in call_backs), default=None),
+        balance=balance, days_past_due=run.days_past_due, vulnerable=s.flags.distress or s.flags.vulnerable,
+        care_team=care_team)
+
+
+def script(run: CaseRun) -> ChosenScript | None:
+    """What to say now, and why: from the worker's script library (shown only; it decides nothing)."""
+    library, s = scripts_shown.installed(), run.s
+    if library is None or s.stage.terminal:
+        return None
+    reason = s.desk.profile.reason if s.desk is not None else None
+    flags = s.flags
+    chosen = choose(library, Situation(
+        stage=s.stage, segment=s.assessment.segment if s.assessment else None, reason=reason,
+        vulnerable=flags.distress or flags.vulnerable or flags.vulnerability_on_record,
+        locale=s.locale or run.case.borrower.locale))
+    if chosen is None:
+        return None
+    said = chosen.text.format(sender_name=run.config.policy.sender.name, amount=money.balance_today(run),
+                              currency=run.case.loan.currency)  # the library allows only these placeholders
+    return chosen.model_copy(update={"text": said})
 
 
 def next_action_at(run: CaseRun) -> datetime | None:
@@ -95,6 +154,7 @@ def details(run: CaseRun) -> str:
         lines.append(f"**Awaiting approval** {item.summary} (`{item.approval_id}`)")
     if s.promise:
         lines.append(f"**Promise** {s.promise.amount} by {s.promise.due_date}")
+    lines += desk_lines(run)
     if books is not None:
         owed = books.owed
         lines.append(f"**Owed** principal {owed.principal} · interest {owed.interest} · penalty {owed.penalty}"
@@ -109,3 +169,29 @@ def details(run: CaseRun) -> str:
         lines += [f"- {clock.local(a.at, tz):%m-%d %H:%M} {a.channel.value} → {a.outcome.value}"
                   for a in s.attempts[-5:]]
     return "\n\n".join(lines[:4]) + ("\n\n" + "\n".join(lines[4:]) if lines[4:] else "")
+
+
+def desk_lines(run: CaseRun) -> list[str]:
+    """Who works the case, what is owed by when, what the borrower told us, and what to say now."""
+    s, tz = run.s, run.case.borrower.timezone
+    lines = []
+    if s.desk is not None:
+        lease, profile = s.desk.lease, s.desk.profile
+        if lease is not None and lease.agent is not None:
+            until = f" until {clock.local(lease.until, tz):%Y-%m-%d %H:%M}" if lease.until else ""
+            lines.append(f"**Assigned** {lease.team} · {lease.agent}{until}")
+        elif lease is not None:
+            lines.append(f"**Assigned** {lease.team} (the team's queue)")
+        for task in s.desk.open_tasks():
+            late = " · **late**" if task.escalated else ""
+            owner = f" ({task.owner})" if task.owner else ""
+            lines.append(f"**Task** {task.kind.value.replace('_', ' ')}{owner} due "
+                         f"{clock.local(task.due_at, tz):%Y-%m-%d %H:%M}{late}: {task.summary} (`{task.task_id}`)")
+        if profile.reasons or profile.right_party_contacts:
+            reason = profile.reason.value.replace("_", " ") if profile.reason else "not told"
+            lines.append(f"**Profile** reason: {reason} · right-party contacts {profile.right_party_contacts}"
+                         f" · refusals {profile.refusals}")
+    chosen = script(run) if s.config else None
+    if chosen is not None:
+        lines.append(f"**Script** `{chosen.script_id}` ({chosen.why}): {chosen.text}")
+    return lines

@@ -8,7 +8,7 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.case import bookkeeping, contact, money
+from workflows.case import bookkeeping, contact, money, tasks
 from workflows.case.core import COMPLAINT_AFTER_CASE_FACTS, VULNERABILITY_LASTS, CaseRun
 from workflows.complaint import Complaint
 
@@ -164,6 +164,8 @@ async def open_complaint(run: CaseRun, request: ComplaintRequest) -> UpdateResul
         static_summary=f"Complaint ({request.category}) on case {run.case_id}")
     if not hold_first and policy.pause_contact:
         run.start_hold(HoldKind.COMPLAINT, f"complaint {complaint_id} under review", ref=complaint_id)
+    if s.desk is not None and request.category == "conduct" and request.staff_id:
+        await tasks.investigate(run, complaint_id, request.staff_id)
     return run.result(f"complaint {complaint_id} opened", complaint_id)
 
 

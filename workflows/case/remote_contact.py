@@ -1,7 +1,8 @@
 """3. Remote contact: the segment's schedule of SMS reminders and calls (robot and agent), one step at
 a time, each when it falls due (`domain.schedule`) and only when the guard allows it. When the
 borrower cannot be reached, their emergency contacts are asked, once each, to pass on a message.
-When the schedule is done and nothing resolved the case, it goes to the field-visit decision.
+When the schedule is done and nothing resolved the case, it goes to the field-visit decision. A
+call-back the borrower asked for comes first: the schedule waits for its time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain import schedule
-    from domain.enums import Stage
+    from domain.enums import Stage, TaskKind
 
 
 async def step(run: CaseRun) -> datetime | None:
@@ -24,6 +25,10 @@ async def step(run: CaseRun) -> datetime | None:
         wait = await notices.send(run, "validation")
         if wait is not None:
             return wait
+    call_back = next(iter(s.desk.open_tasks(TaskKind.CALL_BACK)), None) if s.desk is not None else None
+    if call_back is not None and run.now < call_back.due_at:  # the borrower asked for a time: nothing before it
+        return run.plan_next(f"Call the borrower back as asked ({call_back.owner or call_back.team})",
+                             call_back.due_at)
     if s.step_index >= len(steps):
         return await field_visit.enter(run)
     planned = steps[s.step_index]

@@ -11,14 +11,14 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-from workflows.case import contact, notices
+from workflows.case import contact, notices, tasks
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_data import CaseDataActivities
     from activities.contracts import LoadConfigRequest, OpenCaseRequest, VerifyRequest
     from domain import clock
-    from domain.enums import Channel, HardStop, Stage
+    from domain.enums import Channel, HardStop, Stage, TaskKind
     from domain.limitation import time_barred
     from domain.policy import shared
 
@@ -91,6 +91,10 @@ async def step(run: CaseRun) -> datetime | None:
         else:
             run.event("contact_data_task", {"missing": s.verification.missing,
                                             "task": "obtain contact data through lawful channels"})
+            if s.desk is not None:  # a work item with an owner and a deadline, not only a journal line
+                tasks.make(run, TaskKind.CONTACT_DATA, "collections",
+                           run.now + run.config.policy.desk.contact_data_within,
+                           "obtain contact data through lawful channels: " + ", ".join(s.verification.missing))
         s.verification_asked = True
         s.verification_deadline = run.now + run.config.policy.verification.update_wait
     return run.plan_next("Wait for updated contact data", s.verification_deadline)

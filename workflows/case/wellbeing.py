@@ -8,10 +8,11 @@ from datetime import datetime
 
 from temporalio import workflow
 
+from workflows.case import tasks
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
-    from domain.enums import ApprovalKind, HandOff, Stage
+    from domain.enums import ApprovalKind, HandOff, Stage, TaskKind
 
 REVIEWS = (ApprovalKind.WELLBEING_REVIEW, ApprovalKind.VULNERABILITY_REVIEW)
 
@@ -34,5 +35,8 @@ async def step(run: CaseRun) -> datetime | None:
         return run.now
     if s.review_due and run.now >= s.review_due:
         run.hand_off(HandOff.SUPERVISOR, "wellbeing review overdue")
+        if s.desk is not None:
+            tasks.make(run, TaskKind.REVIEW, "care", run.now + run.config.policy.desk.approval_within,
+                       "a wellbeing or vulnerability review is overdue: decide it")
         s.review_due = None
     return run.plan_next("Wellbeing review by a trained person", s.review_due)

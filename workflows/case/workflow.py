@@ -18,6 +18,7 @@ from temporalio import workflow
 from workflows.case import (
     assessment,
     bookkeeping,
+    desk,
     field_visit,
     hardship_plan,
     messages,
@@ -32,19 +33,24 @@ from workflows.case import (
     verification,
     wellbeing,
 )
-from workflows.case.core import CaseRun
+from workflows.case.core import DESK, CaseRun
 from workflows.case.protection_handlers import ProtectionHandlers
 
 with workflow.unsafe.imports_passed_through():
     from domain import clock
     from domain.case_input import CaseInput
+    from domain.desk import Desk
     from domain.enums import ApprovalKind, Stage
     from domain.messages import (
         ApprovalDecision,
+        Assignment,
         ContactInfoUpdate,
+        ContactOutcome,
         HardshipReport,
         Payment,
         PromiseRequest,
+        Release,
+        TaskDone,
         UpdateResult,
         VisitOutcome,
     )
@@ -103,6 +109,8 @@ class OverdueCase(ProtectionHandlers):
     async def _open_case(self) -> None:
         await verification.open_case(self.c)
         money.open_books(self.c)
+        if workflow.patched(DESK):  # decided once: worklists, tasks and the registry's collectors
+            self.c.s.desk = Desk()
 
     async def _advance(self) -> datetime | None:
         """Do what is due now; return when to look again (None: only when something happens)."""
@@ -111,6 +119,7 @@ class OverdueCase(ProtectionHandlers):
             await verification.verify(c)
         money.sync(c)  # freezes as the case now stands (a hold, a dispute, a plan, a relief offer)
         offers_due_at = relief.due(c)  # offers lapse, settlements settle, freezes come up for review
+        desk_due_at = desk.due(c)  # leases end, late tasks go to a supervisor
         relationship.enter_if_paid(c)
         if s.stage is not Stage.WELLBEING_HOLD and s.stage is not Stage.RELATIONSHIP:
             if s.flags.distress:
@@ -126,7 +135,7 @@ class OverdueCase(ProtectionHandlers):
         else:
             step = STEPS.get(s.stage)
             wake = await step(c) if step else None
-        return clock.earliest(clock.earliest(wake, arrears_notice_at), offers_due_at)
+        return clock.earliest(wake, arrears_notice_at, offers_due_at, desk_due_at)
 
     # --- operators and backends: updates (handlers in messages.py and protections.py) --------
 
@@ -202,6 +211,46 @@ class OverdueCase(ProtectionHandlers):
     @accept_relief.validator
     def _check_acceptance(self, acceptance: ReliefAcceptance) -> None:
         relief.check_acceptance(self.c, acceptance)
+
+    # --- the desk: outcomes, worklists, tasks (desk.py) ------------------------------------------
+
+    @workflow.update
+    async def record_contact_outcome(self, outcome: ContactOutcome) -> UpdateResult:
+        """What a call or visit came to: who answered, why the loan is late, what was agreed, notes."""
+        async with self.c.turn():
+            return await desk.record_outcome(self.c, outcome)
+
+    @record_contact_outcome.validator
+    def _check_contact_outcome(self, outcome: ContactOutcome) -> None:
+        desk.check_outcome(self.c, outcome)
+
+    @workflow.update
+    async def assign(self, assignment: Assignment) -> UpdateResult:
+        """Into a team's queue, or an agent's for a lease that ends by itself."""
+        async with self.c.turn():
+            return await desk.assign(self.c, assignment)
+
+    @assign.validator
+    def _check_assign(self, assignment: Assignment) -> None:
+        desk.check_assign(self.c, assignment)
+
+    @workflow.update
+    async def release(self, request: Release) -> UpdateResult:
+        async with self.c.turn():
+            return await desk.release(self.c, request)
+
+    @release.validator
+    def _check_release(self, request: Release) -> None:
+        desk.check_release(self.c, request)
+
+    @workflow.update
+    async def complete_task(self, done: TaskDone) -> UpdateResult:
+        async with self.c.turn():
+            return await desk.task_done(self.c, done)
+
+    @complete_task.validator
+    def _check_task_done(self, done: TaskDone) -> None:
+        desk.check_task_done(self.c, done)
 
     @workflow.query
     def status(self) -> CaseStatus:

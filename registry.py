@@ -81,6 +81,14 @@ async def _run(registry: Registry, args: argparse.Namespace, file: RegistryFile 
         if not teams:
             return f"The registry is empty: `{PROG} load FILE.yaml` fills it."
         return roster_text(teams, await registry.roster(args.team), date.today())
+    if args.verb == "close-investigation":  # a case already closed can no longer close its task
+        try:
+            closed = await registry.close_investigation(args.investigation_id, args.finding, args.by, datetime.now(UTC))
+        except ValueError as e:
+            raise BadInput(str(e).splitlines()[0]) from None
+        if not closed:
+            raise BadInput(f"no open investigation {args.investigation_id!r}")
+        return f"Investigation {args.investigation_id} closed by {args.by}."
     found = await registry.investigations(open_only=not args.all, supervisor_id=args.supervisor)
     now = datetime.now(UTC)
     lines = [f"{len(found)} {'' if args.all else 'open '}investigation(s)"
@@ -104,6 +112,11 @@ def parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("investigations", help="open conduct investigations, overdue ones marked")
     inv.add_argument("--all", action="store_true", help="closed ones too, with their finding")
     inv.add_argument("--supervisor", metavar="STAFF_ID", help="only this supervisor's")
+    close = sub.add_parser("close-investigation", help="close one whose case has closed (else: the case's "
+                           "complete_task)")
+    close.add_argument("investigation_id"), close.add_argument("--by", required=True, metavar="STAFF_ID")
+    close.add_argument("--finding", required=True, help="what was found, without the borrower's personal data "
+                       "(the registry keeps it unsealed)")
     return p
 
 

@@ -28,10 +28,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from adapters.registry import Registry
 from pydantic import BaseModel, ValidationError
 
 from adapters.db import make_engine
+from adapters.registry import Registry
 from domain.enums import CeaseScope, ContactResult, DelinquencyReason, Party
 from domain.errors import explain
 from domain.messages import (
@@ -265,7 +265,11 @@ def _desk(cases: Cases) -> Desk:
 
 
 async def _worklist(cases: Cases, args: argparse.Namespace) -> int:
-    found = await Desk(cases, cases.client).worklist(args.view, agent=args.agent, team=args.team, zone=args.zone)
+    try:
+        found = await Desk(cases, cases.client).worklist(args.view, agent=args.agent, team=args.team, zone=args.zone)
+    except (ValueError, KeyError) as e:  # an agent's list without the agent, an unknown time zone
+        print(f"error: {str(e).strip(chr(34))}", file=sys.stderr)
+        return 2
     if args.json:
         _print({"view": found.view, "query": found.query, "items": [i.model_dump(mode="json") for i in found.items]})
         return 0

@@ -9,10 +9,11 @@ from typing import Any
 
 from pydantic import Field
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.contracts import Contract
 from adapters.registry import Registry
-from domain.registry import Course, Investigation, StaffMember
+from domain.registry import Course, Investigation, StaffMember, Team
 from domain.values import AwareDatetime, CountryCode, StaffId
 
 
@@ -22,6 +23,10 @@ class CollectorSearch(Contract):
     course: Course
     on: date  # the visit's day where the borrower lives: training must be current then
     need: int = Field(ge=1)
+
+
+class TeamLookup(Contract):
+    team_id: str
 
 
 class StaffLookup(Contract):
@@ -68,9 +73,18 @@ class RegistryActivities:
 
     @activity.defn
     async def close_investigation(self, closing: InvestigationClosing) -> bool:
-        """False when it was closed already (a retry, or a second finding): the first finding stands."""
-        return await self.registry.close_investigation(closing.investigation_id, closing.finding, closing.by,
-                                                       closing.at)
+        """False when it was closed already (a retry, or a second finding): the first finding stands. A
+        closing the registry refuses (no finding) is refused for good: retrying it cannot succeed."""
+        try:
+            return await self.registry.close_investigation(closing.investigation_id, closing.finding, closing.by,
+                                                           closing.at)
+        except ValueError as e:
+            raise ApplicationError(str(e), type="InvalidClosing", non_retryable=True) from e
+
+    @activity.defn
+    async def team(self, lookup: TeamLookup) -> Team | None:
+        return await self.registry.team(lookup.team_id)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.find_collectors, self.staff_member, self.open_investigation, self.close_investigation]
+        return [self.find_collectors, self.staff_member, self.open_investigation, self.close_investigation,
+                self.team]

@@ -93,6 +93,12 @@ class Registry:
         async with self.engine.connect() as conn:
             return _read(Team, await conn.execute(select(*_columns(db.teams, Team)).order_by(db.teams.c.team_id)))
 
+    async def team(self, team_id: str) -> Team | None:
+        async with self.engine.connect() as conn:
+            found = _read(Team, await conn.execute(select(*_columns(db.teams, Team))
+                                                   .where(db.teams.c.team_id == team_id)))
+        return found[0] if found else None
+
     async def member(self, staff_id: str) -> StaffMember | None:
         s = db.staff
         async with self.engine.connect() as conn:

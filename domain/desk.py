@@ -27,6 +27,7 @@ class Lease(Model):
     since: datetime
     until: datetime | None = None  # None: the team's queue (no agent, nothing to expire)
     by: str = "operator"
+    queue: str | None = None  # the stage's queue when it was given: it lapses when the case moves to another
 
 
 class Task(Model):
@@ -36,11 +37,18 @@ class Task(Model):
     kind: TaskKind
     team: str
     owner: StaffId | None = None  # a person, or anyone in the team
-    due_at: datetime
+    opened_at: datetime | None = None
+    due_at: datetime  # when it is to be done (a call-back: the time the borrower asked for)
+    escalate_at: datetime | None = None  # late: not done by then, it goes to a supervisor (None: at `due_at`)
     summary: str
     ref: str | None = None  # what it is about (an investigation id, an attempt key)
+    subject: StaffId | None = None  # the staff member it is about (an investigation): never the one to close it
     status: TaskStatus = TaskStatus.OPEN
     escalated: bool = False
+
+    @property
+    def late_at(self) -> datetime:
+        return self.escalate_at or self.due_at
 
     @property
     def open(self) -> bool:
@@ -112,13 +120,13 @@ def release_problem(lease: Lease | None, agent: str) -> str | None:
 
 
 def late(tasks: Iterable[Task], now: datetime) -> list[Task]:
-    """Open tasks past their due time and not yet escalated: each goes to a supervisor once."""
-    return [t for t in tasks if t.open and not t.escalated and t.due_at <= now]
+    """Open tasks past their time to escalate and not yet escalated: each goes to a supervisor once."""
+    return [t for t in tasks if t.open and not t.escalated and t.late_at <= now]
 
 
 def next_due(tasks: Iterable[Task], lease: Lease | None) -> datetime | None:
     """When the desk next needs the case awake: a task falls due, or a lease ends."""
-    times = [t.due_at for t in tasks if t.open and not t.escalated]
+    times = [t.late_at for t in tasks if t.open and not t.escalated]
     if lease is not None and lease.until is not None:
         times.append(lease.until)
     return min(times, default=None)
@@ -131,8 +139,8 @@ def due_by(deadlines: Iterable[datetime | None]) -> datetime | None:
 
 
 class PriorityFacts(Model):
-    """What a case's place in a worklist is decided on; all of it is in the case's search attributes,
-    so a worklist can decide it again for the moment it is read."""
+    """What a case's place in a worklist is decided on: all of it read from the case's search attributes
+    (`shown`), by the workflow as it publishes them and by a worklist as it reads them, so both decide alike."""
 
     promise_due_at: datetime | None = None  # an open promise's due date, its first instant in the borrower's zone
     promise_broken: bool = False
@@ -141,6 +149,17 @@ class PriorityFacts(Model):
     days_past_due: int = 0
     vulnerable: bool = False  # distress or a vulnerability under review
     care_team: bool = False
+
+    @classmethod
+    def shown(cls, flags: Iterable[str], due_by: datetime | None, promise_due: datetime | None, amount_due: float,
+              days_past_due: int, care_team: bool) -> PriorityFacts:
+        """From the search attributes (`CaseFlags`, `DueBy`, `PromiseDue`, `AmountDue`, `DaysPastDue`; the care
+        team from the stage's queue). A call-back counts as due when its task is open and `DueBy` has come."""
+        shown = set(flags)
+        return cls(promise_due_at=promise_due, promise_broken="promise_broken" in shown,
+                   call_back_at=due_by if "task:call_back" in shown else None,
+                   balance=Decimal(str(amount_due)), days_past_due=days_past_due,
+                   vulnerable="distress" in shown or "vulnerable" in shown, care_team=care_team)
 
 
 # The order of a worklist: tiers first (each above all the tiers below), then the balance, then the days.

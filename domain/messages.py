@@ -285,7 +285,15 @@ class ContactOutcome(Model):
             raise ValueError("result promise goes with a promise (amount and due_date), and a promise only with it")
         if self.result is ContactResult.HARDSHIP and self.reason is None:
             raise ValueError("result hardship needs the reason for delinquency")
+        if self.disputes and self.result in (ContactResult.PROMISE, ContactResult.PAYMENT, ContactResult.HARDSHIP):
+            raise ValueError(f"a disputed debt takes no {self.result.value}: record the dispute (collection pauses)")
         return self
+
+    @property
+    def disputes(self) -> bool:
+        """The borrower disputes the debt (or says it is not theirs): a dispute opens."""
+        return self.reason in (DelinquencyReason.DISPUTE, DelinquencyReason.FRAUD_CLAIM) \
+            or self.result is ContactResult.DISPUTE
 
 
 class Assignment(Model):
@@ -294,7 +302,7 @@ class Assignment(Model):
     team: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     agent: StaffId | None = Field(default=None, description="None: the team's queue, nobody's in particular")
     lease: timedelta | None = Field(default=None, description="how long the agent holds it (else the policy's)")
-    by: str = Field(default="operator", max_length=100)
+    by: StaffId = Field(default="operator", description="who assigned it: a staff id")
 
 
 class Release(Model):
@@ -306,4 +314,9 @@ class TaskDone(Model):
     task_id: str = Field(max_length=160)
     by: StaffId
     finding: str = Field(default="", max_length=4000, description="what was found or done (sealed in the ledger)")
+
+    @field_validator("finding")
+    @classmethod
+    def _trimmed(cls, v: str) -> str:
+        return v.strip()
     cancelled: bool = Field(default=False, description="no longer needed (say why in `finding`)")

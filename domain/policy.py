@@ -381,6 +381,10 @@ class DeskPolicy(Strict):
                                     description="the course a collector must hold, unexpired, to be dispatched")
     collectors_retry: timedelta = Field(default=timedelta(days=1),
                                         description="with too few trained collectors in the region: look again after")
+    collectors_wait_max: timedelta = Field(default=timedelta(days=7), description="then the visit is given up: "
+                                           "the end of the path (a person decides what follows)")
+    late_after: timedelta = Field(default=timedelta(hours=1), description="a task not done this long after its "
+                                  "due time goes to a supervisor")
 
 
 class ThirdPartyPolicy(Strict):

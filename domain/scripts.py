@@ -119,10 +119,14 @@ class ChosenScript(Model):
 
 def choose(library: ScriptLibrary, situation: Situation) -> ChosenScript | None:
     """The most specific script for the situation (ties: the earlier in the library), in the
-    situation's locale where it has one, else in English. None only outside the agent-worked stages."""
+    situation's locale where it has one, else in English; for a vulnerable borrower a script written for
+    vulnerability comes before any other. None only outside the agent-worked stages."""
+    def rank(script: Script) -> tuple[bool, int]:
+        return situation.vulnerable and script.when.vulnerable is True, script.when.specificity
+
     best: Script | None = None
     for script in library.scripts:
-        if script.matches(situation) and (best is None or script.when.specificity > best.when.specificity):
+        if script.matches(situation) and (best is None or rank(script) > rank(best)):
             best = script
     if best is None:
         return None

@@ -8,18 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from adapters.registry import Registry
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
+from adapters.registry import Registry
 from domain import desk as decide
 from domain.desk import PriorityFacts
-from domain.enums import StaffRole
+from domain.enums import StaffRole, Stage
 from domain.messages import Assignment, ContactOutcome, Release, TaskDone, UpdateResult
 from service.cases import Cases, TemporalError, UpdateRejected
 from workflows import search
@@ -31,6 +30,7 @@ VIEWS: tuple[View, ...] = ("due-now", "team", "promises-due-today", "visits-awai
                            "past-deadline")
 RUNNING = 'WorkflowType = "OverdueCase" AND ExecutionStatus = "Running"'
 TAKES_CASES = (StaffRole.AGENT, StaffRole.COLLECTOR, StaffRole.SUPERVISOR)
+STAGES = {s.value for s in Stage}
 
 
 class WorkItem(BaseModel):
@@ -93,7 +93,7 @@ def query(view: View, now: datetime, agent: str | None = None, team: str | None 
             where = f"{search.DUE_BY.name} <= \"{at}\""
     if team and view not in ("team",):
         where += f" AND {search.ASSIGNED_TEAM.name} = {_quoted(team)}"
-    if agent and view != "due-now":
+    if agent and view not in ("due-now", "team"):  # a team's queue is the cases nobody holds
         where += f" AND {search.ASSIGNED_AGENT.name} = {_quoted(agent)}"
     return f"{RUNNING} AND {where}"
 
@@ -106,14 +106,12 @@ def item(case_id: str, attributes: Mapping[str, Sequence[Any]], now: datetime) -
 
     flags = [str(f) for f in attributes.get(search.CASE_FLAGS.name) or []]
     due_by, promise_due = one(search.DUE_BY.name), one(search.PROMISE_DUE.name)
-    team = one(search.ASSIGNED_TEAM.name)
-    facts = PriorityFacts(
-        promise_due_at=promise_due, promise_broken="promise_broken" in flags,
-        call_back_at=due_by if "task:call_back" in flags else None,
-        balance=Decimal(str(one(search.AMOUNT_DUE.name) or 0)), days_past_due=one(search.DAYS_PAST_DUE.name) or 0,
-        vulnerable="distress" in flags or "vulnerable" in flags, care_team=team == "care")
+    team, stage = one(search.ASSIGNED_TEAM.name), one(search.CASE_STAGE.name)
+    queue = search.TEAM_BY_STAGE.get(Stage(stage)) if stage in STAGES else None
+    facts = PriorityFacts.shown(flags, due_by, promise_due, one(search.AMOUNT_DUE.name) or 0.0,
+                                one(search.DAYS_PAST_DUE.name) or 0, care_team=queue == "care")
     return WorkItem(
-        case_id=case_id, priority=decide.priority(facts, now), stage=one(search.CASE_STAGE.name), team=team,
+        case_id=case_id, priority=decide.priority(facts, now), stage=stage, team=team,
         agent=one(search.ASSIGNED_AGENT.name), flags=flags, days_past_due=one(search.DAYS_PAST_DUE.name),
         amount_due=one(search.AMOUNT_DUE.name), next_action_at=one(search.NEXT_ACTION_AT.name), due_by=due_by,
         promise_due=promise_due)
@@ -133,6 +131,8 @@ class Desk:
     async def assign(self, case_id: str, assignment: Assignment) -> UpdateResult:
         """Into a team's queue or an agent's; an agent the registry does not know is refused here, before
         the case sees anything (the case asks the registry too, for updates sent from the Web UI)."""
+        if assignment.agent is None and self.registry is not None and await self.registry.team(assignment.team) is None:
+            raise UpdateRejected(f"no team {assignment.team} in the registry", case_id)
         if assignment.agent is not None and self.registry is not None:
             member = await self.registry.member(assignment.agent)
             if member is None or not member.active or member.role not in TAKES_CASES:
@@ -148,8 +148,9 @@ class Desk:
         return await self.cases.send(case_id, lambda h: h.execute_update(OverdueCase.complete_task, done))
 
     async def worklist(self, view: View, *, agent: str | None = None, team: str | None = None,
-                       zone: str = "UTC", now: datetime | None = None, limit: int = 200) -> Worklist:
-        """The cases of a view, highest priority first (then the earliest deadline)."""
+                       zone: str = "UTC", now: datetime | None = None, limit: int | None = None) -> Worklist:
+        """The cases of a view, highest priority first (then the earliest deadline): every case the query
+        finds (visibility cannot order by priority, so none is left out before sorting), or `limit`."""
         now = now or datetime.now(UTC)
         q = query(view, now, agent=agent, team=team, zone=zone)
         items: list[WorkItem] = []

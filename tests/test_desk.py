@@ -4,23 +4,38 @@ workflow, real activities, the registry and the ledger on the real Postgres."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
+from adapters.config_files import load_policy
 from adapters.registry import Registry
-from domain.enums import ContactResult, DelinquencyReason, Party, Stage, TaskKind, TaskStatus, VisitResult
+from domain.enums import (
+    ContactResult,
+    DelinquencyReason,
+    Party,
+    Stage,
+    TaskKind,
+    TaskStatus,
+    VisitResult,
+    VulnerabilityDriver,
+)
 from domain.messages import (
     ApprovalDecision,
     Assignment,
     ComplaintRequest,
     ContactOutcome,
+    DialRequest,
     PromiseRequest,
     Release,
     TaskDone,
     VisitOutcome,
+    VulnerabilityReport,
 )
 from service.cases import Cases as CaseService
 from service.cases import UpdateRejected
@@ -41,10 +56,23 @@ async def outcome(cases, **fields) -> ContactOutcome:
                              "at": await now(cases), **fields})
 
 
-async def shown(cases, handle, predicate, what: str):
+async def attributes_of(cases, handle) -> dict[str, object]:
+    """The case's search attributes by name, as the server holds them; an unset one (the time-skipping
+    server keeps it with an empty payload, which the SDK's typed decoding refuses) is absent."""
+    raw = await cases.client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+        namespace="default", execution=WorkflowExecution(workflow_id=handle.id)))
+    out: dict[str, object] = {}
+    for name, payload in raw.workflow_execution_info.search_attributes.indexed_fields.items():
+        if payload.data:
+            value = json.loads(payload.data)
+            out[name] = datetime.fromisoformat(value) if payload.metadata.get("type") == b"Datetime" else value
+    return out
+
+
+async def shown(cases, handle, predicate, what: str) -> dict[str, object]:
     """The case's search attributes once they satisfy `predicate` (upserted as the case's step ends)."""
     for _ in range(30):
-        attributes = (await handle.describe()).typed_search_attributes
+        attributes = await attributes_of(cases, handle)
         if predicate(attributes):
             return attributes
         await cases.env.sleep(timedelta(seconds=1))
@@ -69,14 +97,15 @@ async def settled_journal(cases, handle, case_id: str, kind: str, n: int) -> lis
 async def test_each_reason_for_delinquency_is_recorded_sealed_and_a_fraud_claim_opens_a_dispute(cases):
     handle = await cases.start(mobile=AGENT_TASKS_WAIT)
     status = await cases.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="first SMS")
-    told = [r for r in DelinquencyReason if r is not DelinquencyReason.FRAUD_CLAIM] + [DelinquencyReason.FRAUD_CLAIM]
+    disputing = [DelinquencyReason.FRAUD_CLAIM, DelinquencyReason.DISPUTE]  # last: collection pauses
+    told = [r for r in DelinquencyReason if r not in disputing] + disputing
     for n, reason in enumerate(told):
         answer = await handle.execute_update(OverdueCase.record_contact_outcome, await outcome(
             cases, reason=reason, duration_seconds=60 + n, notes=f"said: {reason.value}, private detail {n}"))
         assert answer.accepted
     status = await cases.status(handle)
     assert status.desk.profile.reasons == told and status.desk.profile.right_party_contacts == len(told)
-    assert "dispute" in status.flags  # a fraud claim is a dispute of the debt: collection pauses
+    assert "dispute" in status.flags  # a fraud claim disputes the debt: collection pauses (one dispute)
     entries = await settled_journal(cases, handle, status.case_id, "contact_outcome", len(told))
     assert [e["party"] for e in entries] == ["right_party"] * len(told)
     assert all(set(e["notes"]) == {"$sealed"} and set(e["reason"]) == {"$sealed"} for e in entries)
@@ -94,6 +123,10 @@ async def test_a_wrong_party_on_an_agents_call_sets_the_number_apart(cases):
         await outcome(cases, party=Party.WRONG_PARTY, reason=DelinquencyReason.FORGOT, attempt_key=task.key)
     await factories.rejected(handle.execute_update(OverdueCase.record_contact_outcome, await outcome(
         cases, party=Party.WRONG_PARTY, attempt_key="nope")), "no agent call task")
+    await factories.rejected(handle.execute_update(OverdueCase.record_contact_outcome, await outcome(
+        cases, party=Party.WRONG_PARTY, attempt_key=task.key)), "never dialled")  # the guard's word first
+    dialled = await handle.execute_update(OverdueCase.may_dial, DialRequest(attempt_key=task.key, agent="agent-1"))
+    assert dialled.allowed, dialled
     await handle.execute_update(OverdueCase.record_contact_outcome, await outcome(
         cases, party=Party.WRONG_PARTY, attempt_key=task.key, notes="a stranger: never heard of them"))
     status = await cases.status(handle)
@@ -112,15 +145,18 @@ async def test_a_call_back_is_a_task_that_sets_the_next_action_and_goes_to_a_sup
     status = await cases.status(handle)
     [task] = status.desk.tasks
     assert (task.kind, task.owner, task.due_at, task.status) == (TaskKind.CALL_BACK, "agent-1", at, TaskStatus.OPEN)
-    await shown(cases, handle, lambda a: "task:call_back" in (a.get(search.CASE_FLAGS) or [])
-                and a.get(search.DUE_BY) == at, "the call-back task")
+    await shown(cases, handle, lambda a: "task:call_back" in (a.get(search.CASE_FLAGS.name) or [])
+                and a.get(search.DUE_BY.name) == at, "the call-back task")
     status = await cases.status(handle)
     assert status.next_action.at == at and "Call the borrower back" in status.next_action.what  # nothing before
 
-    await cases.env.sleep(timedelta(hours=3, minutes=1))  # nobody called back
+    await cases.env.sleep(timedelta(hours=3, minutes=1))  # due now: the agent's list, not yet late
+    status = await cases.status(handle)
+    assert not status.desk.tasks[0].escalated and status.desk.tasks[0].open
+    await cases.env.sleep(load_policy("standard").desk.late_after)  # nobody called back
     status = await cases.status(handle)
     assert status.desk.tasks[0].escalated
-    await shown(cases, handle, lambda a: "task_late" in (a.get(search.CASE_FLAGS) or []), "a late task")
+    await shown(cases, handle, lambda a: "task_late" in (a.get(search.CASE_FLAGS.name) or []), "a late task")
     rows = await cases.rows("SELECT kind, reason FROM escalations WHERE case_id = :c", c=status.case_id)
     assert [r["kind"] for r in rows] == ["supervisor"] and "call_back" in rows[0]["reason"]
 
@@ -147,8 +183,8 @@ async def test_a_lease_ends_by_itself_and_only_its_holder_releases_it(cases):
     answer = await desk.assign(status.case_id, Assignment(team="collections", agent="agent-1",
                                                           lease=timedelta(hours=2)))
     assert "agent-1 until" in answer.message
-    await shown(cases, handle, lambda a: a.get(search.ASSIGNED_AGENT) == "agent-1"
-                and a.get(search.ASSIGNED_TEAM) == "collections", "the assignment")
+    await shown(cases, handle, lambda a: a.get(search.ASSIGNED_AGENT.name) == "agent-1"
+                and a.get(search.ASSIGNED_TEAM.name) == "collections", "the assignment")
     await factories.rejected(handle.execute_update(OverdueCase.assign, Assignment(team="collections", agent="agent-2")),
                              "agent agent-1 holds this case")
     await factories.rejected(handle.execute_update(OverdueCase.release, Release(agent="agent-2")),
@@ -159,12 +195,26 @@ async def test_a_lease_ends_by_itself_and_only_its_holder_releases_it(cases):
     await cases.env.sleep(timedelta(hours=2, minutes=1))  # agent-1 went home without releasing it
     status = await cases.status(handle)
     assert status.desk.lease.agent is None and status.desk.lease.team == "collections"
-    await shown(cases, handle, lambda a: a.get(search.ASSIGNED_AGENT) is None, "the lease's end")
+    await shown(cases, handle, lambda a: a.get(search.ASSIGNED_AGENT.name) is None, "the lease's end")
     [ended] = await settled_journal(cases, handle, status.case_id, "lease_ended", 1)
     assert ended["agent"] == "agent-1"
     await desk.assign(status.case_id, Assignment(team="collections", agent="agent-2"))
     answer = await desk.release(status.case_id, Release(agent="agent-2", note="shift over"))
     assert "queue" in answer.message
+    try:
+        await desk.assign(status.case_id, Assignment(team="colections"))
+        raise AssertionError("a team the registry does not know was accepted")
+    except UpdateRejected as e:
+        assert "no team colections" in str(e)
+
+    # The case becomes the care team's work: the collections agent's assignment lapses.
+    await desk.assign(status.case_id, Assignment(team="collections", agent="agent-1"))
+    await handle.execute_update(OverdueCase.record_vulnerability, VulnerabilityReport(
+        driver=VulnerabilityDriver.HEALTH, source="agent", consent_to_record=True))
+    status = await cases.until(handle, lambda s: s.desk.lease is None, what="the assignment to lapse")
+    assert status.stage is Stage.WELLBEING_HOLD
+    await shown(cases, handle, lambda a: a.get(search.ASSIGNED_TEAM.name) == "care"
+                and a.get(search.ASSIGNED_AGENT.name) is None, "the care team's queue")
 
 
 async def test_a_visit_goes_only_to_trained_collectors_of_the_region_who_alone_report_it(cases):
@@ -210,6 +260,11 @@ async def test_a_visit_in_a_region_without_enough_trained_collectors_waits_with_
     rows = await cases.rows("SELECT count(*) AS n FROM contact_attempts WHERE case_id = :c AND channel = 'visit'",
                             c=status.case_id)
     assert rows[0]["n"] == 0  # nobody was sent
+    status = await cases.until(handle, lambda s: s.stage is not Stage.FIELD_VISIT or s.pending_approvals,
+                               what="the visit given up", max_steps=60)
+    assert not status.desk.open_tasks(TaskKind.COLLECTORS) and status.visit.status == "approved"
+    given_up = await settled_journal(cases, handle, status.case_id, "task_closed", 1)
+    assert given_up[-1]["why"] == "the visit is given up"
 
 
 async def test_a_conduct_complaint_opens_an_investigation_for_the_staff_members_supervisor(cases):
@@ -225,7 +280,11 @@ async def test_a_conduct_complaint_opens_an_investigation_for_the_staff_members_
     [open_one] = await registry.investigations(supervisor_id="sup-1")
     assert (open_one.staff_id, open_one.case_id, open_one.due_at) == ("agent-2", status.case_id, task.due_at)
     await factories.rejected(handle.execute_update(OverdueCase.complete_task, TaskDone(
-        task_id=task.task_id, by="sup-1")), "closes with its finding")
+        task_id=task.task_id, by="sup-1", finding="   ")), "closes with its finding")
+    await factories.rejected(handle.execute_update(OverdueCase.complete_task, TaskDone(
+        task_id=task.task_id, by="agent-2", finding="nothing happened")), "the staff member investigated")
+    await factories.rejected(handle.execute_update(OverdueCase.complete_task, TaskDone(
+        task_id=task.task_id, by="agent-1", finding="all fine")), "only sup-1")
     await handle.execute_update(OverdueCase.complete_task, TaskDone(
         task_id=task.task_id, by="sup-1", finding="call recording reviewed; coaching given"))
     for _ in range(30):

@@ -127,7 +127,7 @@ async def test_the_example_file_loads_and_loading_it_again_changes_nothing(reg: 
     assert agent is not None and (agent.team_id, agent.country, agent.languages) == ("us-collections", "US", ["en"])
     assert await reg.member("nobody") is None
     assert [t.expires_on for t in await reg.trainings_of("collector-c")] == [date(2025, 12, 31)]
-    roster = await reg.roster("cn-field-zhejiang")
+    roster = await reg.roster("field-zj")
     assert [m.staff_id for m, _ in roster] == ["collector-a", "collector-b", "collector-c"]
     assert all(len(held) == 1 for _, held in roster)
     assert len(await reg.roster()) == 10 and len(await reg.teams()) == 6
@@ -146,10 +146,10 @@ async def test_collectors_are_the_regions_active_ones_with_current_training_up_t
 
 
 async def test_a_training_that_expires_tomorrow_counts_today_and_tomorrow_but_not_after(reg: Registry):
-    await reg.add_team(Team(team_id="cn-field-jiangsu", kind="field", country="CN", region="Jiangsu",
+    await reg.add_team(Team(team_id="field-js", kind="field", country="CN", region="Jiangsu",
                             supervisor_id="sup-field-1"))
     for staff_id, active in (("collector-e", True), ("collector-f", False)):
-        await reg.add_staff(StaffMember(staff_id=staff_id, team_id="cn-field-jiangsu", role=StaffRole.COLLECTOR,
+        await reg.add_staff(StaffMember(staff_id=staff_id, team_id="field-js", role=StaffRole.COLLECTOR,
                                         country="CN", region="Jiangsu", languages=["zh-CN"], active=active))
         await reg.record_training(training(staff_id, DAY + timedelta(days=1)))
     assert await reg.collectors("CN", "Jiangsu", COURSE, DAY, need=2) == ["collector-e"]  # f is inactive
@@ -201,7 +201,7 @@ async def test_the_activities_ask_the_registry_and_an_investigation_finds_its_su
     assert await acts.find_collectors(CollectorSearch(country="CN", region="Zhejiang", course=COURSE, on=DAY,
                                                       need=2)) == ["collector-a", "collector-b"]
     member = await acts.staff_member(StaffLookup(staff_id="care-1"))
-    assert member is not None and member.team_id == "cn-care"
+    assert member is not None and member.team_id == "care"
     assert await acts.staff_member(StaffLookup(staff_id="nobody")) is None
     request = InvestigationRequest(investigation_id="cmp-2:investigation", case_id="C-2", complaint_id="cmp-2",
                                    staff_id="collector-b", opened_at=AT, due_at=AT + timedelta(days=14))
@@ -244,10 +244,10 @@ def cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
 
 async def test_the_command_refuses_a_file_whose_staff_name_an_unknown_team(registry_url: str, tmp_path: Path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace("team_id: cn-care, role", "team_id: cn-cares, role"))
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace("team_id: care, role", "team_id: cares, role"))
     refused = cli("load", str(bad), url=registry_url)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert "care-1 names an unknown team cn-cares" in refused.stderr
+    assert "care-1 names an unknown team cares" in refused.stderr
     missing = cli("load", str(tmp_path / "none.yaml"), url=registry_url)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
 
@@ -257,7 +257,7 @@ async def test_the_command_loads_shows_expired_training_and_lists_overdue_invest
     loaded = cli("load", str(EXAMPLE), url=registry_url)
     assert loaded.returncode == 0, loaded.stderr
     assert "6 team(s), 10 staff member(s) and 4 training record(s)" in loaded.stdout
-    shown = cli("show", "--team", "cn-field-zhejiang", url=registry_url)
+    shown = cli("show", "--team", "field-zj", url=registry_url)
     assert shown.returncode == 0, shown.stderr
     [c] = [line for line in shown.stdout.splitlines() if "collector-c" in line]
     assert "collections-conduct until 2025-12-31 EXPIRED" in c and "Zhejiang" in c and "zh-CN" in c

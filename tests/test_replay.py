@@ -116,3 +116,16 @@ async def test_a_distress_cases_story_shows_the_referral_the_hold_and_who_decide
     assert {r.kind for r in decisions} == {"approval", "review"} and len(decisions) == 3
     page = timeline.as_html("EX", decisions, tz)
     assert '<tr class="review">' in page and "@media print" in page and "Guard" not in page
+
+
+async def test_the_desk_shows_in_a_cases_story_outcomes_tasks_and_assignments():
+    import timeline
+
+    [history] = [h for h in from_files([GOLDEN / "desk"]) if "call_back_is_a_task" in h.workflow_id]
+    items, tz = await timeline.rows(history, data_converter)
+    desk = timeline.as_text("EX", timeline.only(items, {"desk"}), tz)
+    for expected in ("Outcome: right party, call back", "agent call by agent-1 · reason income cut",
+                     "Task: call back", "call the borrower back as asked", "Task closed: call back",
+                     "Outcome: right party, refused"):
+        assert expected in desk, expected
+    assert "Handed off to supervisor" in timeline.as_text("EX", items, tz)  # the late call-back

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows import search
 from workflows.case import contact, hardship_plan, messages, promise, protections, tasks
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import ReceiptRecord
-    from activities.registry import InvestigationClosing, RegistryActivities, StaffLookup
+    from activities.registry import InvestigationClosing, RegistryActivities, StaffLookup, TeamLookup
     from domain import clock
     from domain import desk as decide
     from domain.desk import Lease
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         Party,
         StaffRole,
+        Stage,
         TaskKind,
         TaskStatus,
         VisitStatus,
@@ -53,10 +55,17 @@ def due(run: CaseRun) -> datetime | None:
     d = run.s.desk
     if d is None or run.s.stage.terminal:
         return None
-    if d.lease is not None and d.lease.until is not None and d.lease.until <= run.now:
-        ended, d.lease = d.lease, Lease(team=d.lease.team, since=run.now, by="lease end")
+    queue = search.TEAM_BY_STAGE[run.s.stage]
+    if d.lease is not None and d.lease.queue is not None and d.lease.queue != queue:  # now another team's work
+        ended, d.lease = d.lease, None
+        run.event("lease_ended", {"team": ended.team, "agent": ended.agent, "until": None,
+                                  "why": f"the case moved to the {queue} queue"})
+    elif d.lease is not None and d.lease.until is not None and d.lease.until <= run.now:
+        ended, d.lease = d.lease, Lease(team=d.lease.team, since=run.now, by="lease end", queue=d.lease.queue)
         run.event("lease_ended", {"team": ended.team, "agent": ended.agent, "until": ended.until.isoformat()
-                                  if ended.until else None})
+                                  if ended.until else None, "why": "the lease ran out"})
+    if run.s.stage is not Stage.FIELD_VISIT:
+        tasks.close(run, TaskKind.COLLECTORS, "the case left the field visit")
     for task in decide.late(d.tasks, run.now):
         task.escalated = True
         run.hand_off(HandOff.SUPERVISOR, f"task {task.task_id} ({task.kind.value}) late: {task.summary}")
@@ -75,6 +84,8 @@ def check_outcome(run: CaseRun, outcome: ContactOutcome) -> None:
         attempt = next((a for a in run.s.attempts if a.key == outcome.attempt_key), None)
         if attempt is None or attempt.dial_by is None:
             raise ValueError(f"no agent call task {outcome.attempt_key!r} on this case")
+        if not attempt.dialled and attempt.outcome is Outcome.TASK_CREATED:  # the guard's word comes first
+            raise ValueError(f"task {outcome.attempt_key} was never dialled: ask may_dial as you dial, then record")
     if outcome.visit_id is not None:
         visit = run.s.visit
         if visit is None or visit.visit_id != outcome.visit_id:
@@ -96,8 +107,8 @@ def check_outcome(run: CaseRun, outcome: ContactOutcome) -> None:
 async def record_outcome(run: CaseRun, outcome: ContactOutcome) -> UpdateResult:
     """On record first (notes and reason sealed in the ledger under the case's key), then what it leads to:
     the attempt's outcome, the profile, a call-back task, a promise, a hardship plan, a dispute."""
-    s, d = run.s, tasks.desk(run)
     run.recheck(lambda o: check_outcome(run, o), outcome)
+    s, d = run.s, tasks.desk(run)
     run.event("contact_outcome", {
         "channel": outcome.channel, "attempt_key": outcome.attempt_key, "visit_id": outcome.visit_id,
         "party": outcome.party.value, "reason": outcome.reason.value if outcome.reason else None,
@@ -110,7 +121,6 @@ async def record_outcome(run: CaseRun, outcome: ContactOutcome) -> UpdateResult:
     if attempt is not None and attempt.outcome is Outcome.TASK_CREATED:  # no receipt has said it yet
         said = {Party.RIGHT_PARTY: Outcome.CONVERSATION, Party.WRONG_PARTY: Outcome.WRONG_PARTY,
                 Party.THIRD_PARTY: Outcome.THIRD_PARTY, Party.NONE: Outcome.NO_ANSWER}[outcome.party]
-        attempt.dialled = True
         contact.apply_outcome(run, attempt, said, distress=False)
         run.owe(ReceiptRecord(case_id=run.case_id, key=attempt.key, outcome=said, distress=False, at=run.now))
     elif outcome.party is Party.RIGHT_PARTY and s.reached_at is None:
@@ -118,13 +128,13 @@ async def record_outcome(run: CaseRun, outcome: ContactOutcome) -> UpdateResult:
     if outcome.channel == "agent_call" and outcome.party is not Party.NONE:
         tasks.close(run, TaskKind.CALL_BACK, "the borrower was called back")
     said_so = f"{outcome.party.value}, {outcome.result.value} recorded"
-    disputed = outcome.reason is DelinquencyReason.FRAUD_CLAIM or outcome.result is ContactResult.DISPUTE
-    if disputed and run.s.flags.hold(HoldKind.DISPUTE) is None:  # a fraud claim is a dispute of the debt
+    if outcome.disputes and run.s.flags.hold(HoldKind.DISPUTE) is None:  # collection pauses until verified
         fraud = outcome.reason is DelinquencyReason.FRAUD_CLAIM
-        return await protections.open_dispute(run, DisputeRequest(
+        opened = await protections.open_dispute(run, DisputeRequest(
             kind="identity_theft" if fraud else "debt",
             reason=f"{'fraud' if fraud else 'the debt'} disputed on a {outcome.channel.replace('_', ' ')}",
             details=outcome.notes[:2000], written=False))
+        said_so = f"{said_so}; {opened.message}"
     match outcome.result:
         case ContactResult.CALL_BACK:
             assert outcome.call_back_at is not None
@@ -159,24 +169,34 @@ def check_assign(run: CaseRun, assignment: Assignment) -> None:
 
 async def assign(run: CaseRun, assignment: Assignment) -> UpdateResult:
     run.recheck(lambda a: check_assign(run, a), assignment)
-    if assignment.agent is not None:  # the registry knows them, in that team (a validator cannot ask it)
-        async with run.exclusive():
-            member = await run.act(RegistryActivities.staff_member, StaffLookup(staff_id=assignment.agent),
-                                   f"Who is {assignment.agent}")
-        if member is None or not member.active or member.role not in STAFF_WHO_TAKE_CASES:
-            raise ApplicationError(f"no active agent {assignment.agent} in the registry", type="InvalidUpdate",
-                                   non_retryable=True)
-        if member.team_id != assignment.team:
-            raise ApplicationError(f"{assignment.agent} is in team {member.team_id}, not {assignment.team}",
-                                   type="InvalidUpdate", non_retryable=True)
+    problem = await registry_problem(run, assignment)  # the registry knows them (a validator cannot ask it)
+    if problem:
+        raise ApplicationError(problem, type="InvalidUpdate", non_retryable=True)
     d, policy = tasks.desk(run), run.config.policy.desk
     until = run.now + (assignment.lease or policy.lease) if assignment.agent else None
-    d.lease = Lease(team=assignment.team, agent=assignment.agent, since=run.now, until=until, by=assignment.by)
+    d.lease = Lease(team=assignment.team, agent=assignment.agent, since=run.now, until=until, by=assignment.by,
+                    queue=search.TEAM_BY_STAGE[run.s.stage])
     run.wake = True
     run.event("assigned", {"team": assignment.team, "agent": assignment.agent, "by": assignment.by,
                            "until": until.isoformat() if until else None})
     whom = f"agent {assignment.agent} until {until:%Y-%m-%d %H:%M} UTC" if until else "the team's queue"
     return run.result(f"assigned to {assignment.team}: {whom}")
+
+
+async def registry_problem(run: CaseRun, assignment: Assignment) -> str | None:
+    """Why the registry cannot back an assignment: an unknown team, an agent not active in it."""
+    async with run.exclusive():
+        if assignment.agent is None:
+            team = await run.act(RegistryActivities.team, TeamLookup(team_id=assignment.team),
+                                 f"Is there a team {assignment.team}")
+            return None if team is not None else f"no team {assignment.team} in the registry"
+        member = await run.act(RegistryActivities.staff_member, StaffLookup(staff_id=assignment.agent),
+                               f"Who is {assignment.agent}")
+    if member is None or not member.active or member.role not in STAFF_WHO_TAKE_CASES:
+        return f"no active agent {assignment.agent} in the registry"
+    if member.team_id != assignment.team:
+        return f"{assignment.agent} is in team {member.team_id}, not {assignment.team}"
+    return None
 
 
 def check_release(run: CaseRun, release: Release) -> None:
@@ -190,7 +210,7 @@ async def release(run: CaseRun, request: Release) -> UpdateResult:
     run.recheck(lambda r: check_release(run, r), request)
     d = tasks.desk(run)
     assert d.lease is not None
-    d.lease = Lease(team=d.lease.team, since=run.now, by=request.agent)
+    d.lease = Lease(team=d.lease.team, since=run.now, by=request.agent, queue=d.lease.queue)
     run.wake = True
     run.event("released", {"team": d.lease.team, "agent": request.agent, "note": request.note})
     return run.result(f"released to {d.lease.team}'s queue")
@@ -205,8 +225,13 @@ def check_task_done(run: CaseRun, done: TaskDone) -> None:
         raise ValueError(f"no task {done.task_id!r} on this case")
     if not task.open:
         raise ValueError(f"task {done.task_id} is {task.status.value} already")
-    if task.kind is TaskKind.INVESTIGATION and not done.finding and not done.cancelled:
-        raise ValueError("an investigation closes with its finding")
+    if task.kind is TaskKind.INVESTIGATION:
+        if done.by == task.subject:
+            raise ValueError(f"{done.by} is the staff member investigated: someone else closes it")
+        if task.owner is not None and done.by != task.owner:
+            raise ValueError(f"only {task.owner}, who investigates, closes it")
+        if not done.finding.strip() and not done.cancelled:
+            raise ValueError("an investigation closes with its finding")
 
 
 async def task_done(run: CaseRun, done: TaskDone) -> UpdateResult:
@@ -215,9 +240,10 @@ async def task_done(run: CaseRun, done: TaskDone) -> UpdateResult:
     assert task is not None
     if task.kind is TaskKind.INVESTIGATION and task.ref is not None:  # the registry's copy closes with it
         async with run.exclusive():
-            await run.act(RegistryActivities.close_investigation, InvestigationClosing(
-                investigation_id=task.ref, finding=done.finding or "cancelled", by=done.by, at=run.now),
-                f"Close investigation {task.ref}")
+            await run.act(RegistryActivities.close_investigation, InvestigationClosing(  # the finding stays sealed
+                investigation_id=task.ref, finding="cancelled" if done.cancelled else
+                f"closed on case {run.case_id} ({task.task_id}): the finding is in its journal", by=done.by,
+                at=run.now), f"Close investigation {task.ref}")
     task.status = TaskStatus.CANCELLED if done.cancelled else TaskStatus.DONE
     run.wake = True
     run.event("task_closed", {"task_id": task.task_id, "kind": task.kind.value, "by": done.by,

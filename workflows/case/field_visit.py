@@ -13,7 +13,7 @@ from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import VisitRecord
-    from domain.enums import ApprovalKind, Channel, HandOff, Stage, VisitStatus
+    from domain.enums import ApprovalKind, Channel, DelinquencyReason, HandOff, Stage, TaskKind, VisitStatus
     from domain.guard import PlannedAction
     from domain.state import Visit
     from domain.visits import visit_possible
@@ -64,6 +64,9 @@ async def step(run: CaseRun) -> datetime | None:
                 return run.plan_next("Field visit (notice period)", s.next_step_at)
             if s.desk is not None and not visit.collectors:  # only collectors of the region, trained, named
                 found = await tasks.collectors_for_visit(run)
+                if found is None and tasks.waited_too_long_for_collectors(run):
+                    tasks.close(run, TaskKind.COLLECTORS, "the visit is given up")
+                    return await escalation.end_of_path(run, "no trained collectors of the borrower's region")
                 if found is None:
                     return run.plan_next("Field visit: waiting for trained collectors of the region",
                                          run.now + run.config.policy.desk.collectors_retry)
@@ -108,7 +111,9 @@ def brief(run: CaseRun) -> dict[str, str]:
     profile = s.desk.profile if s.desk is not None else None
     parts = [f"segment {s.assessment.segment.value.replace('_', ' ')}" if s.assessment else "not assessed",
              f"language {s.locale or run.case.borrower.locale}"]
-    if profile is not None and profile.reason is not None:
+    if profile is not None and profile.reason is DelinquencyReason.ILLNESS:  # health: special-category data
+        parts.append("a sensitive reason was given: do not ask about it")
+    elif profile is not None and profile.reason is not None:
         parts.append(f"said to be late because of {profile.reason.value.replace('_', ' ')}")
     if profile is not None:
         parts.append(f"{profile.right_party_contacts} conversations, {profile.refusals} refusals")

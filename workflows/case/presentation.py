@@ -4,7 +4,6 @@ attributes operators filter on (upserted only when they change; never personal d
 from __future__ import annotations
 
 from datetime import datetime, time
-from decimal import Decimal
 
 from temporalio import workflow
 
@@ -17,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import desk as decide
     from domain import statement as statements
     from domain.desk import PriorityFacts
-    from domain.enums import Stage, TaskKind, VisitStatus
+    from domain.enums import Stage, VisitStatus
     from domain.scripts import ChosenScript, Situation, choose
     from domain.statement import Statement
     from domain.status import CaseStatus
@@ -61,7 +60,7 @@ def publish(run: CaseRun) -> None:
         next_action_at(run),
     )
     if s.desk is not None:
-        values |= desk_attributes(run)
+        values |= desk_attributes(run, values)
     changes = search.updates(values, run.published)
     if changes:
         workflow.upsert_search_attributes(changes)
@@ -79,33 +78,25 @@ def shown_flags(run: CaseRun) -> list[str]:
     return shown
 
 
-def desk_attributes(run: CaseRun) -> dict[str, object]:
+def desk_attributes(run: CaseRun, values: dict[str, object]) -> dict[str, object]:
+    """The desk's attributes; the priority decided from the attributes themselves (`PriorityFacts.shown`),
+    as a worklist decides it when it reads them."""
     s = run.s
     assert s.desk is not None
-    lease, team = s.desk.lease, search.TEAM_BY_STAGE[s.stage]
-    facts = priority_facts(run, money.balance_today(run), care_team=team == "care")
+    lease, terminal = s.desk.lease, s.stage.terminal
     deadlines: list[datetime | None] = [t.due_at for t in s.desk.open_tasks()]
     deadlines += [a.requested_at + run.config.policy.desk.approval_within for a in s.approvals]
     dispatched = s.visit is not None and s.visit.status is VisitStatus.DISPATCHED
     deadlines += [s.review_due, s.visit.outcome_deadline if dispatched and s.visit else None]
+    due_by = None if terminal else decide.due_by(deadlines)
+    promise_due = clock.at_local(s.promise.due_date, time(0), run.case.borrower.timezone) if s.promise else None
+    facts = PriorityFacts.shown(
+        values[search.CASE_FLAGS.name], due_by, promise_due, values[search.AMOUNT_DUE.name],  # type: ignore[arg-type]
+        values[search.DAYS_PAST_DUE.name], care_team=search.TEAM_BY_STAGE[s.stage] == "care")  # type: ignore[arg-type]
     return search.desk_attributes(
-        team=lease.team if lease is not None and not s.stage.terminal else None,
-        agent=lease.agent if lease is not None and not s.stage.terminal else None,
-        priority=0 if s.stage.terminal else decide.priority(facts, run.now),
-        due_by=None if s.stage.terminal else decide.due_by(deadlines),
-        promise_due=facts.promise_due_at)
-
-
-def priority_facts(run: CaseRun, balance: Decimal, care_team: bool) -> PriorityFacts:
-    """The facts a worklist orders on, as the case's search attributes show them (`service.desk` reads
-    them back from there, so both decide alike)."""
-    s, d, tz = run.s, run.s.desk, run.case.borrower.timezone
-    call_backs = d.open_tasks(TaskKind.CALL_BACK) if d else []
-    return PriorityFacts(
-        promise_due_at=clock.at_local(s.promise.due_date, time(0), tz) if s.promise else None,
-        promise_broken=s.promises_broken > 0, call_back_at=min((t.due_at for t in call_backs), default=None),
-        balance=balance, days_past_due=run.days_past_due, vulnerable=s.flags.distress or s.flags.vulnerable,
-        care_team=care_team)
+        team=lease.team if lease is not None and not terminal else None,
+        agent=lease.agent if lease is not None and not terminal else None,
+        priority=0 if terminal else decide.priority(facts, run.now), due_by=due_by, promise_due=promise_due)
 
 
 def script(run: CaseRun) -> ChosenScript | None:

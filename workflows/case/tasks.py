@@ -13,7 +13,6 @@ from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.registry import CollectorSearch, InvestigationRequest, RegistryActivities
-
     from domain import clock
     from domain.desk import Desk, Task
     from domain.enums import TaskKind, TaskStatus
@@ -27,11 +26,12 @@ def desk(run: CaseRun) -> Desk:
 
 
 def make(run: CaseRun, kind: TaskKind, team: str, due_at: datetime, summary: str,
-              owner: str | None = None, ref: str | None = None) -> Task:
+         owner: str | None = None, ref: str | None = None, subject: str | None = None) -> Task:
+    """A task due then, late (to a supervisor) the policy's `desk.late_after` later."""
     d = desk(run)
     d.tasks_made += 1
-    task = Task(task_id=f"task-{d.tasks_made}", kind=kind, team=team, owner=owner, due_at=due_at,
-                summary=summary, ref=ref)
+    task = Task(task_id=f"task-{d.tasks_made}", kind=kind, team=team, owner=owner, opened_at=run.now, due_at=due_at,
+                escalate_at=due_at + run.config.policy.desk.late_after, summary=summary, ref=ref, subject=subject)
     d.tasks.append(task)
     run.wake = True
     run.event("task_opened", {"task_id": task.task_id, "kind": kind.value, "team": team, "owner": owner,
@@ -59,8 +59,8 @@ async def investigate(run: CaseRun, complaint_id: str, staff_id: str) -> None:
             investigation_id=investigation_id, case_id=run.case_id, complaint_id=complaint_id, staff_id=staff_id,
             opened_at=run.now, due_at=due_at), f"Investigation of {staff_id} for their supervisor")
     make(run, TaskKind.INVESTIGATION, "supervisors", due_at,
-              f"investigate the conduct complaint {complaint_id} against {staff_id}",
-              owner=opened.supervisor_id, ref=investigation_id)
+         f"investigate the conduct complaint {complaint_id} against {staff_id}",
+         owner=opened.supervisor_id, ref=investigation_id, subject=staff_id)
 
 
 async def collectors_for_visit(run: CaseRun) -> list[str] | None:
@@ -78,6 +78,13 @@ async def collectors_for_visit(run: CaseRun) -> list[str] | None:
         return found[:need]
     if not desk(run).open_tasks(TaskKind.COLLECTORS):
         make(run, TaskKind.COLLECTORS, "field", run.now + policy.collectors_retry,
-                  f"{need} collectors with current {policy.collector_training} training needed in the "
-                  f"borrower's region; {len(found)} found")
+             f"{need} collectors with current {policy.collector_training} training needed in the "
+             f"borrower's region; {len(found)} found")
     return None
+
+
+def waited_too_long_for_collectors(run: CaseRun) -> bool:
+    """Too few trained collectors for the policy's `desk.collectors_wait_max`: the visit is given up."""
+    waiting = desk(run).open_tasks(TaskKind.COLLECTORS)
+    since = waiting[0].opened_at if waiting else None
+    return since is not None and run.now - since >= run.config.policy.desk.collectors_wait_max

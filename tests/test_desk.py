@@ -106,6 +106,9 @@ async def test_each_reason_for_delinquency_is_recorded_sealed_and_a_fraud_claim_
     status = await cases.status(handle)
     assert status.desk.profile.reasons == told and status.desk.profile.right_party_contacts == len(told)
     assert "dispute" in status.flags  # a fraud claim disputes the debt: collection pauses (one dispute)
+    assert status.script.script_id.startswith("dispute") and "{" not in status.script.text  # what to say now
+    [row] = await cases.rows("SELECT status FROM cases WHERE case_id = :c", c=status.case_id)
+    assert row["status"]["script"] is None and row["status"]["desk"]["profile"]["right_party_contacts"] >= 1
     entries = await settled_journal(cases, handle, status.case_id, "contact_outcome", len(told))
     assert [e["party"] for e in entries] == ["right_party"] * len(told)
     assert all(set(e["notes"]) == {"$sealed"} and set(e["reason"]) == {"$sealed"} for e in entries)

@@ -24,8 +24,8 @@ def case_row(run: CaseRun) -> CaseUpdate:
         closed_at=run.now if closed else None, outcome_reason=s.outcome_reason if closed else None,
         next_action_at=s.next_action.at if s.next_action and not closed else None,
         # the statement's repeats of its books are drawn again when read (`domain.statement.again`)
-        status=presentation.status(run).model_dump(mode="json",
-                                                   exclude={"statement": statements.SNAPSHOT_LEAVES_OUT}))
+        status=presentation.status(run, with_script=False).model_dump(  # a script is drawn when read, not written
+            mode="json", exclude={"statement": statements.SNAPSHOT_LEAVES_OUT}))
 
 
 def take(run: CaseRun) -> list[LedgerFact]:

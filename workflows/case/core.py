@@ -283,11 +283,13 @@ class CaseRun:
         return info.is_continue_as_new_suggested() or over_budget
 
     def prune_attempts(self) -> None:
-        """Before continue-as-new: attempts too old to count for any cap need not travel on."""
+        """Before continue-as-new: attempts too old to count for any cap, and closed tasks, need not travel on."""
         keep_after = self.now - LEDGER_WINDOW
         kept = [a for a in self.s.attempts if a.at >= keep_after]
         self.s.attempts_pruned += len(self.s.attempts) - len(kept)
         self.s.attempts = kept
+        if self.s.desk is not None:  # closed tasks are in the journal; their ids stay unique (`tasks_made`)
+            self.s.desk.tasks = self.s.desk.open_tasks()
 
     def plan_next(self, what: str, at: datetime | None) -> datetime | None:
         """What the case waits for next, and until when (None: until something happens)."""

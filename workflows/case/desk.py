@@ -138,7 +138,7 @@ async def record_outcome(run: CaseRun, outcome: ContactOutcome) -> UpdateResult:
     match outcome.result:
         case ContactResult.CALL_BACK:
             assert outcome.call_back_at is not None
-            team = d.lease.team if d.lease is not None else "collections"
+            team = d.lease.team if d.lease is not None else search.TEAM_BY_STAGE[s.stage]
             task = tasks.make(run, TaskKind.CALL_BACK, team, outcome.call_back_at, "call the borrower back as asked",
                              owner=outcome.agent, ref=outcome.attempt_key)
             local = clock.local(outcome.call_back_at, run.case.borrower.timezone)

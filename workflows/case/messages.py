@@ -10,17 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.case import (
-    assessment,
-    bookkeeping,
-    contact,
-    hardship_plan,
-    money,
-    promise,
-    relationship,
-    relief,
-    tasks,
-)
+from workflows.case import assessment, bookkeeping, contact, hardship_plan, money, promise, relationship, relief, tasks
 from workflows.case.core import LEANER_STEPS, MORE_NOTICES, CaseRun
 
 with workflow.unsafe.imports_passed_through():

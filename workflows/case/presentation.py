@@ -32,7 +32,7 @@ def statement(run: CaseRun) -> Statement | None:
         return statements.build(run.case_id, books, money.today(run), run.s.offers, locale, tz, run.s.stage.terminal)
 
 
-def status(run: CaseRun) -> CaseStatus:
+def status(run: CaseRun, with_script: bool = True) -> CaseStatus:
     s = run.s
     drawn = statement(run) if s.config else None  # the books projected once, for the balance and the statement
     return CaseStatus(
@@ -46,7 +46,7 @@ def status(run: CaseRun) -> CaseStatus:
         policy=run.case.policy, rule_packs=run.config.rules.packs if s.config else [], run=s.runs,
         statement=drawn,
         offers=[o for o in s.offers if o.live],
-        desk=s.desk, script=script(run) if s.config else None,
+        desk=s.desk, script=script(run) if s.config and with_script else None,
     )
 
 

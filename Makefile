@@ -38,7 +38,7 @@ browser:
 		echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"
 	@# Chinese in the Web UI (a zh-CN borrower's script and statement) needs a CJK font to be legible
 	@fc-list 2>/dev/null | grep -qi "noto sans cjk" || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; } || \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; } || \
 		echo "fonts-noto-cjk not installed: Chinese shows as boxes in screenshots (apt-get install fonts-noto-cjk)"
 
 # Record a new generation of the golden histories CI replays (every case of these tests, closed or open;

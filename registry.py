@@ -23,9 +23,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from adapters.db import make_engine
+from adapters.ledger import Ledger
 from adapters.registry import Registry
+from domain.enums import Stage
 from domain.errors import explain
-from domain.registry import RegistryFile, StaffMember, Team, Training
+from domain.registry import SUPERVISING, RegistryFile, StaffMember, Team, Training
 from settings import Settings
 
 PROG = "duecourse registry"
@@ -82,6 +84,7 @@ async def _run(registry: Registry, args: argparse.Namespace, file: RegistryFile 
             return f"The registry is empty: `{PROG} load FILE.yaml` fills it."
         return roster_text(teams, await registry.roster(args.team), date.today())
     if args.verb == "close-investigation":  # a case already closed can no longer close its task
+        await _may_close(registry, args.investigation_id, args.by)
         try:
             closed = await registry.close_investigation(args.investigation_id, args.finding, args.by, datetime.now(UTC))
         except ValueError as e:
@@ -100,6 +103,24 @@ async def _run(registry: Registry, args: argparse.Namespace, file: RegistryFile 
                      f"supervisor {inv.supervisor_id or '(none)':14} due {inv.due_at.astimezone(UTC):%Y-%m-%d %H:%M}Z "
                      f"{state}")
     return "\n".join(lines)
+
+
+async def _may_close(registry: Registry, investigation_id: str, by: str) -> None:
+    """The case's own rules (`complete_task`): its owner closes it, never its subject; and only here once
+    the case has closed (an open case closes it with its task, so the two never disagree)."""
+    found = await registry.investigation(investigation_id)
+    if found is None or not found.open:
+        raise BadInput(f"no open investigation {investigation_id!r}")
+    if by == found.staff_id:
+        raise BadInput(f"{by} is the staff member investigated: someone else closes it")
+    if found.supervisor_id is not None and by != found.supervisor_id:
+        raise BadInput(f"only {found.supervisor_id}, who investigates, closes it")
+    member = await registry.member(by)
+    if found.supervisor_id is None and (member is None or member.role not in SUPERVISING):
+        raise BadInput(f"{by} is no supervisor or manager in the registry")
+    status = await Ledger(registry.engine).case_status(found.case_id)
+    if status is not None and not Stage(status["stage"]).terminal:
+        raise BadInput(f"case {found.case_id} is open: close it there (`complete_task`), not here")
 
 
 def parser() -> argparse.ArgumentParser:

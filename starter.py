@@ -268,12 +268,14 @@ async def _worklist(cases: Cases, args: argparse.Namespace) -> int:
     try:
         found = await Desk(cases, cases.client).worklist(args.view, agent=args.agent, team=args.team, zone=args.zone)
     except (ValueError, KeyError) as e:  # an agent's list without the agent, an unknown time zone
-        print(f"error: {str(e).strip(chr(34))}", file=sys.stderr)
+        print(f"error: {str(e).strip(chr(34) + chr(39))}", file=sys.stderr)
         return 2
     if args.json:
-        _print({"view": found.view, "query": found.query, "items": [i.model_dump(mode="json") for i in found.items]})
+        _print({"view": found.view, "query": found.query, "truncated": found.truncated,
+                "items": [i.model_dump(mode="json") for i in found.items]})
         return 0
-    print(f"# {found.view}: {len(found.items)} cases · Web UI query: {found.query}")
+    more = " (more matched: narrow it by --team or --agent)" if found.truncated else ""
+    print(f"# {found.view}: {len(found.items)} cases{more} · Web UI query: {found.query}")
     for i in found.items:
         due = f" due {i.due_by:%Y-%m-%d %H:%M}Z" if i.due_by else ""
         print(f"{i.priority:>10}  {i.case_id:<24} {i.stage or '':<15} {i.team or '':<12} {i.agent or '-':<12}"

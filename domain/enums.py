@@ -163,6 +163,7 @@ class VisitStatus(StrEnum):
     OVERDUE = "overdue"
     REPORTED = "reported"
     REJECTED = "rejected"
+    UNSTAFFED = "unstaffed"  # too few trained collectors of the region for too long: given up
 
 
 class HandOff(StrEnum):

@@ -254,6 +254,10 @@ class UpdateResult(Model):
 # --- the desk: outcomes, assignments, tasks ----------------------------------------------------
 
 
+# What a conversation cannot lead to while the debt is disputed: collection pauses until it is verified.
+PAUSED_BY_A_DISPUTE = (ContactResult.PROMISE, ContactResult.PAYMENT, ContactResult.HARDSHIP, ContactResult.CALL_BACK)
+
+
 class ContactOutcome(Model):
     """What a call or a visit came to, as the agent or collector records it after the conversation."""
 
@@ -285,7 +289,7 @@ class ContactOutcome(Model):
             raise ValueError("result promise goes with a promise (amount and due_date), and a promise only with it")
         if self.result is ContactResult.HARDSHIP and self.reason is None:
             raise ValueError("result hardship needs the reason for delinquency")
-        if self.disputes and self.result in (ContactResult.PROMISE, ContactResult.PAYMENT, ContactResult.HARDSHIP):
+        if self.disputes and self.result in PAUSED_BY_A_DISPUTE:
             raise ValueError(f"a disputed debt takes no {self.result.value}: record the dispute (collection pauses)")
         return self
 

@@ -149,6 +149,7 @@ class Visit(Model):
     outcome_deadline: datetime | None = None
     result: VisitResult | None = None
     collectors: list[str] = Field(default_factory=list)  # dispatched from the registry: only they report
+    unstaffed_since: datetime | None = None  # first found too few trained collectors of the region
 
 
 class Hold(Model):

@@ -25,6 +25,7 @@ class WorklistAnswer(BaseModel):
     view: str
     query: str  # the same list in the Web UI: paste it into the workflows search
     items: list[WorkItem]
+    truncated: bool = False  # more cases matched than a list reads: narrow it by team or agent
 
 
 def routes(desk: Desk, authenticated: list[Any], problems: dict[int | str, dict[str, Any]]) -> APIRouter:
@@ -58,6 +59,6 @@ def routes(desk: Desk, authenticated: list[Any], problems: dict[int | str, dict[
             found = await desk.worklist(view, agent=agent, team=team, zone=zone)
         except (ValueError, KeyError) as e:
             raise HTTPException(422, str(e)) from e
-        return WorklistAnswer(view=found.view, query=found.query, items=found.items)
+        return WorklistAnswer(view=found.view, query=found.query, items=found.items, truncated=found.truncated)
 
     return router

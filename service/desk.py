@@ -54,6 +54,10 @@ class Worklist:
     view: View
     query: str  # what to type into the Web UI's search for the same list
     items: list[WorkItem]
+    truncated: bool = False  # more cases than `limit` matched: narrow it by team or agent
+
+
+MOST = 5_000  # cases a worklist reads at most (visibility cannot order by priority: all are read, then sorted)
 
 
 def _when(at: datetime) -> str:
@@ -148,20 +152,20 @@ class Desk:
         return await self.cases.send(case_id, lambda h: h.execute_update(OverdueCase.complete_task, done))
 
     async def worklist(self, view: View, *, agent: str | None = None, team: str | None = None,
-                       zone: str = "UTC", now: datetime | None = None, limit: int | None = None) -> Worklist:
-        """The cases of a view, highest priority first (then the earliest deadline): every case the query
-        finds (visibility cannot order by priority, so none is left out before sorting), or `limit`."""
+                       zone: str = "UTC", now: datetime | None = None, limit: int = MOST) -> Worklist:
+        """The cases of a view, highest priority first (then the earliest deadline). Every case the query
+        finds is read before sorting, up to `limit`; past it the list says it is truncated."""
         now = now or datetime.now(UTC)
         q = query(view, now, agent=agent, team=team, zone=zone)
         items: list[WorkItem] = []
         try:
-            async for execution in self.client.list_workflows(q, limit=limit):
+            async for execution in self.client.list_workflows(q, limit=limit + 1):
                 items.append(self._item(execution, now))
         except RPCError as e:
             raise TemporalError(e.message) from e
         far = datetime.max.replace(tzinfo=UTC)
         items.sort(key=lambda i: (-i.priority, i.due_by or far, i.case_id))
-        return Worklist(view=view, query=q, items=items)
+        return Worklist(view=view, query=q, items=items[:limit], truncated=len(items) > limit)
 
     @staticmethod
     def _item(execution: WorkflowExecution, now: datetime) -> WorkItem:

@@ -116,6 +116,13 @@ async def test_each_reason_for_delinquency_is_recorded_sealed_and_a_fraud_claim_
     assert not any("private detail" in r["t"] for r in raw)  # notes never in plaintext in the ledger
     [dispute] = await journal(cases, status.case_id, "dispute_opened")
     assert dispute["kind"] == "identity_theft"
+    due = (await now(cases) + timedelta(days=3)).date()  # while the debt is disputed: no promise, no call-back
+    await factories.rejected(handle.execute_update(OverdueCase.record_contact_outcome, await outcome(
+        cases, reason=DelinquencyReason.JOB_LOSS, result=ContactResult.PROMISE,
+        promise=PromiseRequest(amount=Decimal("100.00"), due_date=due))), "the debt is disputed")
+    with pytest.raises(ValidationError, match="a disputed debt takes no call_back"):
+        await outcome(cases, reason=DelinquencyReason.DISPUTE, result=ContactResult.CALL_BACK,
+                      call_back_at=await now(cases) + timedelta(hours=1))
 
 
 async def test_a_wrong_party_on_an_agents_call_sets_the_number_apart(cases):
@@ -265,7 +272,7 @@ async def test_a_visit_in_a_region_without_enough_trained_collectors_waits_with_
     assert rows[0]["n"] == 0  # nobody was sent
     status = await cases.until(handle, lambda s: s.stage is not Stage.FIELD_VISIT or s.pending_approvals,
                                what="the visit given up", max_steps=60)
-    assert not status.desk.open_tasks(TaskKind.COLLECTORS) and status.visit.status == "approved"
+    assert not status.desk.open_tasks(TaskKind.COLLECTORS) and status.visit.status == "unstaffed"
     given_up = await settled_journal(cases, handle, status.case_id, "task_closed", 1)
     assert given_up[-1]["why"] == "the visit is given up"
 

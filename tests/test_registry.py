@@ -272,3 +272,12 @@ async def test_the_command_loads_shows_expired_training_and_lists_overdue_invest
     assert listed.returncode == 0, listed.stderr
     [line] = [line for line in listed.stdout.splitlines() if "cmp-9" in line]
     assert "OVERDUE" in line
+    # its case closed long ago (no open case in this ledger): closed here, by its owner only
+    for by, refusal in (("agent-1", "the staff member investigated"), ("agent-2", "only sup-cn-1")):
+        refused = cli("close-investigation", "cmp-9:investigation", "--by", by, "--finding", "x", url=registry_url)
+        assert refused.returncode == 2 and refusal in refused.stderr and "Traceback" not in refused.stderr
+    closed = cli("close-investigation", "cmp-9:investigation", "--by", "sup-cn-1", "--finding", "coached",
+                 url=registry_url)
+    assert closed.returncode == 0 and "closed by sup-cn-1" in closed.stdout, closed.stderr
+    again = cli("close-investigation", "cmp-9:investigation", "--by", "sup-cn-1", "--finding", "x", url=registry_url)
+    assert again.returncode == 2 and "no open investigation" in again.stderr

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         VisitStatus,
     )
     from domain.messages import (
+        PAUSED_BY_A_DISPUTE,
         Assignment,
         ContactOutcome,
         DisputeRequest,
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
 HARDSHIP_REASON = {DelinquencyReason.ILLNESS: HardshipReason.ILLNESS,
                    DelinquencyReason.JOB_LOSS: HardshipReason.JOB_LOSS}
 STAFF_WHO_TAKE_CASES = (StaffRole.AGENT, StaffRole.COLLECTOR, StaffRole.SUPERVISOR)
+SUPERVISING = (StaffRole.SUPERVISOR, StaffRole.MANAGER)
 
 
 def due(run: CaseRun) -> datetime | None:
@@ -58,8 +60,8 @@ def due(run: CaseRun) -> datetime | None:
     queue = search.TEAM_BY_STAGE[run.s.stage]
     if d.lease is not None and d.lease.queue is not None and d.lease.queue != queue:  # now another team's work
         ended, d.lease = d.lease, None
-        run.event("lease_ended", {"team": ended.team, "agent": ended.agent, "until": None,
-                                  "why": f"the case moved to the {queue} queue"})
+        run.event("lease_ended", {"team": ended.team, "agent": ended.agent, "until": ended.until.isoformat()
+                                  if ended.until else None, "why": f"the case moved to the {queue} queue"})
     elif d.lease is not None and d.lease.until is not None and d.lease.until <= run.now:
         ended, d.lease = d.lease, Lease(team=d.lease.team, since=run.now, by="lease end", queue=d.lease.queue)
         run.event("lease_ended", {"team": ended.team, "agent": ended.agent, "until": ended.until.isoformat()
@@ -95,6 +97,8 @@ def check_outcome(run: CaseRun, outcome: ContactOutcome) -> None:
         if visit.collectors and outcome.agent not in visit.collectors:
             raise ValueError(f"{outcome.agent} was not dispatched on visit {outcome.visit_id} "
                              f"(dispatched: {', '.join(visit.collectors)})")
+    if run.s.flags.hold(HoldKind.DISPUTE) is not None and outcome.result in PAUSED_BY_A_DISPUTE:
+        raise ValueError(f"the debt is disputed: no {outcome.result.value} until the dispute is resolved")
     try:
         if outcome.promise is not None:
             messages.check_promise(run, outcome.promise)
@@ -240,6 +244,12 @@ async def task_done(run: CaseRun, done: TaskDone) -> UpdateResult:
     assert task is not None
     if task.kind is TaskKind.INVESTIGATION and task.ref is not None:  # the registry's copy closes with it
         async with run.exclusive():
+            if task.owner is None:  # nobody above the staff member: a supervisor of the registry closes it
+                member = await run.act(RegistryActivities.staff_member, StaffLookup(staff_id=done.by),
+                                       f"Who is {done.by}")
+                if member is None or not member.active or member.role not in SUPERVISING:
+                    raise ApplicationError(f"{done.by} is no active supervisor or manager in the registry",
+                                           type="InvalidUpdate", non_retryable=True)
             await run.act(RegistryActivities.close_investigation, InvestigationClosing(  # the finding stays sealed
                 investigation_id=task.ref, finding="cancelled" if done.cancelled else
                 f"closed on case {run.case_id} ({task.task_id}): the finding is in its journal", by=done.by,

@@ -49,6 +49,8 @@ async def step(run: CaseRun) -> datetime | None:
             return run.plan_next("Wait for visit approval", None)
         case VisitStatus.REJECTED:
             return await escalation.end_of_path(run, "field visit not approved")
+        case VisitStatus.UNSTAFFED:
+            return await escalation.end_of_path(run, "no trained collectors of the borrower's region")
         case VisitStatus.APPROVED:
             if notices.due(run, "visit"):  # in writing, its purpose and date, before an initial visit
                 refused = contact.guard(run, PlannedAction(channel=Channel.VISIT))
@@ -64,12 +66,15 @@ async def step(run: CaseRun) -> datetime | None:
                 return run.plan_next("Field visit (notice period)", s.next_step_at)
             if s.desk is not None and not visit.collectors:  # only collectors of the region, trained, named
                 found = await tasks.collectors_for_visit(run)
-                if found is None and tasks.waited_too_long_for_collectors(run):
-                    tasks.close(run, TaskKind.COLLECTORS, "the visit is given up")
-                    return await escalation.end_of_path(run, "no trained collectors of the borrower's region")
                 if found is None:
-                    return run.plan_next("Field visit: waiting for trained collectors of the region",
-                                         run.now + run.config.policy.desk.collectors_retry)
+                    visit.unstaffed_since = visit.unstaffed_since or run.now
+                    if run.now - visit.unstaffed_since < run.config.policy.desk.collectors_wait_max:
+                        return run.plan_next("Field visit: waiting for trained collectors of the region",
+                                             run.now + run.config.policy.desk.collectors_retry)
+                    visit.status = VisitStatus.UNSTAFFED  # given up for good: a person decides what follows
+                    tasks.close(run, TaskKind.COLLECTORS, "the visit is given up")
+                    run.owe(VisitRecord(case_id=run.case_id, visit_id=visit.visit_id, status=visit.status))
+                    return await escalation.end_of_path(run, "no trained collectors of the borrower's region")
                 visit.collectors = found
                 run.event("collectors_chosen", {"visit_id": visit.visit_id, "collectors": found,
                                                 "training": run.config.policy.desk.collector_training})

@@ -71,7 +71,7 @@ def publish(run: CaseRun) -> None:
 def shown_flags(run: CaseRun) -> list[str]:
     flags = run.s.flags
     shown = flags.active(hard_stop_kinds=bool(flags.hard_stops) and not workflow.patched(REACH_AND_LAPSE))
-    if run.s.desk is not None:  # a team's tasks as a list: `CaseFlags = "task:call_back"`
+    if run.s.desk is not None and not run.s.stage.terminal:  # a team's tasks as a list: `CaseFlags = "task:…"`
         open_tasks = run.s.desk.open_tasks()
         shown += [f"task:{t.kind.value}" for t in open_tasks] + ["task_late"] * any(t.escalated for t in open_tasks)
         shown += ["promise_broken"] * (run.s.promises_broken > 0)

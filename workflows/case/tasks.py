@@ -82,9 +82,3 @@ async def collectors_for_visit(run: CaseRun) -> list[str] | None:
              f"borrower's region; {len(found)} found")
     return None
 
-
-def waited_too_long_for_collectors(run: CaseRun) -> bool:
-    """Too few trained collectors for the policy's `desk.collectors_wait_max`: the visit is given up."""
-    waiting = desk(run).open_tasks(TaskKind.COLLECTORS)
-    since = waiting[0].opened_at if waiting else None
-    return since is not None and run.now - since >= run.config.policy.desk.collectors_wait_max

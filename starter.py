@@ -47,6 +47,7 @@ from domain.messages import (
     PromiseRequest,
     Release,
     TaskDone,
+    UpdateResult,
     VisitOutcome,
 )
 from domain.policy import ROLES
@@ -246,22 +247,27 @@ def _desk_message(args: argparse.Namespace) -> Message:
             channel=args.channel, attempt_key=args.attempt, visit_id=args.visit, party=args.party, reason=args.reason,
             result=args.result, call_back_at=args.call_back_at, promise=promise, duration_seconds=args.duration,
             agent=args.agent, at=args.at or datetime.now(UTC), notes=args.notes)
-        return Message(lambda cases: _desk(cases).record_outcome(case_id, outcome))
+        return Message(lambda cases: _with_desk(cases, lambda desk: desk.record_outcome(case_id, outcome)))
     if v == "assign":
         assignment = Assignment(team=args.team, agent=args.agent, lease=args.lease, by=args.by)
-        return Message(lambda cases: _desk(cases).assign(case_id, assignment))
+        return Message(lambda cases: _with_desk(cases, lambda desk: desk.assign(case_id, assignment)))
     if v == "release":
         release = Release(agent=args.agent, note=args.note)
-        return Message(lambda cases: _desk(cases).release(case_id, release))
+        return Message(lambda cases: _with_desk(cases, lambda desk: desk.release(case_id, release)))
     done = TaskDone(task_id=args.task_id, by=args.by, finding=args.finding, cancelled=args.cancel)
-    return Message(lambda cases: _desk(cases).complete_task(case_id, done))
+    return Message(lambda cases: _with_desk(cases, lambda desk: desk.complete_task(case_id, done)))
 
 
-def _desk(cases: Cases) -> Desk:
-    """The desk's service; with a ledger configured, an assignment's agent is checked in the registry first."""
-    settings = Settings()
-    engine = make_engine(settings.database_url, pool_size=1) if settings.database_url else None
-    return Desk(cases, cases.client, Registry(engine) if engine is not None else None)
+async def _with_desk(cases: Cases, call: Callable[[Desk], Awaitable[UpdateResult]]) -> UpdateResult:
+    """One call of the desk's service; with a ledger configured, an assignment's agent is checked in the
+    registry before anything is sent."""
+    url = Settings().database_url
+    engine = make_engine(url, pool_size=1) if url else None
+    try:
+        return await call(Desk(cases, cases.client, Registry(engine) if engine is not None else None))
+    finally:
+        if engine is not None:
+            await engine.dispose()
 
 
 async def _worklist(cases: Cases, args: argparse.Namespace) -> int:

@@ -73,6 +73,7 @@ def _quoted(value: str) -> str:
 def query(view: View, now: datetime, agent: str | None = None, team: str | None = None,
           zone: str = "UTC") -> str:
     """The visibility query for a view: what the worklist runs, and what an operator types in the Web UI."""
+    team_zone = ZoneInfo(zone)  # an unknown zone is refused whichever the view (ZoneInfoNotFoundError: a KeyError)
     at = _when(now)
     match view:
         case "due-now":
@@ -85,8 +86,8 @@ def query(view: View, now: datetime, agent: str | None = None, team: str | None 
                 raise ValueError("a team's queue needs the team")
             where = f"{search.ASSIGNED_TEAM.name} = {_quoted(team)} AND {search.ASSIGNED_AGENT.name} IS NULL"
         case "promises-due-today":
-            today = now.astimezone(ZoneInfo(zone)).date()
-            start, end = (datetime.combine(d, time(0), ZoneInfo(zone)) for d in (today, today + timedelta(days=1)))
+            today = now.astimezone(team_zone).date()
+            start, end = (datetime.combine(d, time(0), team_zone) for d in (today, today + timedelta(days=1)))
             where = f"{search.PROMISE_DUE.name} >= \"{_when(start)}\" AND {search.PROMISE_DUE.name} < \"{_when(end)}\""
         case "visits-awaiting-approval":
             where = f'{search.CASE_FLAGS.name} = "awaiting_visit"'

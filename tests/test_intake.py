@@ -349,6 +349,29 @@ async def test_the_starter_command_line_runs_a_bulk_file(stack, tmp_path, payloa
     assert await starter.run(["bulk", str(tmp_path / "missing.csv")]) == 2
 
 
+async def test_the_starter_command_line_works_the_desk(stack, payload_keys, database_url, monkeypatch, capsys):
+    import starter
+
+    body = case_json()
+    async with http(stack) as api:
+        assert (await api.post("/cases", json=body)).status_code == 201
+    for name, value in (("TEMPORAL_ADDRESS", stack.client.service_client.config.target_host), ("TASK_QUEUE", QUEUE),
+                        ("PAYLOAD_KEYS", payload_keys), ("DATABASE_URL", database_url)):
+        monkeypatch.setenv(name, value)
+    case_id = body["case_id"]
+    assert await starter.run(["assign", case_id, "collections", "--agent", "agent-99"]) == 1  # refused by the registry
+    assert "no active agent agent-99" in capsys.readouterr().err
+    assert await starter.run(["assign", case_id, "collections", "--agent", "agent-1", "--lease", "PT2H"]) == 0
+    assert "agent-1 until" in capsys.readouterr().out
+    assert await starter.run(["outcome", case_id, "--agent", "agent-1", "--party", "wrong_party",
+                              "--reason", "forgot"]) == 2  # a reason only from the borrower: nothing sent
+    assert "only from the borrower" in capsys.readouterr().err
+    assert await starter.run(["worklist", "due-now"]) == 2 and "give the agent" in capsys.readouterr().err
+    assert await starter.run(["worklist", "team", "--team", "collections", "--zone", "Mars/Base"]) == 2
+    assert await starter.run(["release", case_id, "--agent", "agent-1"]) == 0
+    assert "released to collections" in capsys.readouterr().out
+
+
 async def test_the_daily_schedule_starts_newly_overdue_loans_once(stack, engine):
     today = date.today()
     fresh = [case_json() for _ in range(3)]

@@ -27,7 +27,7 @@ from adapters.ledger import Ledger
 from adapters.registry import Registry
 from domain.enums import Stage
 from domain.errors import explain
-from domain.registry import SUPERVISING, RegistryFile, StaffMember, Team, Training
+from domain.registry import RegistryFile, StaffMember, Team, Training, supervises
 from settings import Settings
 
 PROG = "duecourse registry"
@@ -115,8 +115,7 @@ async def _may_close(registry: Registry, investigation_id: str, by: str) -> None
         raise BadInput(f"{by} is the staff member investigated: someone else closes it")
     if found.supervisor_id is not None and by != found.supervisor_id:
         raise BadInput(f"only {found.supervisor_id}, who investigates, closes it")
-    member = await registry.member(by)
-    if found.supervisor_id is None and (member is None or member.role not in SUPERVISING):
+    if found.supervisor_id is None and not supervises(await registry.member(by)):
         raise BadInput(f"{by} is no supervisor or manager in the registry")
     status = await Ledger(registry.engine).case_status(found.case_id)
     if status is not None and not Stage(status["stage"]).terminal:

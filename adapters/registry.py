@@ -93,18 +93,17 @@ class Registry:
         async with self.engine.connect() as conn:
             return _read(Team, await conn.execute(select(*_columns(db.teams, Team)).order_by(db.teams.c.team_id)))
 
-    async def team(self, team_id: str) -> Team | None:
+    async def _one(self, model: type[M], table: Table, key: str, value: str) -> M | None:
+        """The row whose `key` is `value`, as `model`, or None."""
         async with self.engine.connect() as conn:
-            found = _read(Team, await conn.execute(select(*_columns(db.teams, Team))
-                                                   .where(db.teams.c.team_id == team_id)))
+            found = _read(model, await conn.execute(select(*_columns(table, model)).where(table.c[key] == value)))
         return found[0] if found else None
 
+    async def team(self, team_id: str) -> Team | None:
+        return await self._one(Team, db.teams, "team_id", team_id)
+
     async def member(self, staff_id: str) -> StaffMember | None:
-        s = db.staff
-        async with self.engine.connect() as conn:
-            found = _read(StaffMember, await conn.execute(select(*_columns(s, StaffMember))
-                                                          .where(s.c.staff_id == staff_id)))
-        return found[0] if found else None
+        return await self._one(StaffMember, db.staff, "staff_id", staff_id)
 
     async def trainings_of(self, staff_id: str) -> list[Training]:
         t = db.trainings
@@ -159,11 +158,7 @@ class Registry:
             return (await conn.execute(stmt)).rowcount == 1
 
     async def investigation(self, investigation_id: str) -> Investigation | None:
-        i = db.investigations
-        async with self.engine.connect() as conn:
-            found = _read(Investigation, await conn.execute(select(*_columns(i, Investigation))
-                                                            .where(i.c.investigation_id == investigation_id)))
-        return found[0] if found else None
+        return await self._one(Investigation, db.investigations, "investigation_id", investigation_id)
 
     async def close_investigation(self, investigation_id: str, finding: str, by: str, at: datetime) -> bool:
         """Closed once, with its finding; False when unknown or closed already (the first finding stands)."""

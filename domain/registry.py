@@ -23,6 +23,7 @@ Course = Annotated[str, Field(min_length=1, max_length=64)]
 Locale = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 TeamKind = Literal["collections", "field", "care", "legal", "customer"]
 SUPERVISING = (StaffRole.SUPERVISOR, StaffRole.MANAGER)
+TAKES_CASES = (StaffRole.AGENT, StaffRole.COLLECTOR, StaffRole.SUPERVISOR)  # who may hold an assigned case
 
 
 class Team(Model):
@@ -136,3 +137,21 @@ def same_region(member_country: str, member_region: str, country: str, region: s
 def trained(trainings: Iterable[Training], course: str, on: date) -> bool:
     """Holds `course` on that day: a training of it that has not expired (the expiry day still counts)."""
     return any(t.course == course and t.expires_on >= on for t in trainings)
+
+
+def assignment_problem(team_id: str, agent: str | None, team: Team | None, member: StaffMember | None) -> str | None:
+    """Why the registry cannot back an assignment (the team or agent as the registry has them, None if
+    unknown): a team's queue needs a known team; an agent must be active, take cases, and be of that team."""
+    if agent is None:
+        return None if team is not None else f"no team {team_id} in the registry"
+    if member is None or not member.active or member.role not in TAKES_CASES:
+        return f"no active agent {agent} in the registry"
+    if member.team_id != team_id:
+        return f"{agent} is in team {member.team_id}, not {team_id}"
+    return None
+
+
+def supervises(member: StaffMember | None) -> bool:
+    """An active supervisor or manager: who closes an investigation nobody above its subject owns."""
+    return member is not None and member.active and member.role in SUPERVISING
+

@@ -18,8 +18,9 @@ from temporalio.service import RPCError
 from adapters.registry import Registry
 from domain import desk as decide
 from domain.desk import PriorityFacts
-from domain.enums import StaffRole, Stage
+from domain.enums import Stage
 from domain.messages import Assignment, ContactOutcome, Release, TaskDone, UpdateResult
+from domain.registry import assignment_problem
 from service.cases import Cases, TemporalError, UpdateRejected
 from workflows import search
 from workflows.case import OverdueCase
@@ -29,7 +30,6 @@ View = Literal["due-now", "team", "promises-due-today", "visits-awaiting-approva
 VIEWS: tuple[View, ...] = ("due-now", "team", "promises-due-today", "visits-awaiting-approval", "reviews-overdue",
                            "past-deadline")
 RUNNING = 'WorkflowType = "OverdueCase" AND ExecutionStatus = "Running"'
-TAKES_CASES = (StaffRole.AGENT, StaffRole.COLLECTOR, StaffRole.SUPERVISOR)
 STAGES = {s.value for s in Stage}
 
 
@@ -136,14 +136,13 @@ class Desk:
     async def assign(self, case_id: str, assignment: Assignment) -> UpdateResult:
         """Into a team's queue or an agent's; an agent the registry does not know is refused here, before
         the case sees anything (the case asks the registry too, for updates sent from the Web UI)."""
-        if assignment.agent is None and self.registry is not None and await self.registry.team(assignment.team) is None:
-            raise UpdateRejected(f"no team {assignment.team} in the registry", case_id)
-        if assignment.agent is not None and self.registry is not None:
-            member = await self.registry.member(assignment.agent)
-            if member is None or not member.active or member.role not in TAKES_CASES:
-                raise UpdateRejected(f"no active agent {assignment.agent} in the registry", case_id)
-            if member.team_id != assignment.team:
-                raise UpdateRejected(f"{assignment.agent} is in team {member.team_id}, not {assignment.team}", case_id)
+        if self.registry is not None:
+            agent = assignment.agent
+            team = await self.registry.team(assignment.team) if agent is None else None
+            member = await self.registry.member(agent) if agent is not None else None
+            problem = assignment_problem(assignment.team, agent, team, member)
+            if problem:
+                raise UpdateRejected(problem, case_id)
         return await self.cases.send(case_id, lambda h: h.execute_update(OverdueCase.assign, assignment))
 
     async def release(self, case_id: str, request: Release) -> UpdateResult:

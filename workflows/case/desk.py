@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         HoldKind,
         Outcome,
         Party,
-        StaffRole,
         Stage,
         TaskKind,
         TaskStatus,
@@ -45,11 +44,10 @@ with workflow.unsafe.imports_passed_through():
         TaskDone,
         UpdateResult,
     )
+    from domain.registry import assignment_problem, supervises
 
 HARDSHIP_REASON = {DelinquencyReason.ILLNESS: HardshipReason.ILLNESS,
                    DelinquencyReason.JOB_LOSS: HardshipReason.JOB_LOSS}
-STAFF_WHO_TAKE_CASES = (StaffRole.AGENT, StaffRole.COLLECTOR, StaffRole.SUPERVISOR)
-SUPERVISING = (StaffRole.SUPERVISOR, StaffRole.MANAGER)
 
 
 def due(run: CaseRun) -> datetime | None:
@@ -188,19 +186,16 @@ async def assign(run: CaseRun, assignment: Assignment) -> UpdateResult:
 
 
 async def registry_problem(run: CaseRun, assignment: Assignment) -> str | None:
-    """Why the registry cannot back an assignment: an unknown team, an agent not active in it."""
+    """Why the registry cannot back an assignment (`domain.registry.assignment_problem`)."""
+    team = member = None
     async with run.exclusive():
         if assignment.agent is None:
             team = await run.act(RegistryActivities.team, TeamLookup(team_id=assignment.team),
                                  f"Is there a team {assignment.team}")
-            return None if team is not None else f"no team {assignment.team} in the registry"
-        member = await run.act(RegistryActivities.staff_member, StaffLookup(staff_id=assignment.agent),
-                               f"Who is {assignment.agent}")
-    if member is None or not member.active or member.role not in STAFF_WHO_TAKE_CASES:
-        return f"no active agent {assignment.agent} in the registry"
-    if member.team_id != assignment.team:
-        return f"{assignment.agent} is in team {member.team_id}, not {assignment.team}"
-    return None
+        else:
+            member = await run.act(RegistryActivities.staff_member, StaffLookup(staff_id=assignment.agent),
+                                   f"Who is {assignment.agent}")
+    return assignment_problem(assignment.team, assignment.agent, team, member)
 
 
 def check_release(run: CaseRun, release: Release) -> None:
@@ -234,7 +229,7 @@ def check_task_done(run: CaseRun, done: TaskDone) -> None:
             raise ValueError(f"{done.by} is the staff member investigated: someone else closes it")
         if task.owner is not None and done.by != task.owner:
             raise ValueError(f"only {task.owner}, who investigates, closes it")
-        if not done.finding.strip() and not done.cancelled:
+        if not done.finding and not done.cancelled:  # (stripped by `TaskDone`)
             raise ValueError("an investigation closes with its finding")
 
 
@@ -247,7 +242,7 @@ async def task_done(run: CaseRun, done: TaskDone) -> UpdateResult:
             if task.owner is None:  # nobody above the staff member: a supervisor of the registry closes it
                 member = await run.act(RegistryActivities.staff_member, StaffLookup(staff_id=done.by),
                                        f"Who is {done.by}")
-                if member is None or not member.active or member.role not in SUPERVISING:
+                if not supervises(member):
                     raise ApplicationError(f"{done.by} is no active supervisor or manager in the registry",
                                            type="InvalidUpdate", non_retryable=True)
             await run.act(RegistryActivities.close_investigation, InvestigationClosing(  # the finding stays sealed

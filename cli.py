@@ -6,6 +6,8 @@
     duecourse timeline EX-1001 --html case.html      # one case's history, readable (timeline.py)
     duecourse audit compliance-report                # hash chains and rules broken (audit.py)
     duecourse retention [--apply]                    # closed cases past their records retention
+    duecourse report --out report                    # the portfolio report (report.py; docs/kpis.md)
+    duecourse train                                  # the propensity model from the ledger (train.py)
     duecourse <verb> --help
 
 Installed by `pip install .` as a console script (`[project.scripts]`); `python cli.py` works the same.
@@ -27,6 +29,8 @@ TOOLS = {  # verb -> (module whose `async main(argv) -> int` runs it, help)
     "timeline": ("timeline", "one case's history as a readable timeline (text or HTML)"),
     "audit": ("audit", "verify the journal's hash chains and list every rule broken"),
     "registry": ("registry", "the staff registry: load teams, staff and training; show them; investigations"),
+    "report": ("report", "the portfolio report as HTML and CSV: KPIs, champion and challengers, model, early warning"),
+    "train": ("train", "train the propensity model on the ledger's outcomes; writes a versioned artifact"),
 }
 STARTER = "starter"  # the starter's verbs, parsed and run by starter.py's own code
 RETENTION = ("retention", "list closed cases past their records retention that hold personal data; "

@@ -30,8 +30,9 @@ from temporalio.worker import Replayer
 from workflows.case import OverdueCase
 from workflows.complaint import Complaint
 from workflows.runner import workflow_runner
+from workflows.upcoming_due import UpcomingDue
 
-WORKFLOWS = [OverdueCase, Complaint]
+WORKFLOWS = [OverdueCase, UpcomingDue, Complaint]
 
 
 @dataclass

@@ -98,6 +98,8 @@ class Settings:
     start_max_backlog: int = field(default_factory=lambda: _int("START_MAX_BACKLOG", 100))
     # The ledger (PostgreSQL); `make run` sets it for the embedded server.
     database_url: str | None = field(default_factory=lambda: _env("DATABASE_URL"))
+    # Trained propensity models (`train.py` writes there); unset or empty: the rules decide alone.
+    model_dir: Path | None = field(default_factory=lambda: _path("MODEL_DIR"))
     payload_keys: PayloadKeys = field(default_factory=PayloadKeys)
 
     def cloud_options(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ activities against Temporal and the Postgres ledger.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -20,7 +21,8 @@ from activities.contact import ContactActivities
 from activities.intake import IntakeActivities
 from activities.ledger import LedgerActivities
 from activities.registry import RegistryActivities
-from adapters.config_files import CONFIG_DIR, ConfigError, load_policy
+from activities.scoring import ModelShelf, ScoringActivities
+from adapters.config_files import CONFIG_DIR, ConfigError, arm_policy, load_policy, load_strategies
 from adapters.db import make_engine
 from adapters.ledger import Ledger
 from adapters.providers import ChannelProvider
@@ -29,6 +31,7 @@ from adapters.providers.sandbox import SandboxProvider
 from adapters.registry import Registry
 from adapters.scripts import load_scripts
 from adapters.templates import TemplateError, TemplateLibrary, load_content_rules
+from analytics import gauges
 from domain.enums import Channel
 from service.backpressure import DEFAULT_MAX_BACKLOG
 from settings import Settings, connect
@@ -37,6 +40,7 @@ from workflows.case import OverdueCase
 from workflows.complaint import Complaint
 from workflows.daily_intake import DailyIntake
 from workflows.runner import workflow_runner
+from workflows.upcoming_due import UpcomingDue
 
 log = logging.getLogger("duecourse.worker")
 
@@ -52,23 +56,28 @@ def build_provider(settings: Settings, engine) -> ChannelProvider:
 
 
 def build_worker(client: Client, engine, provider: ChannelProvider, task_queue: str,
-                 config_dir: Path = CONFIG_DIR, start_max_backlog: int = DEFAULT_MAX_BACKLOG, **options) -> Worker:
+                 config_dir: Path = CONFIG_DIR, start_max_backlog: int = DEFAULT_MAX_BACKLOG,
+                 models_dir: Path | None = None, **options) -> Worker:
     """One place that wires the workflow to its activities (tests use it too). Refuses to start with a
     template that fails its checks or a policy that does not load."""
     ledger = Ledger(engine)
     templates = TemplateLibrary(config_dir / "templates")
     policies = [load_policy(p.stem, config_dir) for p in sorted((config_dir / "policies").glob("*.yaml"))]
+    strategies = load_strategies(config_dir, check=True)
+    policies += [arm_policy(name, arm, config_dir) for name, trial in strategies.trials.items() for arm in trial.arms]
     rules = load_content_rules(config_dir)
     templates.check(rules, policies)
     scripts_shown.install(load_scripts(config_dir / "scripts.yaml", rules))  # shown to agents, decides nothing
     contact = ContactActivities({channel: provider for channel in Channel}, ledger, templates)
-    case_data = CaseDataActivities(config_dir)
+    models = ModelShelf(models_dir)  # trained propensity models: none, and the rules decide alone
+    case_data = CaseDataActivities(config_dir, lambda: models.version)
     return Worker(
-        client, task_queue=task_queue, workflows=[OverdueCase, Complaint, DailyIntake],
+        client, task_queue=task_queue, workflows=[OverdueCase, UpcomingDue, Complaint, DailyIntake],
         workflow_runner=workflow_runner(),
         activities=[*LedgerActivities(ledger).all(), *contact.all(), *case_data.all(),
-                    *IntakeActivities(client, engine, max_backlog=start_max_backlog).all(),
-                    *RegistryActivities(Registry(engine)).all()],
+                    *IntakeActivities(client, engine, max_backlog=start_max_backlog, config_dir=config_dir,
+                                      model=models.current).all(),
+                    *RegistryActivities(Registry(engine)).all(), *ScoringActivities(ledger, models).all()],
         **options,
     )
 
@@ -82,7 +91,7 @@ async def main() -> None:
     try:
         worker = build_worker(client, engine, build_provider(settings, engine), settings.task_queue,
                               settings.config_dir, max_cached_workflows=settings.worker_cache,
-                              start_max_backlog=settings.start_max_backlog)
+                              start_max_backlog=settings.start_max_backlog, models_dir=settings.model_dir)
     except (TemplateError, ConfigError) as e:
         raise SystemExit(f"worker not started: {e}") from None
     stop = asyncio.Event()
@@ -90,8 +99,14 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling task queue %s at %s", settings.task_queue, settings.temporal_address)
+    runtime = telemetry.runtime()  # Prometheus, when METRICS_ADDRESS is set: the portfolio's headline gauges too
+    exporting = asyncio.create_task(gauges.export_forever(engine, runtime.metric_meter)) if runtime else None
     async with worker:
         await stop.wait()
+    if exporting is not None:
+        exporting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await exporting
     await engine.dispose()
     if traces is not None:
         traces.shutdown()  # flush the last spans

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -13,15 +15,16 @@ from domain.state import VerificationReport
 
 
 class CaseDataActivities:
-    def __init__(self, config_dir=CONFIG_DIR):
-        self.config_dir = config_dir
+    def __init__(self, config_dir=CONFIG_DIR, model_version: Callable[[], str | None] = lambda: None):
+        """`model_version`: the propensity model in use now (None: none trained; the rules decide alone)."""
+        self.config_dir, self.model_version = config_dir, model_version
 
     @activity.defn
     async def load_case_config(self, request: LoadConfigRequest) -> CaseConfig:
         """Fixed into the case's history at its start: a later edit of a file changes new cases only."""
         try:
             return load_case_config(request.policy, request.country, request.extra_packs, self.config_dir,
-                                    request.today)
+                                    request.today, request.case_id, self.model_version())
         except (ConfigError, ValueError) as e:
             raise ApplicationError(str(e), type="ConfigError", non_retryable=True) from e
 

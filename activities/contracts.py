@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case_input import Borrower, EmergencyContact
-from domain.enums import Channel, HandOff, Outcome, Person, PlanStatus, PromiseStatus, VisitStatus
+from domain.enums import Channel, HandOff, Outcome, Person, PlanStatus, PromiseStatus, ScoreTrigger, VisitStatus
 from domain.guard import GuardDecision
 
 
@@ -22,6 +22,7 @@ class LoadConfigRequest(Contract):
     country: str
     extra_packs: list[str]
     today: date
+    case_id: str | None = None  # deals the case its arm where its policy has a trial (histories before: none)
 
 
 class VerifyRequest(Contract):
@@ -42,6 +43,7 @@ class OpenCaseRequest(Contract):
     balance: Decimal
     stage: str
     opened_at: datetime
+    strategy_arm: str | None = None
 
 
 class CaseUpdate(Contract):
@@ -56,6 +58,21 @@ class CaseUpdate(Contract):
     outcome_reason: str | None = None
     next_action_at: datetime | None = None
     status: dict[str, Any] | None = None  # the `status` query's answer at this write
+
+
+class ScoreRequest(Contract):
+    """Score the case as the ledger has it at `at`, once the facts it is owed are written."""
+
+    case_id: str
+    key: str
+    trigger: ScoreTrigger
+    at: datetime
+    owed: list[LedgerFact] = []
+
+
+class ScoreResult(Contract):
+    probability: float | None  # None: no model now, or the case is not assessed yet in the ledger
+    model_version: str | None
 
 
 class EventRecord(Contract):
@@ -117,6 +134,8 @@ class PaymentRecord(Contract):
 
 
 class PromiseRecord(Contract):
+    """A promise as it now stands; `at`: when, in the case's time (its row's created and updated times)."""
+
     fact: Literal["promise"] = "promise"
     case_id: str
     promise_id: str
@@ -125,6 +144,7 @@ class PromiseRecord(Contract):
     deadline: datetime
     taken_by: str
     status: PromiseStatus
+    at: datetime | None = None  # None: recorded before promises carried their time (the database's clock)
 
 
 class VisitRecord(Contract):
@@ -167,6 +187,24 @@ class IntakeRequest(Contract):
     task_queue: str
 
 
+class UpcomingRequest(Contract):
+    """Loans not yet overdue falling due after `day` and within `look_ahead_days` of it (early warning)."""
+
+    day: date
+    look_ahead_days: int = Field(default=7, ge=1, le=60)
+    task_queue: str
+
+
+class UpcomingSummary(Contract):
+    day: date
+    considered: int = 0
+    warned: int = 0
+    control: int = 0
+    not_at_risk: int = 0
+    already_running: int = 0
+    rejected: int = 0
+
+
 class IntakeSummary(Contract):
     day: date
     considered: int = 0
@@ -175,11 +213,31 @@ class IntakeSummary(Contract):
     already_closed: int = 0
     rejected: int = 0
     rejected_loans: list[str] = []  # loan ids only (no personal data), the first 100
+    early_warning: UpcomingSummary | None = None  # loans falling due soon, judged and watched (since the patch)
+
+
+class EarlyWarningRecord(Contract):
+    """An early warning's row (`early_warnings`): its group and risk, then its reminder, then its outcome."""
+
+    fact: Literal["early_warning"] = "early_warning"
+    case_id: str
+    loan_id: str
+    group: Literal["warned", "control"]
+    risk: Decimal | None
+    risk_by: str
+    country: str
+    currency: str
+    amount_due: Decimal
+    due_date: date
+    started_at: datetime
+    reminded_at: datetime | None = None
+    outcome: Literal["paid_on_time", "overdue"] | None = None
+    outcome_at: datetime | None = None
 
 
 LedgerFact = Annotated[
     OpenCaseRequest | CaseUpdate | EventRecord | ReceiptRecord | PromiseRecord | VisitRecord | PlanRecord
-    | EscalationRecord,
+    | EscalationRecord | EarlyWarningRecord,
     Field(discriminator="fact"),
 ]
 
@@ -193,4 +251,5 @@ class StepRecord(Contract):
 
 # Defined before `LedgerFact`, these carry it: resolve the forward reference once, here.
 ContactRequest.model_rebuild()
+ScoreRequest.model_rebuild()
 PaymentRecord.model_rebuild()

@@ -15,6 +15,7 @@ from temporalio import activity
 
 from activities.contracts import (
     CaseUpdate,
+    EarlyWarningRecord,
     EscalationRecord,
     EventRecord,
     LedgerFact,
@@ -58,6 +59,8 @@ async def write_facts(tx: LedgerTx, case_id: str, facts: Sequence[LedgerFact]) -
                                      | {"penalty_waived": fact.penalty_waived})
             case EscalationRecord():
                 await tx.record_escalation(fact.case_id, fact.key, fact.kind.value, fact.reason, fact.at)
+            case EarlyWarningRecord():
+                await tx.upsert_early_warning(**fact.model_dump(exclude={"fact"}))
     await tx.append_sealed_events(case_id, events)
 
 

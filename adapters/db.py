@@ -59,7 +59,11 @@ cases = Table(
     _at("updated_at"),
     Column("status", JSONB),  # the `status` query's answer as of the case's last ledger write
     Column("next_action_at", DateTime(timezone=True), index=True),
+    Column("strategy_arm", String(40)),  # champion/challenger (migration 0009): the arm the case was dealt
+    Column("propensity", Numeric(5, 4)),  # the latest propensity-to-pay score, and the model that gave it
+    Column("model_version", String(64)),
 )
+Index("ix_cases_opened_at", cases.c.opened_at)
 
 # The journal: append-only (a trigger refuses UPDATE and DELETE) and hash-chained per case, so a
 # changed or deleted row breaks the chain where it happened (`domain.journal.verify_chain`).
@@ -192,10 +196,34 @@ loans = Table(
     "loans", metadata,
     Column("loan_id", String(64), primary_key=True),
     Column("case", JSONB, nullable=False),
-    Column("overdue_since", Date, nullable=False),
+    Column("overdue_since", Date),  # NULL: not overdue yet (early warning reads those by `due_date`)
     _at("exported_at"),
+    Column("due_date", Date),
 )
 Index("ix_loans_overdue_since", loans.c.overdue_since, loans.c.loan_id)
+Index("ix_loans_due_date", loans.c.due_date, loans.c.loan_id, postgresql_where=loans.c.overdue_since.is_(None))
+
+# Early warning (migration 0009): loans not yet overdue that the model or the rules found at risk, dealt
+# into a warned group (an `UpcomingDue` workflow reminds them) or a control group (watched, not contacted),
+# and whether each was paid on time. No personal data: ids, amounts, dates.
+early_warnings = Table(
+    "early_warnings", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("loan_id", String(64), nullable=False),
+    Column("group", String(8), nullable=False),
+    Column("risk", Numeric(5, 4)),
+    Column("risk_by", String(80), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_due", MONEY, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("reminded_at", DateTime(timezone=True)),
+    Column("outcome", String(16)),
+    Column("outcome_at", DateTime(timezone=True)),
+    CheckConstraint("\"group\" IN ('warned', 'control')", name="ck_early_warnings_group"),
+    CheckConstraint("outcome IS NULL OR outcome IN ('paid_on_time', 'overdue')", name="ck_early_warnings_outcome"),
+)
 
 
 # --- the staff registry (migration 0008) -------------------------------------------------------------

@@ -111,8 +111,15 @@ class LedgerTx:
             db.payments, ["case_id", "reference"], case_id=case_id, reference=reference, amount=amount,
             currency=currency, paid_at=paid_at, balance_after=balance_after, allocation=allocation)
 
-    async def upsert_promise(self, **values: Any) -> None:
-        await self._upsert(db.promises, "promise_id", values, ["status"])
+    async def upsert_promise(self, at: datetime | None = None, **values: Any) -> None:
+        """A promise's row: made at `at`, its status updated at `at` (the case's time, so a snapshot of the
+        case at a moment sees exactly the promises of that moment); without it, the database's clock."""
+        if at is None:
+            await self._upsert(db.promises, "promise_id", values, ["status"])
+            return
+        stmt = insert(db.promises).values(**values, created_at=at, updated_at=at)
+        later = {"status": stmt.excluded.status, "updated_at": stmt.excluded.updated_at}
+        await self.conn.execute(stmt.on_conflict_do_update(index_elements=["promise_id"], set_=later))
 
     async def upsert_visit(self, **values: Any) -> None:
         await self._upsert(db.visits, "visit_id", values,
@@ -120,6 +127,17 @@ class LedgerTx:
 
     async def upsert_plan(self, **values: Any) -> None:
         await self._upsert(db.plans, "plan_id", values, [c for c in ("status", "decided_by") if c in values])
+
+    async def upsert_early_warning(self, **values: Any) -> None:
+        """An early warning's row: written at its start, again when reminded and when it ends (once each:
+        a replayed write finds the same values)."""
+        stmt = insert(db.early_warnings).values(**values)
+        later = [c for c in ("reminded_at", "outcome", "outcome_at") if values.get(c) is not None]
+        if later:
+            await self.conn.execute(stmt.on_conflict_do_update(index_elements=["case_id"],
+                                                               set_={c: stmt.excluded[c] for c in later}))
+        else:
+            await self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["case_id"]))
 
     async def record_escalation(self, case_id: str, key: str, kind: str, reason: str, at: datetime) -> bool:
         return await self._insert_once(db.escalations, ["idempotency_key"], case_id=case_id, idempotency_key=key,
@@ -290,6 +308,13 @@ def _sealer(key: bytes | None, case_id: str, entry_key: str) -> Callable[[str, A
         sealed = AESGCM(key).encrypt(nonce, plain, _aad(case_id, entry_key, field))
         return {rt.SEALED: base64.b64encode(nonce + sealed).decode()}
     return seal
+
+
+def open_sealed(key: bytes | None, case_id: str, entry_key: str, field: str, value: Any) -> Any:
+    """One journal field as written, opened with the case's key where sealed (erased: the erased marker).
+    For readers inside the lender's trust boundary (the propensity model's training and scoring), in memory
+    only: nothing opened is stored or logged."""
+    return _opener(key, case_id, entry_key)(field, value)
 
 
 def _opener(key: bytes | None, case_id: str, entry_key: str) -> Callable[[str, Any], Any]:

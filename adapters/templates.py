@@ -53,6 +53,7 @@ class TemplateLibrary:
         needed = dict(FIXED)
         for policy in policies:
             needed[policy.relationship.template] = "sms"
+            needed[policy.early_warning.template] = "sms"
             for treatment in policy.segments.values():
                 for step in treatment.schedule:
                     needed[step.template] = "sms" if step.channel == "sms" else "scripts"

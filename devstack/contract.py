@@ -517,6 +517,11 @@ def contract() -> str:
 
 
 LIFECYCLE_PROSE = """\
+0. **Upcoming** (early warning, before the loan is overdue): a loan falling due soon that the model or the
+   rules find at risk runs as `UpcomingDue` ([`workflows/upcoming_due.py`](../workflows/upcoming_due.py)):
+   one friendly reminder inside every rule for the warned group, none for the control group. Paid on time,
+   it ends (`settled`); unpaid, it continues as new as the case itself, under the same id, at verification
+   ([steering.md](steering.md#early-warning)).
 1. **Verification**: every number is checked for validity and line type with `phonenumbers`, the
    address for completeness, the emergency contacts. Missing data: an SMS asks the borrower (or a
    task for the team, when no number works), then the case waits for `update_contact_info` up to the
@@ -524,7 +529,9 @@ LIFECYCLE_PROSE = """\
 2. **Assessment**: [`domain/scorecard.py`](../domain/scorecard.py) scores ability (debt-service ratio,
    months of free income the balance needs) and willingness (repayment record, broken promises),
    0–100 each; the policy's thresholds give the segment: `hardship` (soft path), `high_risk`
-   (wilful: strict path, visit, escalation) or `low_risk`. Inputs and result go to the ledger.
+   (wilful: strict path, visit, escalation) or `low_risk`. Inputs and result go to the ledger. With a
+   trained propensity model, the score refines the segment, never onto a stricter path for a borrower who
+   cannot pay ([steering.md](steering.md#the-propensity-model)).
    The four quadrants: able and willing → `low_risk`; able, unwilling → `high_risk`; unable, willing →
    `hardship`; **unable and unwilling → `hardship` too**: ability is judged first, on purpose, because
    a borrower who cannot pay is treated as one whatever their record (CONC 7.3.4R forbearance and due
@@ -551,10 +558,11 @@ LIFECYCLE_PROSE = """\
    116 123) and waits for a trained person's decision (`approve` on the `wellbeing_review`).
 """
 
-STAGE_MODULES = {
-    Stage.VERIFICATION: "verification", Stage.ASSESSMENT: "assessment", Stage.REMOTE_CONTACT: "remote_contact",
-    Stage.FIELD_VISIT: "field_visit", Stage.PROMISE: "promise", Stage.HARDSHIP_PLAN: "hardship_plan",
-    Stage.WELLBEING_HOLD: "wellbeing", Stage.RELATIONSHIP: "relationship",
+STAGE_MODULES = {  # under workflows/
+    Stage.UPCOMING: "upcoming_due", Stage.VERIFICATION: "case/verification", Stage.ASSESSMENT: "case/assessment",
+    Stage.REMOTE_CONTACT: "case/remote_contact", Stage.FIELD_VISIT: "case/field_visit", Stage.PROMISE: "case/promise",
+    Stage.HARDSHIP_PLAN: "case/hardship_plan", Stage.WELLBEING_HOLD: "case/wellbeing",
+    Stage.RELATIONSHIP: "case/relationship",
 }
 
 
@@ -581,7 +589,7 @@ def lifecycle_doc() -> str:
         targets = ", ".join(f"`{t.value}`" for t in Stage if t in lifecycle.PROCESS.get(stage, frozenset()))
         module = STAGE_MODULES[stage]
         out.append(f"| `{stage.value}` | {targets or '(none)'} | "
-                   f"[`{module}.py`](../workflows/case/{module}.py) |")
+                   f"[`{module.rsplit('/', 1)[-1]}.py`](../workflows/{module}.py) |")
     out += ["", "And these events move any open case, whatever its stage:", "",
             "| to | when | except from |", "|---|---|---|"]
     for stage in Stage:

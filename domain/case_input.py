@@ -8,7 +8,7 @@ from decimal import Decimal
 from pydantic import Field, field_validator, model_validator
 
 from domain.money import in_minor_units, strict
-from domain.state import CaseState
+from domain.state import CaseState, EarlyWarningCarry
 from domain.values import CASE_ID_PATTERN, CountryCode, CurrencyCode, Model, Money, PositiveMoney, Timezone
 
 
@@ -97,6 +97,8 @@ class CaseInput(Model):
         default_factory=list, description="stricter packs added to the country's own"
     )
     state: CaseState | None = None
+    early_warning: EarlyWarningCarry | None = Field(
+        default=None, description="set only by an early warning handing its loan over as it falls overdue")
 
     @field_validator("case_id")
     @classmethod

@@ -103,8 +103,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
     """Every rule broken in one case's journal (entries in chain order)."""
     if not entries:
         return []
-    opened = entries[0]
-    if opened.kind != "case_opened" or "rules" not in opened.data:
+    opened = entries[0]  # the case's opening, or its early warning's (a loan not yet overdue), with its rules
+    if opened.kind not in ("case_opened", "early_warning_started") or "rules" not in opened.data:
         return [Violation(opened.case_id, "journal.no_rules", opened.at, opened.seq,
                           "the journal does not start with the rules the case was opened under")]
     case = _Case(opened.case_id, EffectiveRules.model_validate(opened.data["rules"]), ZoneInfo(opened.data["timezone"]),
@@ -118,6 +118,12 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
     for entry in entries[1:]:
         data = entry.data
         match entry.kind:
+            case "case_opened":  # an early warning's loan, overdue: the case counts its days from here
+                case.opened_at, case.days_past_due_at_open = entry.at, int(data.get("days_past_due", 0))
+                if "handoff" in data:
+                    case.handoff_policy = HandOffPolicy.model_validate(data["handoff"])
+                if data.get("instalments"):
+                    case.instalments = Instalments.model_validate(data["instalments"])
             case "cease_contact":
                 if data["scope"] == "all":
                     case.cease_all = True

@@ -43,6 +43,7 @@ class Outcome(StrEnum):
 
 
 class Stage(StrEnum):
+    UPCOMING = "upcoming"  # early warning: not overdue yet (`UpcomingDue`); overdue, it becomes a case
     VERIFICATION = "verification"
     ASSESSMENT = "assessment"
     REMOTE_CONTACT = "remote_contact"
@@ -252,3 +253,13 @@ class StaffRole(StrEnum):
     COLLECTOR = "collector"
     SUPERVISOR = "supervisor"
     MANAGER = "manager"
+
+
+class ScoreTrigger(StrEnum):
+    """When a case is scored for its propensity to pay: at its assessment, then whenever the picture
+    changes (`domain.propensity`)."""
+
+    ASSESSMENT = "assessment"
+    BROKEN_PROMISE = "broken_promise"
+    RIGHT_PARTY_CONTACT = "right_party_contact"
+    PARTIAL_PAYMENT = "partial_payment"

@@ -15,6 +15,7 @@ TERMINAL = frozenset(s for s in Stage if s.terminal)
 
 # The process, stage by stage: where each stage's own step can lead.
 PROCESS: dict[Stage, frozenset[Stage]] = {
+    Stage.UPCOMING: frozenset({Stage.VERIFICATION, Stage.SETTLED}),  # overdue after all; or paid on time
     Stage.VERIFICATION: frozenset({Stage.ASSESSMENT}),
     Stage.ASSESSMENT: frozenset({Stage.REMOTE_CONTACT}),
     Stage.REMOTE_CONTACT: frozenset({Stage.FIELD_VISIT, Stage.ESCALATED, Stage.REFERRED}),
@@ -25,14 +26,15 @@ PROCESS: dict[Stage, frozenset[Stage]] = {
     Stage.RELATIONSHIP: frozenset({Stage.SETTLED}),
 }
 
-# What may move any open case, whatever its stage (and from which stages it may not).
+# What may move any open case, whatever its stage (and from which stages it may not). A loan not yet
+# overdue (`upcoming`) is no collection case yet: only its own two moves apply.
 ANY_OPEN_STAGE: dict[Stage, frozenset[Stage]] = {
-    Stage.RELATIONSHIP: frozenset(),  # paid in full
-    Stage.WITHDRAWN: frozenset(),  # a dispute upheld
-    Stage.REFERRED: frozenset(),  # a person takes the case: a hard stop (bankruptcy, death), a review
-    Stage.WELLBEING_HOLD: frozenset({Stage.RELATIONSHIP}),  # distress or vulnerability: stop and review
-    Stage.HARDSHIP_PLAN: frozenset({Stage.RELATIONSHIP}),  # hardship reported
-    Stage.PROMISE: frozenset({Stage.WELLBEING_HOLD, Stage.RELATIONSHIP}),  # a promise to pay taken
+    Stage.RELATIONSHIP: frozenset({Stage.UPCOMING}),  # paid in full
+    Stage.WITHDRAWN: frozenset({Stage.UPCOMING}),  # a dispute upheld
+    Stage.REFERRED: frozenset({Stage.UPCOMING}),  # a person takes the case: a hard stop (bankruptcy, death), a review
+    Stage.WELLBEING_HOLD: frozenset({Stage.UPCOMING, Stage.RELATIONSHIP}),  # distress or vulnerability: stop, review
+    Stage.HARDSHIP_PLAN: frozenset({Stage.UPCOMING, Stage.RELATIONSHIP}),  # hardship reported
+    Stage.PROMISE: frozenset({Stage.UPCOMING, Stage.WELLBEING_HOLD, Stage.RELATIONSHIP}),  # a promise to pay taken
 }
 
 
@@ -53,7 +55,7 @@ def transitions() -> list[tuple[Stage, Stage]]:
 
 def mermaid() -> str:
     """The state diagram, as Mermaid text (docs/lifecycle.md is generated from it)."""
-    lines = ["stateDiagram-v2", f"    [*] --> {Stage.VERIFICATION.value}"]
+    lines = ["stateDiagram-v2", f"    [*] --> {Stage.VERIFICATION.value}", f"    [*] --> {Stage.UPCOMING.value}"]
     lines += [f"    {a.value} --> {b.value}" for a, b in transitions()]
     lines += [f"    {s.value} --> [*]" for s in Stage if s.terminal]
     return "\n".join(lines)

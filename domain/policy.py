@@ -398,6 +398,37 @@ class ScorecardPolicy(Strict):
     high_risk_below_willingness: int = Field(ge=0, le=100)
 
 
+class PropensityPolicy(Strict):
+    """How the lender uses a propensity model (docs/steering.md): the label's horizon the model is trained
+    for, and the scores that move a case to the gentle or the strict path (`domain.propensity.segment`).
+    The lender's own choices; no regulator sets them."""
+
+    horizon: timedelta = Field(default=timedelta(days=30), description="cured within this long of the case's start")
+    low_risk_from: float = Field(default=0.6, ge=0, le=1)
+    high_risk_below: float = Field(default=0.25, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> PropensityPolicy:
+        if self.high_risk_below > self.low_risk_from:
+            raise ValueError("propensity: high_risk_below must not exceed low_risk_from")
+        return self
+
+
+class EarlyWarningPolicy(Strict):
+    """Loans not yet overdue (docs/steering.md): how far ahead the loan system's export is read, who counts
+    as at risk, the share kept back as a control group, when the friendly reminder goes, and when an unpaid
+    loan becomes a case. The lender's own choices; no regulator sets them."""
+
+    look_ahead: timedelta = Field(default=timedelta(days=7), description="loans due within this long are read")
+    remind_before: timedelta = Field(default=timedelta(days=3), description="reminded this long before the due date")
+    at_risk_below: float = Field(default=0.5, ge=0, le=1,
+                                 description="a propensity (no model: the scorecard's rank) below this is at risk")
+    control_share: float = Field(default=0.2, ge=0, lt=1, description="of those at risk, watched but not reminded")
+    salt: str = Field(default="early-warning-1", min_length=1, max_length=40)
+    template: str = "upcoming_due"
+    grace: timedelta = Field(default=timedelta(0), description="overdue this long after the due date's end")
+
+
 class HandOffPolicy(Strict):
     """The lender's own floor before a hand-off (a pack's stricter figure wins)."""
 
@@ -426,6 +457,8 @@ class PolicyProfile(Strict):
     handoff: HandOffPolicy = Field(default_factory=HandOffPolicy)
     books: BooksPolicy = Field(default_factory=BooksPolicy)
     desk: DeskPolicy = Field(default_factory=DeskPolicy)
+    propensity: PropensityPolicy = Field(default_factory=PropensityPolicy)
+    early_warning: EarlyWarningPolicy = Field(default_factory=EarlyWarningPolicy)
     activity_timeout: timedelta = timedelta(seconds=30)
     history_event_budget: int | None = Field(
         default=None, ge=20, description="continue-as-new past this many events (else the server's hint)"
@@ -444,6 +477,8 @@ class CaseConfig(Strict):
 
     policy: PolicyProfile
     rules: EffectiveRules
+    arm: str | None = None  # the champion/challenger arm the case was dealt (`domain.strategy`); None: no trial
+    model: str | None = None  # the propensity model the worker had at the case's start; None: the rules alone
 
 
 _SHARED: dict[str, CaseConfig] = {}

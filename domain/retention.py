@@ -26,7 +26,7 @@ ERASED_KIND = "personal_data_erased"  # the journal entry an erasure leaves (wha
 # scheme reference, the assessment's financial inputs. Not here: the number refs (`phone_ref`,
 # `number_ref`, `phones`), which the auditor's checker matches on, and staff ids, which say who decided.
 JOURNAL_PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "assessed": ("inputs",),
+    "assessed": ("inputs", "reasons"),  # the reasons quote the inputs ("debt service ratio 30%")
     "vulnerability_recorded": ("driver",),
     "hardship_reported": ("reason",),
     "dispute_opened": ("reason", "details"),

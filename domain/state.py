@@ -21,6 +21,7 @@ from domain.enums import (
     Person,
     PlanStatus,
     PromiseStatus,
+    ScoreTrigger,
     Segment,
     Stage,
     VisitResult,
@@ -102,6 +103,17 @@ class ContactAttempt(Model):
         """A task an agent has not dialled (and no outcome of which has come) is not a call yet: it counts
         toward no cap."""
         return self.dial_by is None or self.dialled or self.outcome is not Outcome.TASK_CREATED
+
+
+class EarlyWarningCarry(Model):
+    """What an early warning (`UpcomingDue`) hands to the case it becomes when the loan falls overdue: its
+    place in the case's key sequence, the contacts it made (the guard counts them), the payments it took."""
+
+    seq: int = Field(ge=0)
+    attempts: list[ContactAttempt] = Field(default_factory=list)
+    payment_refs: list[str] = Field(default_factory=list)
+    paid: Money = Decimal("0")
+    group: str = Field(pattern=r"^(warned|control)$")
 
 
 class PendingApproval(Model):
@@ -197,6 +209,16 @@ class Flags(Model):
         return out
 
 
+class Scoring(Model):
+    """The case's propensity scores (`domain.propensity`): kept by cases opened since scoring began."""
+
+    rules_segment: Segment | None = None  # the scorecard's own, which a score refines
+    pending: ScoreTrigger | None = None  # the picture changed: score again at the loop's next pass
+    probability: float | None = None  # the latest score, and the model that gave it
+    model_version: str | None = None
+    scored: int = 0
+
+
 class NextAction(Model):
     what: str
     at: datetime | None
@@ -250,4 +272,5 @@ class CaseState(Model):
     books: Books | None = None  # the balance by component (cases opened before the balance engine: None)
     offers: list[ReliefOffer] = Field(default_factory=list)
     desk: Desk | None = None  # assignments, tasks, the borrower's profile (cases opened before the desk: None)
+    scoring: Scoring | None = None  # propensity scores (cases opened before scoring: None)
 

@@ -38,6 +38,9 @@ class CaseStatus(Model):
     offers: list[ReliefOffer] = []  # relief offers still open, accepted or awaiting approval
     desk: Desk | None = None  # who works the case, its tasks, the borrower's profile (None: opened before the desk)
     script: ChosenScript | None = None  # what to say now, and why (the worker's script library)
+    strategy_arm: str | None = None  # the champion/challenger arm the case was dealt (None: no trial)
+    propensity: float | None = None  # the latest propensity-to-pay score (None: the rules alone)
+    model_version: str | None = None  # the model that gave it
 
 
 class CaseOutcome(Model):

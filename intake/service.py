@@ -37,6 +37,7 @@ from domain.statement import Statement
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
 from intake.desk import routes as desk_routes
+from intake.reports import routes as report_routes
 from service.backpressure import Backpressure, Busy
 from service.cases import CaseClosed, CaseNotFound, Cases, NoStatement, TemporalError, UpdateRejected
 from service.desk import Desk
@@ -199,6 +200,7 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: B
 
     app.include_router(desk_routes(desk or Desk(cases, cases.client), authenticated, {
         404: PROBLEMS[404], 409: {"model": Problem, "description": "the case refused it, and why"}}))
+    app.include_router(report_routes(authenticated, {503: PROBLEMS[503]}))
 
     @app.get("/healthz", responses={503: PROBLEMS[503]})
     async def health() -> dict[str, str]:

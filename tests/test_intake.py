@@ -372,17 +372,25 @@ async def test_the_starter_command_line_works_the_desk(stack, payload_keys, data
     assert "released to collections" in capsys.readouterr().out
 
 
-async def test_the_daily_schedule_starts_newly_overdue_loans_once(stack, engine):
+async def test_the_daily_schedule_starts_newly_overdue_loans_once_and_watches_those_due_soon(stack, engine):
     today = date.today()
     fresh = [case_json() for _ in range(3)]
     old = case_json()
     invalid = case_json() | {"loan": {"loan_id": "BAD"}}
+    due_soon = {profile: case_json(profile=profile, days_past_due=0) for profile in ("high_risk", "low_risk")}
+    for case in due_soon.values():
+        case["loan"]["due_date"] = (today + timedelta(days=3)).isoformat()
+    far = case_json(profile="high_risk", days_past_due=0)
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM loans"))
         await conn.execute(insert(loans), [
-            *({"loan_id": f"L-{c['case_id']}", "case": c, "overdue_since": today - timedelta(days=1)} for c in fresh),
-            {"loan_id": f"L-{old['case_id']}", "case": old, "overdue_since": today - timedelta(days=30)},
-            {"loan_id": "L-INVALID", "case": invalid, "overdue_since": today},
+            *({"loan_id": f"L-{c['case_id']}", "case": c, "overdue_since": today - timedelta(days=1),
+               "due_date": None} for c in fresh),
+            {"loan_id": f"L-{old['case_id']}", "case": old, "overdue_since": today - timedelta(days=30), "due_date": None},
+            {"loan_id": "L-INVALID", "case": invalid, "overdue_since": today, "due_date": None},
+            *({"loan_id": f"L-{c['case_id']}", "case": c, "overdue_since": None, "due_date": today + timedelta(days=3)}
+              for c in due_soon.values()),
+            {"loan_id": f"L-{far['case_id']}", "case": far, "overdue_since": None, "due_date": today + timedelta(days=20)},
         ])
     schedule = await ensure_schedule(stack.client, QUEUE, at="06:00", timezone="Asia/Shanghai")
 
@@ -402,8 +410,13 @@ async def test_the_daily_schedule_starts_newly_overdue_loans_once(stack, engine)
     first = await run_once()
     assert (first["considered"], first["started"], first["rejected"]) == (4, 3, 1)
     assert first["rejected_loans"] == ["L-INVALID"]
+    warned = first["early_warning"]  # the two due within the week: the high-risk one is watched, in its group
+    assert (warned["considered"], warned["warned"] + warned["control"], warned["not_at_risk"]) == (2, 1, 1)
+    watched = stack.client.get_workflow_handle(f"case-{due_soon['high_risk']['case_id']}")
+    assert (await watched.describe()).workflow_type == "UpcomingDue"
     second = await run_once()
     assert (second["started"], second["already_running"]) == (0, 3)
+    assert (second["early_warning"]["already_running"], second["early_warning"]["not_at_risk"]) == (1, 1)
     assert [w async for w in stack.client.list_workflows(f'WorkflowId = "case-{old["case_id"]}"')] == []
 
     await schedule.pause(note="bank holiday")

@@ -100,11 +100,14 @@ def test_the_process_runs_forward_and_special_events_may_move_any_open_case():
     assert lifecycle.allowed(Stage.VERIFICATION, Stage.ASSESSMENT)
     assert not lifecycle.allowed(Stage.ASSESSMENT, Stage.VERIFICATION)
     assert not lifecycle.allowed(Stage.VERIFICATION, Stage.ESCALATED)  # no hand-off before contact was tried
-    assert all(lifecycle.allowed(s, Stage.RELATIONSHIP) for s in lifecycle.OPEN if s is not Stage.RELATIONSHIP)
+    collection = lifecycle.OPEN - {Stage.UPCOMING}  # a loan not yet overdue is no collection case yet
+    assert all(lifecycle.allowed(s, Stage.RELATIONSHIP) for s in collection if s is not Stage.RELATIONSHIP)
     assert not lifecycle.allowed(Stage.WELLBEING_HOLD, Stage.PROMISE)  # no promise is taken from a person in crisis
     assert not lifecycle.allowed(Stage.SETTLED, Stage.RELATIONSHIP)
     # a hard stop (bankruptcy, death) hands the case to people from wherever it is
-    assert all(lifecycle.allowed(s, Stage.REFERRED) for s in Stage if not s.terminal)
+    assert all(lifecycle.allowed(s, Stage.REFERRED) for s in collection)
+    # early warning: overdue after all it becomes a case (verification), paid on time it is done
+    assert {b for b in Stage if lifecycle.allowed(Stage.UPCOMING, b)} == {Stage.VERIFICATION, Stage.SETTLED}
 
 
 def test_every_stage_change_in_the_golden_histories_is_an_allowed_move():

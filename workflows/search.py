@@ -23,14 +23,17 @@ ASSIGNED_AGENT = SearchAttributeKey.for_keyword("AssignedAgent")
 PRIORITY = SearchAttributeKey.for_int("Priority")  # `domain.desk.priority`, as of the case's last step
 DUE_BY = SearchAttributeKey.for_datetime("DueBy")  # the earliest deadline a person owes the case
 PROMISE_DUE = SearchAttributeKey.for_datetime("PromiseDue")  # an open promise's due date, its first instant
+# Champion/challenger: the arm a case was dealt (cases of a policy with a trial).
+STRATEGY_ARM = SearchAttributeKey.for_keyword("StrategyArm")
 
-# Keyword 5 of 10, KeywordList 1 of 3, Int 2 of 3, Double 1 of 3, Datetime 3 of 3 (SQL visibility's limits).
+# Keyword 6 of 10, KeywordList 1 of 3, Int 2 of 3, Double 1 of 3, Datetime 3 of 3 (SQL visibility's limits).
 ALL: list[SearchAttributeKey[Any]] = [
     CASE_STAGE, RISK_SEGMENT, COUNTRY, ASSIGNED_TEAM, DAYS_PAST_DUE, AMOUNT_DUE, CASE_FLAGS, NEXT_ACTION_AT,
-    ASSIGNED_AGENT, PRIORITY, DUE_BY, PROMISE_DUE]
+    ASSIGNED_AGENT, PRIORITY, DUE_BY, PROMISE_DUE, STRATEGY_ARM]
 
 # Which team's queue a case sits in, by stage: what an operator filters on to find their work.
 TEAM_BY_STAGE = {
+    Stage.UPCOMING: "customer",
     Stage.VERIFICATION: "collections", Stage.ASSESSMENT: "collections", Stage.REMOTE_CONTACT: "collections",
     Stage.PROMISE: "collections", Stage.FIELD_VISIT: "field", Stage.HARDSHIP_PLAN: "care",
     Stage.WELLBEING_HOLD: "care", Stage.RELATIONSHIP: "customer", Stage.SETTLED: "customer",

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
+from workflows.case import scoring
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -18,7 +19,8 @@ async def step(run: CaseRun) -> datetime | None:
     run.s.assessment = result
     run.event("assessed", {"inputs": run.case.profile.model_dump(mode="json"),
                                  "balance": str(run.s.balance), **result.model_dump(mode="json")})
-    return start_treatment(run, result.segment, "assessed")
+    segment = await scoring.at_assessment(run) if scoring.enabled(run) else result.segment
+    return start_treatment(run, segment, "assessed")
 
 
 def start_treatment(run: CaseRun, segment: Segment, why: str) -> datetime | None:

@@ -13,14 +13,14 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.case import bookkeeping, money
+from workflows.case import bookkeeping, money, scoring
 from workflows.case.core import DIAL_TIME_PERMISSION, REACH_AND_LAPSE, CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contact import ContactActivities
     from activities.contracts import ContactRequest, ContactResult
     from domain import clock, reachability
-    from domain.enums import Channel, Outcome, Person, Stage
+    from domain.enums import Channel, Outcome, Person, ScoreTrigger, Stage
     from domain.guard import GuardDecision, HandOffFacts, PlannedAction, evaluate
     from domain.state import ContactAttempt
 
@@ -123,6 +123,8 @@ def apply_outcome(run: CaseRun, attempt: ContactAttempt, outcome: Outcome, distr
     if outcome is Outcome.CONVERSATION:
         s.counts["conversations"] = s.counts.get("conversations", 0) + 1
     if attempt.person == Person.BORROWER:  # communicated: what a hand-off needs first
+        if outcome is Outcome.CONVERSATION:
+            scoring.want(run, ScoreTrigger.RIGHT_PARTY_CONTACT)
         if outcome is Outcome.CONVERSATION and s.reached_at is None:
             s.reached_at = attempt.at
         if outcome is Outcome.DELIVERED and s.messaged_at is None:

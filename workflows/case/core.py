@@ -55,6 +55,9 @@ BOOKS = "books"
 # The desk: worklists and tasks on search attributes, contact-data, review and collector tasks, visits only
 # by trained collectors of the region from the registry. Decided once, at the case's start (`s.desk`).
 DESK = "desk"
+# Propensity scores at the assessment and when the picture changes, the segment from score and rules. Decided
+# once, at the case's start (`s.scoring`); scored only with a model at the start (`config.model`).
+SCORING = "propensity-scoring"
 PERSON_BEFORE_HANDOFF = "person-before-handoff"  # a credit report and legal hand-off wait for a person's approval
 
 # Where a case goes when something overtakes the end of its path (a promise, a plan, a review).
@@ -66,6 +69,12 @@ LEDGER_WINDOW = timedelta(days=8)  # attempts older than this no longer count fo
 class CaseRun:
     def __init__(self, case: CaseInput) -> None:
         self.s: CaseState = case.state or CaseState(balance=case.loan.outstanding_balance)
+        carry = case.early_warning
+        if case.state is None and carry is not None:  # an early warning's loan, overdue after all: go on from it
+            self.s.seq, self.s.payment_refs = carry.seq, list(carry.payment_refs)
+            self.s.attempts = list(carry.attempts)
+            for attempt in carry.attempts:
+                self.s.counts[attempt.channel.value] = self.s.counts.get(attempt.channel.value, 0) + 1
         if self.s.config is not None:
             self.s.config = shared(self.s.config)
         case.state = None  # the state lives in `s`; the input keeps only what the loan system sent

@@ -10,7 +10,18 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.case import assessment, bookkeeping, contact, hardship_plan, money, promise, relationship, relief, tasks
+from workflows.case import (
+    assessment,
+    bookkeeping,
+    contact,
+    hardship_plan,
+    money,
+    promise,
+    relationship,
+    relief,
+    scoring,
+    tasks,
+)
 from workflows.case.core import LEANER_STEPS, MORE_NOTICES, CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -22,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         HandOffStatus,
         Outcome,
         PlanStatus,
+        ScoreTrigger,
         Segment,
         Stage,
         TaskKind,
@@ -75,6 +87,8 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
         run.event("overpayment", {"reference": payment.reference, "amount": str(overpaid),
                                   "action": "refund due to the borrower"})
     answer = run.result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
+    if s.balance > 0:
+        scoring.want(run, ScoreTrigger.PARTIAL_PAYMENT)
     async with run.exclusive():  # waits at most for the case's activity in flight
         # Paid in full while the case waited: the payment's own write carries its move to the
         # relationship (mid-step, the loop moves it when the step ends).

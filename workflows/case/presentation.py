@@ -47,6 +47,9 @@ def status(run: CaseRun, with_script: bool = True) -> CaseStatus:
         statement=drawn,
         offers=[o for o in s.offers if o.live],
         desk=s.desk, script=script(run) if s.config and with_script else None,
+        strategy_arm=s.config.arm if s.config else None,
+        propensity=s.scoring.probability if s.scoring else None,
+        model_version=s.scoring.model_version if s.scoring else None,
     )
 
 
@@ -61,6 +64,8 @@ def publish(run: CaseRun) -> None:
     )
     if s.desk is not None:
         values |= desk_attributes(run, values)
+    if s.config is not None and s.config.arm is not None:
+        values[search.STRATEGY_ARM.name] = s.config.arm
     changes = search.updates(values, run.published)
     if changes:
         workflow.upsert_search_attributes(changes)

@@ -8,13 +8,13 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from workflows.case import field_visit, money, remote_contact
+from workflows.case import field_visit, money, remote_contact, scoring
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import PromiseRecord
     from domain import clock, plans
-    from domain.enums import PromiseStatus, Stage
+    from domain.enums import PromiseStatus, ScoreTrigger, Stage
     from domain.messages import PromiseRequest
     from domain.state import PromiseToPay
 
@@ -57,6 +57,7 @@ async def step(run: CaseRun) -> datetime | None:
     if run.now >= promise.deadline:
         close(run, PromiseStatus.BROKEN)
         s.promises_broken += 1
+        scoring.want(run, ScoreTrigger.BROKEN_PROMISE)
         if s.promises_broken > run.config.policy.promise.max_broken:
             return await field_visit.enter(run)
         return remote_contact.resume(run, "promise broken: treatment resumes at the next step")
@@ -75,4 +76,4 @@ def close(run: CaseRun, status: PromiseStatus) -> None:
 def record(run: CaseRun, promise: PromiseToPay, status: PromiseStatus) -> None:
     run.owe(PromiseRecord(
         case_id=run.case_id, promise_id=promise.promise_id, amount=promise.amount, due_date=promise.due_date,
-        deadline=promise.deadline, taken_by=promise.taken_by, status=status))
+        deadline=promise.deadline, taken_by=promise.taken_by, status=status, at=run.now))

@@ -30,7 +30,7 @@ async def open_case(run: CaseRun) -> None:
         run.s.config = shared(await run.act(
             CaseDataActivities.load_case_config,
             LoadConfigRequest(policy=run.case.policy, country=run.case.borrower.country,
-                              extra_packs=run.case.extra_rule_packs,
+                              extra_packs=run.case.extra_rule_packs, case_id=run.case_id,
                               today=clock.local(run.now, run.case.borrower.timezone).date()),
             "Load policy and rule packs", timeout=timedelta(seconds=30),
         ))
@@ -38,8 +38,11 @@ async def open_case(run: CaseRun) -> None:
     run.owe(OpenCaseRequest(
         case_id=run.case_id, workflow_id=workflow.info().workflow_id, policy=run.config.policy.name,
         rule_packs=run.config.rules.packs, country=run.case.borrower.country, currency=loan.currency,
-        principal=loan.principal, balance=run.s.balance, stage=run.s.stage.value, opened_at=run.now))
+        principal=loan.principal, balance=run.s.balance, stage=run.s.stage.value, opened_at=run.now,
+        strategy_arm=run.config.arm))
     run.event("case_opened", {"policy": f"{run.config.policy.name}@{run.config.policy.version}",
+                              **({"arm": run.config.arm} if run.config.arm else {}),
+                              **({"model": run.config.model} if run.config.model else {}),
                               "rules": run.config.rules.model_dump(mode="json"),
                               "timezone": run.case.borrower.timezone, "days_past_due": loan.days_past_due,
                               "balance": str(run.s.balance),

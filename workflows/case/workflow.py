@@ -30,10 +30,11 @@ from workflows.case import (
     relationship,
     relief,
     remote_contact,
+    scoring,
     verification,
     wellbeing,
 )
-from workflows.case.core import DESK, CaseRun
+from workflows.case.core import DESK, SCORING, CaseRun
 from workflows.case.protection_handlers import ProtectionHandlers
 
 with workflow.unsafe.imports_passed_through():
@@ -55,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         VisitOutcome,
     )
     from domain.relief import ReliefAcceptance, ReliefRequest
+    from domain.state import Scoring
     from domain.statement import Statement
     from domain.status import CaseOutcome, CaseStatus
 
@@ -111,6 +113,8 @@ class OverdueCase(ProtectionHandlers):
         money.open_books(self.c)
         if workflow.patched(DESK):  # decided once: worklists, tasks and the registry's collectors
             self.c.s.desk = Desk()
+        if workflow.patched(SCORING):  # decided once: propensity scores (with a model at the start)
+            self.c.s.scoring = Scoring()
 
     async def _advance(self) -> datetime | None:
         """Do what is due now; return when to look again (None: only when something happens)."""
@@ -128,6 +132,7 @@ class OverdueCase(ProtectionHandlers):
                 wellbeing.enter_review(c, ApprovalKind.VULNERABILITY_REVIEW, "vulnerability recorded")
         if protections.end_for_hard_stop(c):
             return None
+        await scoring.again(c)  # the picture changed since the last score (nothing, unless one is pending)
         arrears_notice_at = await notices.post_arrears(c)  # while in arrears, in writing, through any hold
         hold = c.current_hold()
         if hold is not None:  # the hold's reason stays in the sealed journal

@@ -29,10 +29,11 @@ from temporalio.worker import Replayer
 
 from workflows.case import OverdueCase
 from workflows.complaint import Complaint
+from workflows.daily_intake import DailyIntake
 from workflows.runner import workflow_runner
 from workflows.upcoming_due import UpcomingDue
 
-WORKFLOWS = [OverdueCase, UpcomingDue, Complaint]
+WORKFLOWS = [OverdueCase, UpcomingDue, Complaint, DailyIntake]
 
 
 @dataclass

@@ -22,9 +22,10 @@ class CaseDataActivities:
     @activity.defn
     async def load_case_config(self, request: LoadConfigRequest) -> CaseConfig:
         """Fixed into the case's history at its start: a later edit of a file changes new cases only."""
+        model = self.model_version()
         try:
             return load_case_config(request.policy, request.country, request.extra_packs, self.config_dir,
-                                    request.today, request.case_id, self.model_version())
+                                    request.today, request.case_id, model)
         except (ConfigError, ValueError) as e:
             raise ApplicationError(str(e), type="ConfigError", non_retryable=True) from e
 

@@ -52,7 +52,7 @@ class IntakeActivities:
         async def start(loan_id: str, data: dict) -> None:
             async with gate:
                 await pressure.admit(waiting=lambda: activity.heartbeat(after))  # as fast as workers take them
-                report = await cases.start({**data, "state": None})  # the export's case, never a state
+                report = await cases.start({**data, "state": None, "early_warning": None})  # the export's, not ours
             if report.status == "rejected":
                 summary.rejected += 1
                 if len(summary.rejected_loans) < 100:
@@ -94,8 +94,13 @@ class IntakeActivities:
                 summary.rejected += 1
                 log.warning("exported loan is not a valid case", extra={"loan_id": loan_id})
                 return
-            async with gate:
-                judged = await watch(self.client, request.task_queue, case, model, self.config_dir)
+            try:
+                async with gate:
+                    judged = await watch(self.client, request.task_queue, case, model, self.config_dir)
+            except (ValueError, OSError) as e:  # a policy that does not load, a score that fails: this loan only
+                summary.rejected += 1
+                log.warning("exported loan not judged", extra={"loan_id": loan_id, "reason": str(e)[:200]})
+                return
             setattr(summary, judged.decision, getattr(summary, judged.decision) + 1)
 
         until = request.day + timedelta(days=request.look_ahead_days)

@@ -7,6 +7,7 @@ from. Without a trained model nothing is scored and the rules decide alone.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from adapters.ledger import Ledger
 from adapters.propensity_model import PropensityModel
 from adapters.snapshots import snapshot
 
+log = logging.getLogger("duecourse.scoring")
+
 
 class ModelShelf:
     """The newest model in a directory (`train.py` writes there): loaded once, and again when a newer
@@ -30,15 +33,24 @@ class ModelShelf:
         self.models_dir = models_dir
         self._model: PropensityModel | None = None
         self._looked = float("-inf")
+        self._refused: set[str] = set()  # versions refused once are not tried again
 
     def current(self) -> PropensityModel | None:
+        """The newest model that loads; one refused (a hash or feature mismatch) is logged and the last good
+        one kept, so a bad artifact never stops cases from opening."""
         if self.models_dir is None:
             return None
         if time.monotonic() - self._looked >= self.LOOK_EVERY:
             self._looked = time.monotonic()
             newest = propensity_model.latest(self.models_dir)
-            if newest is not None and (self._model is None or newest.name != self._model.version):
-                self._model = propensity_model.load(newest)
+            if newest is not None and (self._model is None or newest.name != self._model.version) \
+                    and newest.name not in self._refused:
+                try:
+                    self._model = propensity_model.load(newest)
+                except propensity_model.ModelRefused as e:
+                    self._refused.add(newest.name)
+                    log.error("propensity model refused; keeping %s: %s",
+                              self._model.version if self._model else "none (the rules decide)", e)
         return self._model
 
     @property

@@ -2,14 +2,16 @@
 when it was cured: the one reading of the ledger that the scoring activity and the training command share,
 so a model is shown what it learned from.
 
-Only rows whose own time is at or before the moment count. The journal's times (`case_events.at`), the
-contact attempts' `planned_at` and the cases' `opened_at` are the workflow's clock; `paid_at` is the payment
-system's. A promise row's `created_at` and `updated_at` are the ledger's wall clock instead: a moment after
-the workflow's in production, and far behind it when a simulation skips time. So a promise is placed on the
-workflow's clock (`Promise`): made no earlier than the journal's move into the promise stage (one promise
-is open at a time, so the n-th row goes with the n-th move), kept no earlier than the move out of it, and
-broken at its deadline (the case's timer breaks it then, and the score asked at the break sees it, as the
-training row at the break does).
+Only rows whose own time is at or before the moment count, and of the payments only those made at or after
+the case opened: a loan that was an early warning first may have been paid in part before it fell overdue,
+and the case's opening balance already nets that out (counting it again as paid would count it twice). The
+journal's times (`case_events.at`), the contact attempts' `planned_at` and the cases' `opened_at` are the
+workflow's clock; `paid_at` is the payment system's. A promise row's `created_at` and `updated_at` are the
+ledger's wall clock instead: a moment after the workflow's in production, and far behind it when a
+simulation skips time. So a promise is placed on the workflow's clock (`Promise`): made no earlier than the
+journal's move into the promise stage (one promise is open at a time, so the n-th row goes with the n-th
+move), kept no earlier than the move out of it, and broken at its deadline (the case's timer breaks it then,
+and the score asked at the break sees it, as the training row at the break does).
 
 Personal data: the assessment's financial inputs are sealed in the journal under the case's key; they are
 opened here, in memory, because the model's features are made from them, and never kept or logged. A case
@@ -121,7 +123,7 @@ def snapshot_at(h: History, at: datetime) -> Snapshot | None:
         promises=len(promises),
         promises_kept=sum(q.status == PromiseStatus.KEPT.value and q.since <= at for q in promises),
         promises_broken=sum(q.status == PromiseStatus.BROKEN.value and q.since <= at for q in promises),
-        paid=max(Decimal(0), sum((amount for t, amount, _ in h.payments if t <= at), Decimal(0))),
+        paid=max(Decimal(0), sum((amount for t, amount, _ in h.payments if h.opened_at <= t <= at), Decimal(0))),
         reason=reasons[-1] if reasons else None,
     )
 

@@ -17,6 +17,7 @@ from adapters import propensity_model
 from analytics import arms, charts, cohorts, kpis
 from analytics.tables import COUNT, NUMBER, RATE, TEXT, THIN, Period, Table, shown
 from domain.model_card import ModelCard
+from settings import Settings
 
 SIMULATED = ("Simulated portfolio: every figure on this page comes from the borrower simulator, not from real "
              "borrowers. Use it to check the engine and the report, never to judge a strategy's effect on people.")
@@ -39,10 +40,12 @@ class Options:
     end: date  # excluded
     by: list[str] = field(default_factory=list)
     horizon_days: int = 30
-    champion: str = "champion"
+    champion: str = "champion"  # for a policy whose trial the configuration does not name
     model_dir: Path | None = None
     simulated: bool = False
     costs: Path = arms.COSTS_FILE
+    # where strategies.yaml names each policy's champion (CONFIG_DIR, as the worker reads it)
+    config_dir: Path = field(default_factory=lambda: Settings().config_dir)
 
     @property
     def period(self) -> Period:
@@ -79,29 +82,61 @@ def model_folder(path: Path) -> Path | None:
     return propensity_model.latest(path)
 
 
+def _auc_rows(label: str, version: str, model: float, rules: float, model_ci: tuple[float, float] | None,
+              rules_ci: tuple[float, float] | None, difference_ci: tuple[float, float] | None) -> list[list]:
+    return [[label, "model " + version, model, *(model_ci or (None, None))],
+            [label, "rule scorecard", rules, *(rules_ci or (None, None))],
+            [label, "model − scorecard", model - rules, *(difference_ci or (None, None))]]
+
+
+AT_ASSESSMENT, EVERY_MOMENT = "at assessment, one row per case", "every scoring moment"
+
+
 def model_section(model_dir: Path) -> Section:
     """The propensity model against the rule scorecard on the same held-out cases, and its calibration."""
     card = ModelCard.model_validate_json((model_dir / "card.json").read_text(encoding="utf-8"))
+    rows = []
+    if card.auc_model_at_assessment is not None and card.auc_scorecard_at_assessment is not None:
+        rows += _auc_rows(AT_ASSESSMENT, card.version, card.auc_model_at_assessment,
+                          card.auc_scorecard_at_assessment, card.auc_model_at_assessment_ci,
+                          card.auc_scorecard_at_assessment_ci, card.auc_difference_at_assessment_ci)
+    rows += _auc_rows(EVERY_MOMENT, card.version, card.auc_model, card.auc_scorecard, card.auc_model_ci,
+                      card.auc_scorecard_ci, card.auc_difference_ci)
+    older = ("" if card.auc_model_at_assessment is not None else
+             " This card predates the comparison at assessment: only every scoring moment is shown.")
     auc = Table("model_auc", "Ranking: AUC on the held-out cases", "model", f"{model_dir.name}/card.json",
-                [("scorer", TEXT), ("AUC", NUMBER), ("CI low", NUMBER), ("CI high", NUMBER)],
-                [["model " + card.version, card.auc_model, *(card.auc_model_ci or (None, None))],
-                 ["rule scorecard", card.auc_scorecard, *(card.auc_scorecard_ci or (None, None))],
-                 ["model − scorecard", card.auc_model - card.auc_scorecard, None, None]],
+                [("comparison", TEXT), ("scorer", TEXT), ("AUC", NUMBER), ("CI low", NUMBER), ("CI high", NUMBER)],
+                rows,
                 "AUC: the chance that a case that cured is ranked above one that did not, on the same held-out "
-                "cases for both. Blank intervals: the card gives none (and no paired interval for the difference).")
+                f"cases for both. The fair comparison is \"{AT_ASSESSMENT}\": each held-out case once, scored when "
+                f"it was assessed, where the model and the scorecard see the same case. On \"{EVERY_MOMENT}\" "
+                "(the assessment, each broken promise, right-party contact and partial payment) the model also "
+                "sees what the case has done since, while the scorecard repeats its opening rank: it flatters the "
+                "model, and cases scored more often weigh more. Intervals: 95%, cases resampled; the difference's "
+                "is paired. Blank: the card gives none." + older)
+    cases = ("" if card.n_train_cases is None else
+             f"{card.n_train_cases} ({card.positives_train_cases})")
+    held = ("" if card.n_test_cases is None else
+            f"{card.n_test_cases} ({card.positives_test_cases})")
     data = Table("model_data", "The model's data", "model", f"{model_dir.name}/card.json",
                  [("item", TEXT), ("value", TEXT)],
                  [["estimator", f"{card.estimator} ({card.library})"], ["trained at", card.trained_at.isoformat()],
                   ["label", f"cured within {card.horizon_days} days of the case's start"],
-                  ["split", f"opened before {card.split_at.isoformat()}: training; on or after: held out"],
-                  ["training cases (cured)", f"{card.n_train} ({card.positives_train})"],
-                  ["held-out cases (cured)", f"{card.n_test} ({card.positives_test})"],
-                  ["Brier score", "—" if card.brier_model is None else f"{card.brier_model:.4f}"],
+                  ["split", f"opened on or after {card.split_at.isoformat()}: held out; training: "
+                   + ("opened before it" if card.dropped_at_split is None else
+                      f"opened at least {card.horizon_days} days before it (its horizon ended by the split)")],
+                  *([["dropped at the split", f"{card.dropped_at_split} case(s) opened before the split whose "
+                      "horizon ran past it: in neither side"]] if card.dropped_at_split is not None else []),
+                  *([["training cases (cured)", cases]] if cases else []),
+                  *([["held-out cases (cured)", held]] if held else []),
+                  ["training rows: scoring moments (of cured cases)", f"{card.n_train} ({card.positives_train})"],
+                  ["held-out rows: scoring moments (of cured cases)", f"{card.n_test} ({card.positives_test})"],
+                  ["Brier score (every held-out row)", "—" if card.brier_model is None else f"{card.brier_model:.4f}"],
                   ["trained on", "the borrower simulator" if card.simulated else "real outcomes"]])
     bins = Table("model_calibration", "Calibration on the held-out cases", "model", f"{model_dir.name}/card.json",
                  [("bin low", NUMBER), ("bin high", NUMBER), ("mean predicted", RATE), ("observed", RATE),
-                  ("cases", COUNT)], [[b.low, b.high, b.predicted, b.observed, b.n] for b in card.calibration],
-                 thin="cases")
+                  ("rows", COUNT)], [[b.low, b.high, b.predicted, b.observed, b.n] for b in card.calibration],
+                 "Every held-out scoring moment, in bins of the predicted probability.", thin="rows")
     chart = charts.calibration("calibration", card.calibration, "Predicted against observed")
     return Section("Propensity model", [auc, data, bins], {"model_calibration": chart},
                    "Trained on the simulator's portfolio." if card.simulated else "")
@@ -111,13 +146,15 @@ async def build(engine: AsyncEngine, options: Options) -> Report:
     """Every section of the report, read in one connection (one snapshot of the ledger's state)."""
     period, by = options.period, options.by
     costs = arms.load_costs(options.costs)
+    trials = arms.champions(options.config_dir)
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         figures = await kpis.period_figures(conn, period, by)
         stock = await cohorts.inventory(conn, period, by)
         cure = await cohorts.cure(conn, period, by, options.horizon_days)
         plans = await cohorts.plan_survival(conn, period, by)
-        compared = await arms.champion_challenger(conn, period, options.horizon_days, options.champion, costs)
+        compared = await arms.champion_challenger(conn, period, options.horizon_days, options.champion, costs,
+                                                  trials)
         warned = await arms.early_warning(conn, period)
     named = {t.name: t for t in figures}
     sections = [
@@ -126,8 +163,8 @@ async def build(engine: AsyncEngine, options: Options) -> Report:
                 {"inventory": _inventory_chart(stock[0])} if stock[0].rows else {}),
         Section("Cure", [cure]),
         Section("Champion and challengers", compared,
-                {"arms": _arms_chart(compared[0])} if compared[0].rows else {},
-                f"The champion is the arm named {options.champion!r}."),
+                {"arms": _arms_chart(compared[0])} if _in_trials(compared[0]) else {},
+                _champions_intro(trials, options.champion)),
         Section("Contacts", [named["contacts"]]),
         Section("Money", [named["collected"], named["promises"], named["settlements"], named["handoffs"]]),
         Section("Hardship plans", plans, {"plan_survival_curve": _plans_chart(plans[1])} if plans[1].rows else {}),
@@ -151,9 +188,33 @@ def _inventory_chart(stock: Table) -> str:
                        f"Open cases by days past due, {last}", "cases")
 
 
+def _champions_intro(trials: dict[str, str], champion: str) -> str:
+    named = "; ".join(f"{policy}: {arm!r}" for policy, arm in sorted(trials.items()))
+    return ((f"Each policy's champion is the one its trial in strategies.yaml names ({named}); for any other "
+             f"policy, the arm named {champion!r}." if named else
+             f"No trial is configured (strategies.yaml): the champion is the arm named {champion!r}.")
+            + " Arms are compared within their policy only; cases in no trial are shown apart and compared "
+              "with nothing.")
+
+
+def _in_trials(table: Table) -> list[list]:
+    """The rows of arms dealt in a trial (the chart leaves out cases in no trial)."""
+    role = [c for c, _ in table.columns].index("role")
+    return [row for row in table.rows if row[role] != arms.NO_TRIAL]
+
+
 def _arms_chart(table: Table) -> str:
-    return charts.bars("cure-by-arm", table.column("arm"), table.column("cure rate"), "Cure rate by arm",
-                       "cured", table.column("CI low"), table.column("CI high"), percent=True)
+    rows = _in_trials(table)
+    names = [c for c, _ in table.columns]
+
+    def col(name: str) -> list:
+        return [row[names.index(name)] for row in rows]
+
+    policies = col("policy")
+    labels = col("arm") if len(set(policies)) == 1 else [f"{p}: {a}" for p, a in zip(policies, col("arm"),
+                                                                                        strict=True)]
+    return charts.bars("cure-by-arm", labels, col("cure rate"), "Cure rate by arm", "cured", col("CI low"),
+                       col("CI high"), percent=True)
 
 
 def _plans_chart(curve: Table) -> str:

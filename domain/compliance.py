@@ -120,6 +120,9 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
         match entry.kind:
             case "case_opened":  # an early warning's loan, overdue: the case counts its days from here
                 case.opened_at, case.days_past_due_at_open = entry.at, int(data.get("days_past_due", 0))
+                if "rules" in data:
+                    case.rules = EffectiveRules.model_validate(data["rules"])
+                case.first_contact_at = None  # collection's first communication is the case's, not the reminder
                 if "handoff" in data:
                     case.handoff_policy = HandOffPolicy.model_validate(data["handoff"])
                 if data.get("instalments"):

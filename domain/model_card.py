@@ -38,6 +38,23 @@ class ModelCard(BaseModel):
     auc_model_ci: tuple[float, float] | None = None
     auc_scorecard_ci: tuple[float, float] | None = None
     brier_model: float | None = None
+    # The fair head-to-head (absent on cards written before it): one row per held-out case, at its assessment,
+    # where the model and the scorecard see the same moment; the figures above score every moment, where the
+    # model also sees the case's behaviour so far and the scorecard repeats its opening rank.
+    auc_model_at_assessment: float | None = None
+    auc_scorecard_at_assessment: float | None = None
+    auc_model_at_assessment_ci: tuple[float, float] | None = None
+    auc_scorecard_at_assessment_ci: tuple[float, float] | None = None
+    auc_difference_at_assessment_ci: tuple[float, float] | None = Field(
+        default=None, description="model minus scorecard at assessment, paired bootstrap over cases")
+    auc_difference_ci: tuple[float, float] | None = Field(
+        default=None, description="model minus scorecard on every scoring moment, paired bootstrap over cases")
+    n_train_cases: int | None = None
+    n_test_cases: int | None = None
+    positives_train_cases: int | None = None
+    positives_test_cases: int | None = None
+    dropped_at_split: int | None = Field(
+        default=None, description="cases opened before the split whose horizon ran past it: in neither side")
     calibration: list[CalibrationBin]
     artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="of model.joblib: checked before it is loaded")
     simulated: bool = Field(description="trained on the borrower simulator's portfolio, not on real outcomes")

@@ -415,11 +415,10 @@ class PropensityPolicy(Strict):
 
 
 class EarlyWarningPolicy(Strict):
-    """Loans not yet overdue (docs/steering.md): how far ahead the loan system's export is read, who counts
-    as at risk, the share kept back as a control group, when the friendly reminder goes, and when an unpaid
-    loan becomes a case. The lender's own choices; no regulator sets them."""
+    """Loans not yet overdue (docs/steering.md): who counts as at risk, the share kept back as a control
+    group, when the friendly reminder goes, and when an unpaid loan becomes a case (how far ahead the export
+    is read is the daily intake's `look_ahead_days`). The lender's own choices; no regulator sets them."""
 
-    look_ahead: timedelta = Field(default=timedelta(days=7), description="loans due within this long are read")
     remind_before: timedelta = Field(default=timedelta(days=3), description="reminded this long before the due date")
     at_risk_below: float = Field(default=0.5, ge=0, le=1,
                                  description="a propensity (no model: the scorecard's rank) below this is at risk")

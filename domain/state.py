@@ -105,17 +105,6 @@ class ContactAttempt(Model):
         return self.dial_by is None or self.dialled or self.outcome is not Outcome.TASK_CREATED
 
 
-class EarlyWarningCarry(Model):
-    """What an early warning (`UpcomingDue`) hands to the case it becomes when the loan falls overdue: its
-    place in the case's key sequence, the contacts it made (the guard counts them), the payments it took."""
-
-    seq: int = Field(ge=0)
-    attempts: list[ContactAttempt] = Field(default_factory=list)
-    payment_refs: list[str] = Field(default_factory=list)
-    paid: Money = Decimal("0")
-    group: str = Field(pattern=r"^(warned|control)$")
-
-
 class PendingApproval(Model):
     approval_id: str
     kind: ApprovalKind
@@ -217,6 +206,20 @@ class Scoring(Model):
     probability: float | None = None  # the latest score, and the model that gave it
     model_version: str | None = None
     scored: int = 0
+
+
+class EarlyWarningCarry(Model):
+    """What an early warning (`UpcomingDue`) hands to the case it becomes when the loan falls overdue: its
+    place in the case's key sequence, the contacts it made (the guard counts them), the payments it took,
+    the borrower's protections (stop contact, holds, hard stops, vulnerability) and complaints opened."""
+
+    seq: int = Field(ge=0)
+    attempts: list[ContactAttempt] = Field(default_factory=list)
+    payment_refs: list[str] = Field(default_factory=list)
+    paid: Money = Decimal("0")
+    group: str = Field(pattern=r"^(warned|control)$")
+    flags: Flags = Field(default_factory=Flags)
+    complaints_opened: int = Field(default=0, ge=0)
 
 
 class NextAction(Model):

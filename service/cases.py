@@ -70,7 +70,7 @@ from workflows.case import OverdueCase
 T = TypeVar("T")
 Handle = WorkflowHandle[OverdueCase, CaseOutcome]
 StartStatus = Literal["started", "already_running", "already_closed", "rejected"]
-STATE_IS_THE_WORKFLOWS = "state is set by the workflow only"
+STATE_IS_THE_WORKFLOWS = "state and early_warning are set by the workflows only"
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -145,14 +145,15 @@ class StartReport:
 
 def validate(item: object, label: str = "case") -> CaseInput | StartReport:
     """`item` as a valid case, or the rejection that says why. `label` names an item without a case id.
-    The one place that refuses a case carrying `state`: only the workflow sets it (on continue-as-new)."""
+    The one place that refuses a case carrying `state` or `early_warning`: only the workflows set them (on
+    continue-as-new, and when an early warning hands its loan over)."""
     if isinstance(item, CaseInput):
-        if item.state is not None:
+        if item.state is not None or item.early_warning is not None:
             return StartReport(item.case_id, "rejected", STATE_IS_THE_WORKFLOWS)
         return item
     if isinstance(item, Mapping):
         label = str(item.get("case_id", label))
-        if item.get("state") is not None:
+        if item.get("state") is not None or item.get("early_warning") is not None:
             return StartReport(label, "rejected", STATE_IS_THE_WORKFLOWS)
     try:
         with strict_amounts():  # input from outside: decimal strings in the currency's units only

@@ -37,8 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m simulation", description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", type=int, default=5000, help="loans in the portfolio (default 5000)")
     p.add_argument("--seed", type=int, default=7, help="the same seed, the same portfolio (default 7)")
-    p.add_argument("--days", type=int, default=60, help="days over which loans enter (default 60)")
-    p.add_argument("--after", type=int, default=40, help="days simulated after the last loan enters (default 40)")
+    p.add_argument("--days", type=int, default=40, help="days over which loans enter (default 40)")
+    p.add_argument("--after", type=int, default=35, help="days simulated after the last loan enters (default 35: "
+                   "past the model's 30-day horizon)")
     p.add_argument("--out", type=Path, default=Path(".data/portfolio"), help="report, model and data (default "
                    ".data/portfolio)")
     p.add_argument("--database-url", default=None, help="a PostgreSQL server to use (default: embedded, in --out)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ class World:
                 self.paid_on_time_planned.add(loan.case.case_id)
             return
         for week in range(8):
-            if rng.random() < t.pays_unprompted * (0.3 + t.ability):
+            if rng.random() < t.pays_unprompted * (0.3 + t.ability) * staleness(loan):
                 self.plan(now + timedelta(days=7 * week + rng.uniform(0, 7)), loan.case.case_id, "pay")
                 return
 
@@ -111,7 +112,9 @@ class World:
                     Outcome.THIRD_PARTY if rng.random() < 0.5 else Outcome.NO_ANSWER), False
         t, case_id = loan.traits, loan.case.case_id
         hour = now.astimezone(ZoneInfo(loan.case.borrower.timezone)).hour
-        answers = min(1.0, t.reach * (1.6 if t.evening and hour >= 17 else 0.7 if t.evening else 1.0))
+        numbers = len(loan.case.borrower.mobile_numbers)  # a second number: more ways to reach them
+        answers = min(1.0, t.reach * (1.6 if t.evening and hour >= 17 else 0.7 if t.evening else 1.0)
+                      * (1.3 if numbers > 1 else 1.0))
         if channel is Channel.SMS:
             if rng.random() < 0.03:
                 return Outcome.FAILED, False
@@ -120,14 +123,15 @@ class World:
                 if rng.random() < 0.45 * t.willingness * (0.3 + t.ability):
                     self.plan(self._on(loan.case.loan.due_date, loan, 1), case_id, "pay")
                     self.paid_on_time_planned.add(case_id)
-            elif not upcoming and rng.random() < t.sms_response * t.ability * (0.4 + 0.6 * t.willingness):
+            elif not upcoming and rng.random() < (t.sms_response * t.ability * (0.4 + 0.6 * t.willingness)
+                                                  * staleness(loan)):
                 self.plan(now + timedelta(days=rng.uniform(0.3, 3)), case_id, "pay")
             return Outcome.DELIVERED, False
         if rng.random() >= answers:
             machine = channel is Channel.ROBOT_CALL and rng.random() < 0.3
             return (Outcome.VOICEMAIL if machine else Outcome.NO_ANSWER), False
         if channel is Channel.ROBOT_CALL:
-            if rng.random() < 0.5 * t.call_response * t.ability * t.willingness:
+            if rng.random() < 0.5 * t.call_response * t.ability * t.willingness * staleness(loan):
                 self.plan(now + timedelta(days=rng.uniform(0.5, 4)), case_id, "pay")
             return Outcome.ANSWERED, False
         distress = rng.random() < t.distress  # an agent's conversation
@@ -142,7 +146,7 @@ class World:
                   rng.choice((DelinquencyReason.JOB_LOSS, DelinquencyReason.INCOME_CUT, DelinquencyReason.ILLNESS))
                   if t.ability < 0.35 else DelinquencyReason.FORGOT if t.willingness > 0.7 else DelinquencyReason.OTHER)
         at = now + timedelta(minutes=5)
-        if t.willingness >= 0.3 and rng.random() < t.call_response * (0.5 + t.willingness / 2):
+        if t.willingness >= 0.3 and rng.random() < t.call_response * (0.5 + t.willingness / 2) * staleness(loan):
             days = rng.randint(3, 10)
             share = 1.0 if t.ability > 0.45 else round(rng.uniform(0.3, 0.7), 2)
             keeps = rng.random() < t.keeps_promises * (0.4 + 0.6 * t.ability)
@@ -153,6 +157,12 @@ class World:
                           "pay" if share >= 1 else "pay_part", share=share)
         else:
             self.plan(at, case_id, "outcome", reason=reason, attempt_key=key)
+
+
+def staleness(loan: SimLoan) -> float:
+    """How much longer overdue makes a borrower less likely to pay (the older the debt, the lower the cure
+    rate: roll rates' lesson), which the rule scorecard does not look at."""
+    return math.exp(-loan.case.loan.days_past_due / 45)
 
 
 class SimulatedProvider:

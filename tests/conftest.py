@@ -139,6 +139,11 @@ class Cases:
             plain = await decrypted(history, self.client.data_converter)
             name = test_name.removeprefix("test_")[:80] + (f"-{n}" if n else "")
             (folder / f"{name}.json").write_text(plain.to_json(), encoding="utf-8")
+            first = handle.first_execution_run_id  # a run that continued as new (an early warning handed over)
+            if first and first != history.run_id:
+                earlier = await self.client.get_workflow_handle(handle.id, run_id=first).fetch_history()
+                plain = await decrypted(earlier, self.client.data_converter)
+                (folder / f"{name}-first-run.json").write_text(plain.to_json(), encoding="utf-8")
 
     async def status(self, handle: WorkflowHandle) -> CaseStatus:
         return await handle.query(OverdueCase.status)

@@ -12,6 +12,10 @@ change the counts.
     F  CNY (no arm)           opened 01-10, dpd 20: handed to legal / recovery 03-15
     G  CNY (no arm)           opened 02-10, closed 02-20 (not active in March)
     H  CNY challenger low_risk opened 03-04, dpd 0, 100: paid in full 03-08 (cured)
+
+And in May (`TRIAL_CASES`, for the arms within their policy; all closed, so nothing of March changes): two
+policies, each with a trial (strategies in `TRIALS`: `standard`'s champion is `champion`, `gentle`'s is
+`base`), both with an arm named `call-first`, and two `standard` cases in no trial (no arm).
 """
 
 from __future__ import annotations
@@ -48,6 +52,33 @@ CASES = [  # id, currency, arm, segment, opened, dpd, opening balance, stage, cl
     ("G", "CNY", None, None, "02-10", 30, "200.00", "referred", "02-20"),
     ("H", "CNY", "challenger", "low_risk", "03-04", 0, "100.00", "relationship", None),
 ]
+
+MAY_START, MAY_END = date(2026, 5, 1), date(2026, 6, 1)
+TRIAL_CASES = [  # id, policy, arm, opened, paid in full (cured) on, closed
+    ("MS1", "standard", "champion", "05-02", "05-05", "05-05"),
+    ("MS2", "standard", "champion", "05-03", None, "05-25"),
+    ("MS3", "standard", "call-first", "05-04", "05-06", "05-06"),
+    ("MS4", "standard", "call-first", "05-05", "05-07", "05-07"),
+    ("MS5", "standard", None, "05-06", "05-08", "05-08"),
+    ("MS6", "standard", None, "05-07", None, "05-27"),
+    ("MG1", "gentle", "base", "05-02", "05-04", "05-04"),
+    ("MG2", "gentle", "base", "05-03", "05-06", "05-06"),
+    ("MG3", "gentle", "call-first", "05-04", None, "05-24"),
+    ("MG4", "gentle", "call-first", "05-05", None, "05-25"),
+]
+TRIALS = """version: "1"
+trials:
+  standard:
+    salt: s1
+    arms:
+      - {name: champion, champion: true, weight: 50}
+      - {name: call-first, weight: 50}
+  gentle:
+    salt: g1
+    arms:
+      - {name: call-first, weight: 50}
+      - {name: base, champion: true, weight: 50}
+"""
 
 ATTEMPTS = [  # case, channel, outcome, day, distress
     ("A", "sms", "sent", "03-03", False),
@@ -103,6 +134,10 @@ def journal() -> dict[str, list[tuple[str, datetime, dict[str, Any]]]]:
                  ("arrangement_to_pay", at("03-26", 11), {"plan_id": "plan-E", "status": "active"})]
     out["F"] += [("handed_off", at("03-15"), {"kind": "legal_recovery", "reason": {"$sealed": "x"}})]
     out["H"] += [("paid_in_full", at("03-08", 10), {"total_paid": "100.00"})]
+    for case_id, _, _, opened, cured, _ in TRIAL_CASES:
+        out[case_id] = [("case_opened", at(opened), {"days_past_due": 10, "balance": "100.00"})]
+        if cured:
+            out[case_id].append(("paid_in_full", at(cured), {"total_paid": "100.00"}))
     return out
 
 
@@ -112,7 +147,11 @@ async def seed(engine: AsyncEngine) -> None:
             {"case_id": c, "workflow_id": f"case-{c}", "policy": "standard", "rule_packs": ["cn"], "country": "CN",
              "currency": cur, "principal": Decimal(bal), "balance": Decimal(bal), "stage": stage, "segment": seg,
              "opened_at": at(opened), "closed_at": at(closed) if closed else None, "strategy_arm": arm}
-            for c, cur, arm, seg, opened, _, bal, stage, closed in CASES])
+            for c, cur, arm, seg, opened, _, bal, stage, closed in CASES]
+            + [{"case_id": c, "workflow_id": f"case-{c}", "policy": policy, "rule_packs": ["cn"], "country": "CN",
+                "currency": "CNY", "principal": Decimal(100), "balance": Decimal(0 if cured else 100),
+                "stage": "relationship" if cured else "escalated", "segment": "low_risk", "opened_at": at(opened),
+                "closed_at": at(closed), "strategy_arm": arm} for c, policy, arm, opened, cured, closed in TRIAL_CASES])
         await conn.execute(insert(db.contact_attempts), [
             {"case_id": c, "idempotency_key": f"{c}:{ch}:{i}", "channel": ch, "person": "borrower",
              "robot": ch == "robot_call", "outcome": outcome,

@@ -386,11 +386,13 @@ async def test_the_daily_schedule_starts_newly_overdue_loans_once_and_watches_th
         await conn.execute(insert(loans), [
             *({"loan_id": f"L-{c['case_id']}", "case": c, "overdue_since": today - timedelta(days=1),
                "due_date": None} for c in fresh),
-            {"loan_id": f"L-{old['case_id']}", "case": old, "overdue_since": today - timedelta(days=30), "due_date": None},
+            {"loan_id": f"L-{old['case_id']}", "case": old, "overdue_since": today - timedelta(days=30),
+             "due_date": None},
             {"loan_id": "L-INVALID", "case": invalid, "overdue_since": today, "due_date": None},
-            *({"loan_id": f"L-{c['case_id']}", "case": c, "overdue_since": None, "due_date": today + timedelta(days=3)}
-              for c in due_soon.values()),
-            {"loan_id": f"L-{far['case_id']}", "case": far, "overdue_since": None, "due_date": today + timedelta(days=20)},
+            *({"loan_id": f"L-{c['case_id']}", "case": c, "overdue_since": None,
+               "due_date": today + timedelta(days=3)} for c in due_soon.values()),
+            {"loan_id": f"L-{far['case_id']}", "case": far, "overdue_since": None,
+             "due_date": today + timedelta(days=20)},
         ])
     schedule = await ensure_schedule(stack.client, QUEUE, at="06:00", timezone="Asia/Shanghai")
 

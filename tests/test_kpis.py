@@ -4,7 +4,9 @@ docs/research/kpis.md, scipy's Welch interval."""
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -18,6 +20,7 @@ from tests import kpi_ledger
 from tests.kpi_ledger import HORIZON, at
 
 MARCH = Period.of(kpi_ledger.START, kpi_ledger.END)
+MAY = Period.of(kpi_ledger.MAY_START, kpi_ledger.MAY_END)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +69,30 @@ def test_sample_size_matches_the_research_examples():
     assert stats.sample_size_two_proportions(0.30, 0.35) == 1377
     assert stats.sample_size_two_proportions(0.60, 0.65) == 1471
     assert stats.sample_size_two_proportions(0.4, 0.4) is None
+
+
+def statsmodels_nobs1(p1: float, p2: float, ratio: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """statsmodels' samplesize_proportions_2indep_onetail(p2 − p1, p1, power, ratio) written out: the pooled
+    proportion's variance under the null, each group's under the alternative, per unit of group 1."""
+    pooled = (p1 + ratio * p2) / (1 + ratio)
+    null = (pooled * (1 - pooled) * (1 + 1 / ratio)) ** 0.5
+    alternative = (p1 * (1 - p1) + p2 * (1 - p2) / ratio) ** 0.5
+    za, zb = sps.norm.isf(alpha / 2), sps.norm.ppf(power)
+    return ((za * null + zb * alternative) / (p2 - p1)) ** 2
+
+
+def test_sample_size_for_unequal_groups():
+    for p1, p2 in ((0.30, 0.33), (0.30, 0.35), (0.60, 0.65), (1 / 3, 0.75)):  # equal groups: the same as before
+        n = stats.sample_size_two_proportions(p1, p2)
+        assert arms.sample_size_unequal(p1, p2, 1.0) == (n, n)
+    for p1, p2, r in ((0.30, 0.35, 4.0), (0.60, 0.65, 4.0), (0.5, 0.4, 0.25), (1 / 3, 0.75, 5 / 3)):
+        n1 = statsmodels_nobs1(p1, p2, r)
+        assert arms.sample_size_unequal(p1, p2, r) == (math.ceil(n1), math.ceil(r * n1))
+    # a 20% control group: more loans in all than with equal groups, and fewer controls than with equal groups
+    control, warned = arms.sample_size_unequal(0.30, 0.35, 4.0)  # type: ignore[misc]
+    equal = stats.sample_size_two_proportions(0.30, 0.35)
+    assert (control, warned) == (868, 3471) and control < equal and control + warned > 2 * equal
+    assert arms.sample_size_unequal(0.4, 0.4, 4.0) is None and arms.sample_size_unequal(0.3, 0.4, 0) is None
 
 
 def test_welch_matches_scipy():
@@ -188,6 +215,8 @@ async def test_champion_against_challenger(ledger):
         rates, money = await arms.champion_challenger(conn, MARCH, HORIZON, "champion", arms.load_costs())
     champion, challenger = rows(rates)
     d = stats.newcombe(2, 3, 1, 2)
+    assert (champion["policy"], champion["arm"], champion["role"]) == ("standard", "champion", "champion")
+    assert (challenger["policy"], challenger["arm"], challenger["role"]) == ("standard", "challenger", "challenger")
     assert (champion["arm"], champion["cases"], champion["cured"], champion["cure rate"]) == ("champion", 2, 1, 0.5)
     assert champion["difference vs champion"] is None and champion["complaints per 1,000 cases"] == 500.0
     assert (challenger["cases"], challenger["cured"]) == (3, 2)
@@ -206,13 +235,52 @@ async def test_champion_against_challenger(ledger):
     assert by["challenger", "USD"]["cost per case"] == pytest.approx(0.07)
 
 
+async def test_arms_are_compared_within_their_policy_and_cases_in_no_trial_with_nothing(ledger):
+    async with ledger.connect() as conn:
+        rates, money = await arms.champion_challenger(conn, MAY, HORIZON, "champion", arms.load_costs(),
+                                                      {"standard": "champion", "gentle": "base"})
+    got = [(r["policy"], r["arm"], r["role"], r["cases"], r["cured"]) for r in rows(rates)]
+    assert got == [("gentle", "base", "champion", 2, 2), ("gentle", "call-first", "challenger", 2, 0),
+                   ("standard", "champion", "champion", 2, 1), ("standard", "call-first", "challenger", 2, 2),
+                   ("standard", "(none)", "not in a trial", 2, 1)]  # call-first is two arms, not one of 4 cases
+    by = {(r["policy"], r["arm"]): r for r in rows(rates)}
+    for (policy, arm), (mine, theirs) in {("gentle", "call-first"): ((0, 2), (2, 2)),
+                                          ("standard", "call-first"): ((2, 2), (1, 2))}.items():
+        d = stats.newcombe(*mine, *theirs)
+        assert by[policy, arm]["difference vs champion"] == pytest.approx(d.estimate)
+        assert by[policy, arm]["difference CI low"] == pytest.approx(d.low)
+    none = by["standard", "(none)"]
+    assert [none[c] for c in ("difference vs champion", "difference CI low", "difference CI high",
+                              "cases per arm needed")] == [None] * 4
+    assert "2 case(s) with no arm" in rates.note and "compared with nothing" in rates.note
+    assert [(r["arm"], r["role"], r["collected difference"]) for r in rows(money) if r["policy"] == "standard"] == [
+        ("champion", "champion", None), ("call-first", "challenger", 0.0), ("(none)", "not in a trial", None)]
+
+
+async def test_without_a_configured_trial_the_champion_is_the_name_given(ledger):
+    async with ledger.connect() as conn:
+        rates, _ = await arms.champion_challenger(conn, MAY, HORIZON, "champion", arms.load_costs())
+    roles = {(r["policy"], r["arm"]): (r["role"], r["difference vs champion"]) for r in rows(rates)}
+    assert roles["gentle", "base"] == ("challenger", None)  # no 'champion' arm in gentle: nothing to compare with
+    assert roles["standard", "call-first"][0] == "challenger" and roles["standard", "call-first"][1] is not None
+    assert "No case of the champion arm 'champion' (gentle)" in rates.note
+
+
+def test_champions_come_from_the_trials_configuration(tmp_path: Path):
+    assert arms.champions(tmp_path) == {}  # no strategies.yaml: no trial
+    (tmp_path / "strategies.yaml").write_text(kpi_ledger.TRIALS, encoding="utf-8")
+    assert arms.champions(tmp_path) == {"standard": "champion", "gentle": "base"}
+
+
 async def test_early_warning_against_its_control(ledger):
     async with ledger.connect() as conn:
         groups, effect = await arms.early_warning(conn, MARCH)
     assert [r[:6] for r in groups.rows] == [["warned", 5, 4, 1, 3, 0.75], ["control", 3, 3, 0, 1, pytest.approx(1 / 3)]]
     d = stats.newcombe(3, 4, 1, 3)
+    n1 = statsmodels_nobs1(1 / 3, 0.75, 5 / 3)  # groups as dealt: 5 warned loans to 3 controls
     assert effect.rows == [["warned − control", pytest.approx(d.estimate), pytest.approx(d.low), pytest.approx(d.high),
-                            stats.sample_size_two_proportions(1 / 3, 0.75)]]
+                            pytest.approx(5 / 3), math.ceil(n1), math.ceil(5 / 3 * n1)]]
+    assert effect.rows[0][-2:] != [stats.sample_size_two_proportions(1 / 3, 0.75)] * 2  # not as if equal
 
 
 async def test_gauges_read_the_last_30_days(ledger):

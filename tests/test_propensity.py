@@ -15,17 +15,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pytest_asyncio
+from sklearn.metrics import roc_auc_score
 from sqlalchemy import insert, update
 
 import train as train_command
 from adapters import db, propensity_model, snapshots
 from adapters.db import make_engine
 from adapters.ledger import Ledger, LedgerTx
-from analytics.propensity import NotEnoughData, train
+from analytics.propensity import NotEnoughData, fit, train
 from domain.enums import DelinquencyReason
-from domain.propensity import FEATURES, Trigger
+from domain.model_card import ModelCard
+from domain.propensity import FEATURES, Trigger, scorecard_rank
 from testkit import postgres
 
 OPEN = datetime(2025, 12, 1, 9, tzinfo=UTC)  # the hand-written case opens here
@@ -132,7 +135,10 @@ def hand_written() -> list[Spec]:
                        (OPEN + 4 * D, "stage_changed", {"from": "promise", "to": "remote_contact", "why": "kept"}),
                        (OPEN + 6 * D, "stage_changed", {"from": "remote_contact", "to": "promise", "why": "taken"}),
                        (OPEN + 9 * D, "stage_changed", {"from": "promise", "to": "remote_contact", "why": "broken"})]
-    return [s, erased, settled, skipped]
+    warned = Spec("snap-5", OPEN, balance=Decimal(1000))  # an early warning first: part paid before it fell overdue
+    warned.assessed(OPEN + 2 * H)
+    warned.payments = [(OPEN - 2 * D, Decimal(100), Decimal(1000)), (OPEN + 3 * D, Decimal(250), Decimal(750))]
+    return [s, erased, settled, skipped, warned]
 
 
 def portfolio(n: int, seed: int = 7, start: datetime = T0) -> list[Spec]:
@@ -182,7 +188,7 @@ def ledger_url(database_url: str) -> str:
 async def ledger(ledger_url: str):
     engine = make_engine(ledger_url)
     async with Ledger(engine).transaction() as tx:
-        for spec in hand_written() + portfolio(360):
+        for spec in hand_written() + portfolio(440):
             await write(tx, spec)
         await tx.conn.execute(update(db.case_keys).where(db.case_keys.c.case_id == "snap-2")
                               .values(key=None, destroyed_at=OPEN + 30 * D))
@@ -223,6 +229,17 @@ async def test_promises_are_placed_on_the_workflows_clock_not_the_ledgers_wall_c
     assert moments == [(OPEN + 2 * H, Trigger.ASSESSMENT), (OPEN + 9 * D, Trigger.BROKEN_PROMISE)]
 
 
+async def test_paid_counts_only_what_came_after_the_case_opened(ledger):
+    """The 100 paid while the loan was an early warning is netted out of the opening balance already."""
+    async with ledger.connect() as conn:
+        before = await snapshots.snapshot(conn, "snap-5", OPEN + 2 * H)
+        after = await snapshots.snapshot(conn, "snap-5", OPEN + 5 * D)
+        moments = await snapshots.scoring_moments(conn, "snap-5")
+    assert before is not None and after is not None
+    assert (before.balance, before.paid, after.paid) == (Decimal(1000), Decimal(0), Decimal(250))
+    assert moments == [(OPEN + 2 * H, Trigger.ASSESSMENT), (OPEN + 3 * D, Trigger.PARTIAL_PAYMENT)]
+
+
 async def test_scoring_moments_and_the_cure(ledger):
     async with ledger.connect() as conn:
         assert await snapshots.scoring_moments(conn, "snap-1") == [
@@ -256,9 +273,18 @@ async def test_the_model_beats_the_scorecard_out_of_time_and_loads_only_as_its_c
     async with ledger.connect() as conn:
         trained = await train(conn, tmp_path, 30, as_of=AS_OF, min_cases=200)
         seen = await snapshots.snapshot(conn, "snap-1", AT)
-    card = trained.card
+    card, data = trained.card, trained.dataset
     assert card.features == list(FEATURES) and card.horizon_days == 30 and not card.simulated
-    assert card.n_train + card.n_test == len(trained.dataset.y) and trained.dataset.excluded > 0
+    assert data.excluded > 0
+    # no label window crosses the split: training cases' horizons ended by it, held-out cases opened from it
+    opened = np.array([o for _, o in data.cases])
+    held_out, training = opened >= card.split_at, opened + 30 * D <= card.split_at
+    assert card.dropped_at_split == int((~held_out & ~training).sum()) > 0
+    assert (card.n_train_cases, card.n_test_cases) == (training.sum(), held_out.sum())
+    assert (trained.cases_train, trained.cases_test) == (card.n_train_cases, card.n_test_cases)
+    assert (card.n_train, card.n_test) == (training[data.case].sum(), held_out[data.case].sum())
+    assert card.n_train + card.n_test < len(data.y)  # the dropped cases' rows are on neither side
+    assert card.positives_train == data.y[training[data.case]].sum()
     assert card.auc_model > card.auc_scorecard + 0.15, card
     assert card.auc_model_ci is not None and card.auc_model_ci[0] > 0.6
     assert card.auc_scorecard_ci is not None and card.auc_scorecard_ci[1] < card.auc_model_ci[1]
@@ -270,6 +296,39 @@ async def test_the_model_beats_the_scorecard_out_of_time_and_loads_only_as_its_c
     assert seen is not None
     score = model.score(seen)
     assert 0 <= score.probability <= 1 and score.model_version == card.version == model.version
+
+    # the fair head-to-head, worked again from the ledger: each held-out case once, as it stood when assessed
+    ids = [case_id for case_id, o in data.cases if o >= card.split_at]
+    async with ledger.connect() as conn:
+        found = await snapshots.histories(conn, ids)
+    labels, scores, ranks = [], [], []
+    for case_id in ids:
+        h = found[case_id]
+        assert h.assessed is not None
+        at_assessment = snapshots.snapshot_at(h, h.assessed.at)
+        assert at_assessment is not None
+        cure = snapshots.cure_of(h)
+        labels.append(int(cure is not None and cure <= h.opened_at + 30 * D))
+        scores.append(model.score(at_assessment).probability)
+        ranks.append(scorecard_rank(h.assessed.assessment))
+    assert (card.n_test_cases, card.positives_test_cases) == (len(ids), sum(labels))
+    assert card.auc_model_at_assessment == pytest.approx(roc_auc_score(labels, scores))
+    assert card.auc_scorecard_at_assessment == pytest.approx(roc_auc_score(labels, ranks))
+    assert card.auc_model_at_assessment != pytest.approx(card.auc_model)  # a different comparison
+    model_first, rules_first = card.auc_model_at_assessment, card.auc_scorecard_at_assessment
+    for ci, auc in ((card.auc_model_at_assessment_ci, model_first), (card.auc_scorecard_at_assessment_ci, rules_first),
+                    (card.auc_difference_at_assessment_ci, model_first - rules_first),
+                    (card.auc_difference_ci, card.auc_model - card.auc_scorecard)):
+        assert ci is not None and ci[0] <= auc <= ci[1]
+    # usable numbers are known at the assessment and carry the cure here: the model wins there too
+    assert card.auc_model_at_assessment > card.auc_scorecard_at_assessment
+
+    # the same data and seed: the same artifact, byte for byte, and the same measures
+    again, measures, _, _ = fit(data, 30)
+    assert propensity_model.sha256(propensity_model.dumps(again)) == card.artifact_sha256
+    assert card.model_dump(exclude={"version", "trained_at", "artifact_sha256"}) == ModelCard(
+        version=card.version, trained_at=card.trained_at, artifact_sha256=card.artifact_sha256,
+        **measures).model_dump(exclude={"version", "trained_at", "artifact_sha256"})
 
     def copy(name: str) -> Path:
         folder = tmp_path / name

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import shutil
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 import report
 from adapters.db import make_engine
 from analytics import charts, gauges
+from analytics import report as portfolio
 from domain.model_card import CalibrationBin, ModelCard
 from intake import reports as report_routes
 from intake.service import create_app
@@ -29,6 +31,9 @@ from testkit.servers import free_port
 from tests import kpi_ledger
 
 TOKEN = "report-token-" + "z" * 20
+OLD_CARD = {"version", "trained_at", "library", "estimator", "features", "horizon_days", "split_at", "n_train",
+            "n_test", "positives_train", "positives_test", "auc_model", "auc_scorecard", "auc_model_ci",
+            "auc_scorecard_ci", "brier_model", "calibration", "artifact_sha256", "simulated"}  # before at assessment
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 MARCH = ["--from", "2026-03-01", "--to", "2026-04-01", "--horizon", str(kpi_ledger.HORIZON)]
 
@@ -54,8 +59,15 @@ def model_dir(tmp_path: Path) -> Path:
         n_test=200, positives_train=320, positives_test=70, auc_model=0.74, auc_scorecard=0.66,
         auc_model_ci=(0.70, 0.78), auc_scorecard_ci=None, brier_model=0.19, artifact_sha256="0" * 64, simulated=True,
         calibration=[CalibrationBin(low=0, high=0.5, predicted=0.2, observed=0.25, n=120),
-                     CalibrationBin(low=0.5, high=1, predicted=0.7, observed=0.6, n=80)])
-    folder = tmp_path / "models" / "m-1"  # as train.py writes it: a version folder in the models folder
+                     CalibrationBin(low=0.5, high=1, predicted=0.7, observed=0.6, n=80)],
+        auc_model_at_assessment=0.69, auc_scorecard_at_assessment=0.66, auc_model_at_assessment_ci=(0.61, 0.77),
+        auc_scorecard_at_assessment_ci=(0.57, 0.75), auc_difference_at_assessment_ci=(-0.04, 0.10),
+        n_train_cases=300, n_test_cases=90, positives_train_cases=120, positives_test_cases=31, dropped_at_split=40)
+    return card_folder(tmp_path, card)
+
+
+def card_folder(tmp_path: Path, card: ModelCard) -> Path:
+    folder = tmp_path / "models" / card.version  # as train.py writes it: a version folder in the models folder
     folder.mkdir(parents=True)
     (folder / "card.json").write_text(card.model_dump_json(), encoding="utf-8")
     return folder
@@ -90,15 +102,55 @@ async def test_the_command_writes_the_page_and_a_csv_per_table(written):
         assert (written / f"{name}.csv").exists(), name
         assert f'data-table="{name}"' in page, name
     arms = list(csv.DictReader(io.StringIO((written / "arms.csv").read_text())))
-    assert [(r["arm"], r["cases"], r["cure rate"]) for r in arms] == [("champion", "2", "0.5"),
-                                                                     ("challenger", "3", "0.666667")]
+    assert [(r["policy"], r["arm"], r["cases"], r["cure rate"]) for r in arms] == [
+        ("standard", "champion", "2", "0.5"), ("standard", "challenger", "3", "0.666667")]
     collected = list(csv.DictReader(io.StringIO((written / "collected.csv").read_text())))
     assert {(r["arm"], r["currency"]): r["amount collected"] for r in collected} == {
         ("challenger", "CNY"): "600.00", ("challenger", "USD"): "500.00", ("champion", "CNY"): "1100.00"}
-    assert table(page, "model_auc")[1:] == [["model m-1", "0.74", "0.70", "0.78"], ["rule scorecard", "0.66", "—", "—"],
-                                            ["model − scorecard", "0.08", "—", "—"]]
+    first, every = "at assessment, one row per case", "every scoring moment"
+    assert table(page, "model_auc")[1:] == [
+        [first, "model m-1", "0.69", "0.61", "0.77"], [first, "rule scorecard", "0.66", "0.57", "0.75"],
+        [first, "model − scorecard", "0.03", "-0.04", "0.10"],
+        [every, "model m-1", "0.74", "0.70", "0.78"], [every, "rule scorecard", "0.66", "—", "—"],
+        [every, "model − scorecard", "0.08", "—", "—"]]
+    data = dict(table(page, "model_data")[1:])
+    assert data["dropped at the split"].startswith("40 case(s) opened before the split whose horizon ran past it")
+    assert (data["training cases (cured)"], data["held-out cases (cured)"]) == ("300 (120)", "90 (31)")
+    assert "at least 30 days before it" in data["split"]
     assert '<tr class="thin"><td class="text">champion</td>' in page  # two cases: greyed
     assert 'id="calibration-diagonal"' in page and 'id="calibration-bin-1" data-value="0.6"' in page
+
+
+def test_a_card_from_before_the_comparison_at_assessment_shows_every_moment_only(model_dir, tmp_path):
+    old = json.loads((model_dir / "card.json").read_text())
+    old = {k: v for k, v in old.items() if k in OLD_CARD}
+    folder = tmp_path / "old" / "m-0"
+    folder.mkdir(parents=True)
+    (folder / "card.json").write_text(json.dumps(old), encoding="utf-8")
+    auc, data, _ = portfolio.model_section(folder).tables
+    assert [row[:3] for row in auc.rows] == [["every scoring moment", "model m-1", 0.74],
+                                             ["every scoring moment", "rule scorecard", 0.66],
+                                             ["every scoring moment", "model − scorecard", pytest.approx(0.08)]]
+    assert "predates the comparison at assessment" in auc.note
+    assert "dropped at the split" not in dict(data.rows)
+
+
+async def test_champions_come_from_the_trials_and_arms_stay_in_their_policy(ledger, tmp_path):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "strategies.yaml").write_text(kpi_ledger.TRIALS, encoding="utf-8")
+    options = portfolio.Options(first=kpi_ledger.MAY_START, end=kpi_ledger.MAY_END, horizon_days=kpi_ledger.HORIZON,
+                                champion="nobody", config_dir=config)
+    built = await portfolio.build(ledger, options)
+    arms = built.table("arms")
+    assert arms is not None
+    assert [(r[0], r[1], r[2]) for r in arms.rows] == [
+        ("gentle", "base", "champion"), ("gentle", "call-first", "challenger"), ("standard", "champion", "champion"),
+        ("standard", "call-first", "challenger"), ("standard", "(none)", "not in a trial")]
+    section = next(s for s in built.sections if s.title == "Champion and challengers")
+    assert "gentle: 'base'; standard: 'champion'" in section.intro and "'nobody'" in section.intro
+    bars = re.findall(r'<g id="cure-by-arm-bar-([^"]*)"', section.charts["arms"])
+    assert bars == ["gentle-base", "gentle-call-first", "standard-champion", "standard-call-first"]  # no (none)
 
 
 async def test_an_empty_period_still_makes_a_page(ledger, kpi_url, monkeypatch, tmp_path):
@@ -141,7 +193,7 @@ async def test_the_http_route_needs_a_token(ledger, model_dir, monkeypatch):
         assert "portfolio.csv?from=2026-03-01&amp;to=2026-04-01" in page.text  # each table links its CSV
         arms = await api.get("/reports/portfolio.csv", params=query | {"table": "arms"}, headers=auth)
         assert arms.headers["content-type"].startswith("text/csv")
-        assert arms.text.splitlines()[1].startswith("champion,champion,2,1,0.5,")
+        assert arms.text.splitlines()[1].startswith("standard,champion,champion,2,1,0.5,")
         missing = await api.get("/reports/portfolio.csv", params=query | {"table": "nope"}, headers=auth)
         assert missing.status_code == 404 and "one of portfolio" in missing.json()["detail"]
         bad = await api.get("/reports/portfolio", params=query | {"by": ["name"]}, headers=auth)

@@ -34,9 +34,13 @@ def test_validate_refuses_bad_input_with_reasons_and_names_the_item():
     assert report.status == "rejected" and report.case_id == bad["case_id"]
     assert "loan.outstanding_balance" in report.detail
     assert validate("not a case", "item 3").case_id == "item 3"
-    assert validate(case_data() | {"state": {"stage": "settled"}}).detail == "state is set by the workflow only"
+    only_ours = "state and early_warning are set by the workflows only"
+    assert validate(case_data() | {"state": {"stage": "settled"}}).detail == only_ours
     with_state = factories.case().model_copy(update={"state": CaseState(balance=Decimal("1"))})
-    assert validate(with_state).detail == "state is set by the workflow only"
+    assert validate(with_state).detail == only_ours
+    # a forged hand-over (payments "already applied", contacts spent against the caps) is refused the same way
+    forged = {"seq": 3, "payment_refs": ["PAY-123"], "group": "warned"}
+    assert validate(case_data() | {"early_warning": forged}).detail == only_ours
     good = factories.case()
     assert validate(good) is good
 

@@ -10,13 +10,16 @@ twice. Either way the outcome is on the ledger (`early_warnings`) for the report
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 from workflows.case import bookkeeping, contact, presentation, verification
 from workflows.case.core import CaseRun
+from workflows.case.protection_handlers import ProtectionHandlers
 from workflows.case.workflow import OverdueCase
 
 with workflow.unsafe.imports_passed_through():
@@ -34,14 +37,19 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="UpcomingDue")
-class UpcomingDue:
+class UpcomingDue(ProtectionHandlers):
+    """The borrower's protections apply from the first day (`ProtectionHandlers`: stop contact, pause,
+    hard stops, vulnerability, disputes, complaints, preferences), and go on with the case it becomes."""
+
     @workflow.init
     def __init__(self, upcoming: UpcomingLoan) -> None:
         self.upcoming = upcoming
         self.c = CaseRun(upcoming.case.model_copy())
         self.c.s.stage = Stage.UPCOMING
         self.due = early_warning.amount_due(upcoming.case)
-        self.paid = Decimal(0)
+        self.paid = Decimal(0)  # before the loan became a case
+        self.paid_on_time = Decimal(0)  # of which paid by the due date (its `paid_at`)
+        self.overdue_at: datetime | None = None
         self.reminded_at: datetime | None = None
 
     @workflow.run
@@ -53,7 +61,7 @@ class UpcomingDue:
                 today=clock.local(c.now, tz).date()), "Load policy and rule packs", timeout=timedelta(seconds=30)))
         c.s.opened_at = c.now
         policy = c.config.policy.early_warning
-        overdue_at = early_warning.overdue_at(loan.due_date, tz, policy)
+        overdue_at = self.overdue_at = early_warning.overdue_at(loan.due_date, tz, policy)
         c.owe(self._record())
         c.event("early_warning_started", {  # what an auditor needs first: the rules it runs under
             "group": upcoming.group, "risk": upcoming.risk, "risk_by": upcoming.risk_by,
@@ -69,7 +77,7 @@ class UpcomingDue:
         presentation.publish(c)
         await bookkeeping.flush(c)
         await self._until(overdue_at)
-        on_time = self.paid >= self.due
+        on_time = self.paid_on_time >= self.due
         c.owe(self._record("paid_on_time" if on_time else "overdue"))
         c.event("early_warning_ended", {"group": upcoming.group, "paid_on_time": on_time, "paid": str(self.paid)})
         if on_time:
@@ -85,15 +93,16 @@ class UpcomingDue:
     async def _remind(self, at: datetime, overdue_at: datetime, template: str) -> None:
         """One reminder, when the guard allows it before the loan falls overdue (deferred: tried again)."""
         c = self.c
-        while at < overdue_at and self.paid < self.due:
+        while at < overdue_at and self.paid_on_time < self.due:
             await self._until(at)
             ref = contact.borrower_number(c)
-            if ref is None or self.paid >= self.due or c.now >= overdue_at:
+            if ref is None or self.paid_on_time >= self.due or c.now >= overdue_at:
                 c.event("step_skipped", {"step": None, "reason": "no usable borrower number" if ref is None
                                          else "paid or overdue before the reminder"})
                 return
-            result = await contact.contact(c, Channel.SMS, template, ref, step=None,
-                                           summary="Friendly reminder before the due date")
+            result = await contact.contact(c, Channel.SMS, template, ref, step=None,  # what falls due, not the balance
+                                           summary="Friendly reminder before the due date",
+                                           extra={"amount": str(self.due - self.paid)})
             deferral = contact.deferred(result)
             if deferral is None:  # sent (or refused for good: then no reminder)
                 if isinstance(result, ContactResult) and not result.outcome.is_failure:
@@ -107,7 +116,7 @@ class UpcomingDue:
         c = self.c
         if at > c.now:
             with contextlib.suppress(TimeoutError):  # the time came
-                await workflow.wait_condition(lambda: self.paid >= self.due, timeout=at - c.now,
+                await workflow.wait_condition(lambda: self.paid_on_time >= self.due, timeout=at - c.now,
                                               timeout_summary=c.s.next_action.what if c.s.next_action else None)
 
     def _record(self, outcome: str | None = None) -> EarlyWarningRecord:
@@ -123,11 +132,16 @@ class UpcomingDue:
         """The case as it begins: days past due from the due date, the balance less what was paid, and what
         the early warning did (its keys, its contact, its payments) carried on."""
         c, case = self.c, self.upcoming.case
+        missed = max(Decimal(0), self.due - self.paid)
+        instalments = case.loan.instalments
         loan = case.loan.model_copy(update={
             "days_past_due": early_warning.days_past_due(case.loan.due_date, c.now, case.borrower.timezone),
-            "outstanding_balance": case.loan.outstanding_balance - self.paid})
+            "outstanding_balance": case.loan.outstanding_balance - self.paid,
+            # the instalment that fell due unpaid is in arrears now (what an arrears notice is judged on)
+            "instalments": instalments.model_copy(update={"arrears": instalments.arrears + missed})
+            if instalments else None})
         carry = EarlyWarningCarry(seq=c.s.seq, attempts=c.s.attempts, payment_refs=c.s.payment_refs, paid=self.paid,
-                                  group=self.upcoming.group)
+                                  group=self.upcoming.group, flags=c.s.flags, complaints_opened=c.s.complaints_opened)
         return case.model_copy(update={"loan": loan, "early_warning": carry, "state": None})
 
     @workflow.update
@@ -138,6 +152,8 @@ class UpcomingDue:
             return c.result(f"payment {payment.reference} was already applied", payment.reference)
         c.s.payment_refs.append(payment.reference)
         self.paid += payment.amount
+        if self.overdue_at is None or payment.paid_at < self.overdue_at:
+            self.paid_on_time += payment.amount
         c.s.total_paid, c.s.balance = self.paid, max(Decimal(0), c.case.loan.outstanding_balance - self.paid)
         async with c.lock:
             await c.act(LedgerActivities.record_payment, PaymentRecord(
@@ -148,9 +164,8 @@ class UpcomingDue:
 
     @record_payment.validator
     def _check_payment(self, payment: Payment) -> None:
+        """Taken in every stage, also while the loan is becoming a case (it carries what was paid)."""
         c = self.c
-        if c.s.stage is not Stage.UPCOMING:
-            raise ValueError("the loan is no longer upcoming: send the payment again, to the case it became")
         if payment.currency and payment.currency != c.case.loan.currency:
             raise ValueError(f"currency {payment.currency} does not match the loan's {c.case.loan.currency}")
         c.exact(payment.amount)
@@ -160,3 +175,14 @@ class UpcomingDue:
     @workflow.query
     def status(self) -> CaseStatus:
         return presentation.status(self.c)
+
+    @workflow.update(dynamic=True)
+    async def not_yet(self, name: str, args: Sequence[RawValue]) -> None:
+        """Any other update of a case (a promise, a plan, a visit report): refused by its validator."""
+
+    @not_yet.validator
+    def _not_yet(self, name: str, args: Sequence[RawValue]) -> None:
+        due = self.upcoming.case.loan.due_date
+        raise ValueError(f"{name}: the loan is not overdue yet (due {due}; an early warning until then). Payments, "
+                         "stop-contact, holds, disputes, complaints and vulnerability are taken now; this one once it "
+                         "is a case, from the day after its due date")

@@ -61,7 +61,8 @@ def stale(run: CaseRun) -> GuardDecision:
 
 async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step: int | None,
                   summary: str | None = None, person: Person = Person.BORROWER,
-                  unchanged: tuple[object, ...] | None = None) -> ContactResult | GuardDecision:
+                  unchanged: tuple[object, ...] | None = None,
+                  extra: dict[str, str] | None = None) -> ContactResult | GuardDecision:
     """Ask the guard, then act, with nothing in between (the lock); a deferral or denial is recorded and
     returned instead. `unchanged` is `run.moment()` when the step decided on this contact: if the case
     has changed since, or its contact data has not been verified since it changed, nothing is sent."""
@@ -72,7 +73,7 @@ async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step:
         decision = guard(run, PlannedAction(channel=channel, phone_ref=ref, person=person))
         if decision.allowed:
             return await send(run, channel, template, ref, number_for(run, ref), step, decision,
-                              summary or LABEL[channel], person)
+                              summary or LABEL[channel], person, extra)
     record_guard(run, decision, channel)
     return decision
 

@@ -72,7 +72,8 @@ class CaseRun:
         carry = case.early_warning
         if case.state is None and carry is not None:  # an early warning's loan, overdue after all: go on from it
             self.s.seq, self.s.payment_refs = carry.seq, list(carry.payment_refs)
-            self.s.attempts = list(carry.attempts)
+            self.s.attempts, self.s.flags = list(carry.attempts), carry.flags.model_copy(deep=True)
+            self.s.complaints_opened = carry.complaints_opened
             for attempt in carry.attempts:
                 self.s.counts[attempt.channel.value] = self.s.counts.get(attempt.channel.value, 0) + 1
         if self.s.config is not None:

@@ -150,6 +150,11 @@ def details(run: CaseRun) -> str:
         lines.append(f"**Awaiting approval** {item.summary} (`{item.approval_id}`)")
     if s.promise:
         lines.append(f"**Promise** {s.promise.amount} by {s.promise.due_date}")
+    steering = ([f"arm `{s.config.arm}`"] if s.config is not None and s.config.arm else []) + (
+        [f"propensity {s.scoring.probability:.2f} (`{s.scoring.model_version}`)"]
+        if s.scoring is not None and s.scoring.probability is not None else [])
+    if steering:
+        lines.append("**Steering** " + " · ".join(steering))
     lines += desk_lines(run)
     if books is not None:
         owed = books.owed

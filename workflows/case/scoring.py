@@ -47,8 +47,8 @@ async def again(run: CaseRun) -> None:
     if segment is s.assessment.segment:
         return
     s.assessment = s.assessment.model_copy(update={"segment": segment})
-    if s.stage is Stage.REMOTE_CONTACT:  # the new schedule from the same place, never from its first step again
-        s.step_index = min(s.step_index, len(run.treatment.schedule))
+    if s.stage is Stage.REMOTE_CONTACT:  # the new schedule from the same place: never its first step again, and
+        s.step_index = min(s.step_index, len(run.treatment.schedule) - 1)  # never past its end (a move is no end)
     run.wake = True
 
 

@@ -72,8 +72,14 @@ def summary(t: Trained) -> str:
     chosen = ", ".join(f"{name} {v:.3f}" for name, v in t.validation.items()) or "too few for a validation"
     return "\n".join([
         f"Model {c.version}: {c.estimator} (validation AUC: {chosen})" + (" (simulated data)" if c.simulated else ""),
-        f"Held-out AUC: model {auc(c.auc_model, c.auc_model_ci)} vs scorecard "
+        *([f"Held-out AUC at assessment (one row per case): model "
+           f"{auc(c.auc_model_at_assessment, c.auc_model_at_assessment_ci)} vs scorecard "
+           f"{auc(c.auc_scorecard_at_assessment, c.auc_scorecard_at_assessment_ci)}"]
+          if c.auc_model_at_assessment is not None and c.auc_scorecard_at_assessment is not None else []),
+        f"Held-out AUC at every scoring moment: model {auc(c.auc_model, c.auc_model_ci)} vs scorecard "
         f"{auc(c.auc_scorecard, c.auc_scorecard_ci)} (95% intervals, cases resampled)",
+        f"Dropped at the split (their 30-day window crossed it): {c.dropped_at_split or 0} case(s)"
+        .replace("30-day", f"{c.horizon_days}-day"),
         f"Brier score {c.brier_model:.3f}; cured within {c.horizon_days} days: {c.positives_test} of {c.n_test} "
         f"held-out rows ({t.cases_test} cases opened from {c.split_at:%Y-%m-%d %H:%M} UTC); trained on {c.n_train} "
         f"rows of {t.cases_train} cases, {c.positives_train} of them cured",

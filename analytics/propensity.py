@@ -14,7 +14,7 @@ when the held-out period began. Cases opened before the split whose horizon runs
 side: they are counted on the card (`dropped_at_split`).
 
 The headline is the fair head-to-head: one row per held-out case, at its assessment, the model's score
-against the scorecard's ranking (`scorecard_rank`), both seeing the case as it opened. On every scoring
+against the scorecard's ranking (`scorecard_rank`), both seeing the case as it was assessed. On every scoring
 moment the model also sees the case's behaviour so far while the scorecard repeats its opening rank, so
 that comparison flatters the model; it is kept beside the first, labelled. Each AUC has a 95% interval from
 resampling cases, and the model-minus-scorecard difference a paired one; the Brier score and the
@@ -216,17 +216,18 @@ def fit(data: Dataset, horizon_days: int, split_at: datetime | None = None, simu
     dropped = int((~later & ~earlier).sum())
     test, train = later[data.case], earlier[data.case]
     train_cases = np.flatnonzero(earlier)
-    for side, rows in ((f"training side (cases opened by {horizon_days} days before the split; {dropped} "
-                        "dropped whose horizon crosses it)", train), ("held-out side", test)):
+    for side, rows in (("training", train), ("held-out", test)):
         if len(set(data.y[rows])) < 2:
             what = "no cases" if not rows.any() else f"only {'cured' if data.y[rows][0] else 'uncured'} cases"
-            raise NotEnoughData(f"the {side} (split at {split:%Y-%m-%d %H:%M} UTC) has {what}: both "
-                                "outcomes are needed")
+            why = (f" (it takes only cases whose {horizon_days}-day horizon ended by the split; {dropped} opened "
+                   "before it were dropped)" if side == "training" else "")
+            raise NotEnoughData(f"the {side} side (split at {split:%Y-%m-%d %H:%M} UTC) has {what}: both "
+                                f"outcomes are needed{why}")
     name, validation = choose(data, train_cases, seed)
     estimator = candidates(seed)[name]().fit(data.x[train], data.y[train])
     y, p, rank = data.y[test], estimator.predict_proba(data.x[test])[:, 1], data.rank[test]
     ci_model, ci_rules, ci_difference = bootstrap(y, [p, rank], data.case[test], seed=seed, difference=True)
-    first = data.at_assessment[test]  # one row per held-out case: both scorers see the case as it opened
+    first = data.at_assessment[test]  # one row per held-out case: both scorers see it as it was assessed
     y_first, p_first, rank_first = y[first], p[first], rank[first]
     ci_model_first, ci_rules_first, ci_difference_first = bootstrap(
         y_first, [p_first, rank_first], data.case[test][first], seed=seed, difference=True)

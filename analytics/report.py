@@ -126,7 +126,7 @@ def model_section(model_dir: Path) -> Section:
                    + ("opened before it" if card.dropped_at_split is None else
                       f"opened at least {card.horizon_days} days before it (its horizon ended by the split)")],
                   *([["dropped at the split", f"{card.dropped_at_split} case(s) opened before the split whose "
-                      "horizon ran past it: in neither side"]] if card.dropped_at_split is not None else []),
+                      "horizon ran past it: on neither side"]] if card.dropped_at_split is not None else []),
                   *([["training cases (cured)", cases]] if cases else []),
                   *([["held-out cases (cured)", held]] if held else []),
                   ["training rows: scoring moments (of cured cases)", f"{card.n_train} ({card.positives_train})"],

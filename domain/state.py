@@ -277,3 +277,15 @@ class CaseState(Model):
     desk: Desk | None = None  # assignments, tasks, the borrower's profile (cases opened before the desk: None)
     scoring: Scoring | None = None  # propensity scores (cases opened before scoring: None)
 
+    @classmethod
+    def opening(cls, balance: Decimal, carry: EarlyWarningCarry | None = None) -> CaseState:
+        """A new case's state; an early warning's loan, overdue after all, goes on from what the warning did."""
+        if carry is None:
+            return cls(balance=balance)
+        counts: dict[str, int] = {}
+        for attempt in carry.attempts:
+            counts[attempt.channel.value] = counts.get(attempt.channel.value, 0) + 1
+        return cls(balance=balance, seq=carry.seq, payment_refs=list(carry.payment_refs),
+                   attempts=list(carry.attempts), flags=carry.flags.model_copy(deep=True),
+                   complaints_opened=carry.complaints_opened, counts=counts)
+

@@ -37,12 +37,16 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m simulation", description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", type=int, default=5000, help="loans in the portfolio (default 5000)")
     p.add_argument("--seed", type=int, default=7, help="the same seed, the same portfolio (default 7)")
+    p.add_argument("--tag", default="SIM", help="case ids are <tag>-<n> (default SIM): portfolios simulated one "
+                   "after another into one ledger (--database-url) need different tags")
     p.add_argument("--days", type=int, default=40, help="days over which loans enter (default 40)")
     p.add_argument("--after", type=int, default=35, help="days simulated after the last loan enters (default 35: "
                    "past the model's 30-day horizon)")
     p.add_argument("--out", type=Path, default=Path(".data/portfolio"), help="report, model and data (default "
                    ".data/portfolio)")
     p.add_argument("--database-url", default=None, help="a PostgreSQL server to use (default: embedded, in --out)")
+    p.add_argument("--into-database", action="store_true", help="use --database-url's database itself (a "
+                   "portfolio added to an earlier one), not a new database on its server")
     p.add_argument("--simulate-only", action="store_true", help="stop after the simulation (no training, no report)")
     p.add_argument("--by", action="append", default=[], metavar="GROUP",
                    help="group the report's figures by segment, strategy_arm, policy, team, country or currency")
@@ -62,7 +66,8 @@ async def simulate(args: argparse.Namespace) -> tuple[str, date, date]:
     """Run the portfolio; return the ledger's URL and the simulated period (first day, the day after the last)."""
     args.out.mkdir(parents=True, exist_ok=True)
     base = args.database_url or postgres.start_embedded(args.out / "postgres")
-    url = await asyncio.to_thread(postgres.create_database, base, f"portfolio_{uuid.uuid4().hex[:8]}")
+    url = (base if args.database_url and args.into_database else
+           await asyncio.to_thread(postgres.create_database, base, f"portfolio_{uuid.uuid4().hex[:8]}"))
     await asyncio.to_thread(postgres.migrate, url)
     (args.out / "database_url").write_text(url + "\n", encoding="utf-8")
     engine = make_engine(url, pool_size=20)
@@ -71,7 +76,7 @@ async def simulate(args: argparse.Namespace) -> tuple[str, date, date]:
     converter = encrypted(EncryptionCodec(*parse_keys(new_key_line("sim-1"))))
     async with servers.time_skipping(converter) as env:
         first = await env.get_current_time()
-        loans = portfolio(args.cases, args.seed, first, timedelta(days=args.days))
+        loans = portfolio(args.cases, args.seed, first, timedelta(days=args.days), tag=args.tag)
         now = [first]
         world = World(args.seed, clock_for(env, now))
         queue = f"sim-{uuid.uuid4().hex[:6]}"
@@ -100,9 +105,10 @@ async def train_model(url: str, out: Path) -> Path:
     finally:
         await engine.dispose()
     card = trained.card
-    log.info("model %s: held-out AUC %.3f (scorecard %.3f) on %d rows of %d cases; trained on %d rows of %d cases",
-             card.version, card.auc_model, card.auc_scorecard, card.n_test, trained.cases_test, card.n_train,
-             trained.cases_train)
+    log.info("model %s: held-out AUC at assessment %s (scorecard %s), at every scoring moment %.3f (scorecard "
+             "%.3f), on %d rows of %d cases; trained on %d rows of %d cases", card.version,
+             card.auc_model_at_assessment, card.auc_scorecard_at_assessment, card.auc_model, card.auc_scorecard,
+             card.n_test, trained.cases_test, card.n_train, trained.cases_train)
     return trained.directory
 
 

@@ -88,7 +88,8 @@ def test_sample_size_for_unequal_groups():
     for p1, p2, r in ((0.30, 0.35, 4.0), (0.60, 0.65, 4.0), (0.5, 0.4, 0.25), (1 / 3, 0.75, 5 / 3)):
         n1 = statsmodels_nobs1(p1, p2, r)
         assert arms.sample_size_unequal(p1, p2, r) == (math.ceil(n1), math.ceil(r * n1))
-    # a 20% control group: more loans in all than with equal groups, and fewer controls than with equal groups
+    # a 20% control group (r = 4), by hand: p̄ = (0.30 + 4·0.35)/5 = 0.34; [1.96·√(5·0.34·0.66) + 0.8416·√(4·0.21 +
+    # 0.2275)]² / (4·0.05²) = 867.7: 868 controls, 3,471 warned; more loans in all than equal groups, fewer controls
     control, warned = arms.sample_size_unequal(0.30, 0.35, 4.0)  # type: ignore[misc]
     equal = stats.sample_size_two_proportions(0.30, 0.35)
     assert (control, warned) == (868, 3471) and control < equal and control + warned > 2 * equal

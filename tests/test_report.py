@@ -246,7 +246,7 @@ async def test_chromium_reads_the_bars_in_the_tables_proportions(written):
             await browser.close()
     assert fetched == [page_file.as_uri()]  # the page fetched nothing else
     assert "borrower simulator" in banner
-    shown = {row[0]: float(row[4].rstrip("%")) / 100 for row in rates}
+    shown = {row[1]: float(row[5].rstrip("%")) / 100 for row in rates}  # policy, arm, role, cases, cured, rate
     assert shown == {"champion": 0.5, "challenger": pytest.approx(0.667, abs=0.001)}
     bars = {k.removeprefix("cure-by-arm-bar-"): v for k, v in heights.items()}
     assert set(bars) == {"champion", "challenger"} and bars["champion"] > 0

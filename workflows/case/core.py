@@ -68,14 +68,7 @@ LEDGER_WINDOW = timedelta(days=8)  # attempts older than this no longer count fo
 
 class CaseRun:
     def __init__(self, case: CaseInput) -> None:
-        self.s: CaseState = case.state or CaseState(balance=case.loan.outstanding_balance)
-        carry = case.early_warning
-        if case.state is None and carry is not None:  # an early warning's loan, overdue after all: go on from it
-            self.s.seq, self.s.payment_refs = carry.seq, list(carry.payment_refs)
-            self.s.attempts, self.s.flags = list(carry.attempts), carry.flags.model_copy(deep=True)
-            self.s.complaints_opened = carry.complaints_opened
-            for attempt in carry.attempts:
-                self.s.counts[attempt.channel.value] = self.s.counts.get(attempt.channel.value, 0) + 1
+        self.s: CaseState = case.state or CaseState.opening(case.loan.outstanding_balance, case.early_warning)
         if self.s.config is not None:
             self.s.config = shared(self.s.config)
         case.state = None  # the state lives in `s`; the input keeps only what the loan system sent

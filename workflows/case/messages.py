@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         HandOffStatus,
         Outcome,
         PlanStatus,
-        ScoreTrigger,
         Segment,
         Stage,
         TaskKind,
@@ -87,8 +86,7 @@ async def record_payment(run: CaseRun, payment: Payment) -> UpdateResult:
         run.event("overpayment", {"reference": payment.reference, "amount": str(overpaid),
                                   "action": "refund due to the borrower"})
     answer = run.result(f"payment of {payment.amount} applied; balance {s.balance}", payment.reference)
-    if s.balance > 0:
-        scoring.want(run, ScoreTrigger.PARTIAL_PAYMENT)
+    scoring.paid_in_part(run)
     async with run.exclusive():  # waits at most for the case's activity in flight
         # Paid in full while the case waited: the payment's own write carries its move to the
         # relationship (mid-step, the loop moves it when the step ends).

@@ -31,6 +31,12 @@ def want(run: CaseRun, trigger: ScoreTrigger) -> None:
         scoring.pending = trigger
 
 
+def paid_in_part(run: CaseRun) -> None:
+    """A payment that left something owed changes the picture."""
+    if run.s.balance > 0:
+        want(run, ScoreTrigger.PARTIAL_PAYMENT)
+
+
 async def at_assessment(run: CaseRun) -> Segment:
     """The segment a new assessment starts with: the scorecard's, refined by the score."""
     assert run.s.assessment is not None and run.s.scoring is not None

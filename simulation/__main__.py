@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from adapters.codec import EncryptionCodec, new_key_line, parse_keys
@@ -39,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="the same seed, the same portfolio (default 7)")
     p.add_argument("--tag", default="SIM", help="case ids are <tag>-<n> (default SIM): portfolios simulated one "
                    "after another into one ledger (--database-url) need different tags")
-    p.add_argument("--days", type=int, default=40, help="days over which loans enter (default 40)")
+    p.add_argument("--days", type=int, default=100, help="days over which loans enter (default 100: the model "
+                   "trains on the first third and is judged on the last)")
     p.add_argument("--after", type=int, default=35, help="days simulated after the last loan enters (default 35: "
                    "past the model's 30-day horizon)")
     p.add_argument("--out", type=Path, default=Path(".data/portfolio"), help="report, model and data (default "
@@ -95,20 +96,26 @@ async def simulate(args: argparse.Namespace) -> tuple[str, date, date]:
     return url, first.date(), last.date() + timedelta(days=1)
 
 
-async def train_model(url: str, out: Path) -> Path:
-    """The propensity model, trained on the portfolio's outcomes (the policy's horizon), into out/models."""
+async def train_model(url: str, out: Path, first: date, days: int) -> Path:
+    """The propensity model, trained on the portfolio's outcomes (the policy's horizon), into out/models. The
+    split in time gives both sides as many cases: training takes cases whose horizon ended by the split, the
+    held-out side those opened from it, so with loans entering over `days` it lies (days + horizon) / 2 in."""
+    horizon = load_policy("standard").propensity.horizon.days
+    split = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=(days + horizon) / 2)
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            trained = await propensity.train(conn, out / "models", load_policy("standard").propensity.horizon.days,
-                                             simulated=True)
+            trained = await propensity.train(conn, out / "models", horizon, split_at=split, simulated=True)
     finally:
         await engine.dispose()
     card = trained.card
-    log.info("model %s: held-out AUC at assessment %s (scorecard %s), at every scoring moment %.3f (scorecard "
-             "%.3f), on %d rows of %d cases; trained on %d rows of %d cases", card.version,
-             card.auc_model_at_assessment, card.auc_scorecard_at_assessment, card.auc_model, card.auc_scorecard,
-             card.n_test, trained.cases_test, card.n_train, trained.cases_train)
+    def auc(value: float | None) -> str:
+        return f"{value:.3f}" if value is not None else "-"
+
+    log.info("model %s: held-out AUC at assessment %s (scorecard %s), at every scoring moment %s (scorecard %s), "
+             "on %d rows of %d cases; trained on %d rows of %d cases", card.version,
+             auc(card.auc_model_at_assessment), auc(card.auc_scorecard_at_assessment), auc(card.auc_model),
+             auc(card.auc_scorecard), card.n_test, trained.cases_test, card.n_train, trained.cases_train)
     return trained.directory
 
 
@@ -121,7 +128,7 @@ async def main(argv: list[str]) -> int:
     print(f"ledger: {url}")
     if args.simulate_only:
         return 0
-    model = await train_model(url, args.out)
+    model = await train_model(url, args.out, first, args.days)
     print(f"model: {model}")
     engine = make_engine(url, pool_size=2)
     try:

@@ -54,7 +54,7 @@ async def again(run: CaseRun) -> None:
         return
     s.assessment = s.assessment.model_copy(update={"segment": segment})
     if s.stage is Stage.REMOTE_CONTACT:  # the new schedule from the same place: never its first step again, and
-        s.step_index = min(s.step_index, len(run.treatment.schedule) - 1)  # never past its end (a move is no end)
+        s.step_index = min(s.step_index, max(0, len(run.treatment.schedule) - 1))  # never past its end
     run.wake = True
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters.db import make_engine
 from adapters.ledger import Ledger
 from service.compliance import compliance_report
-from settings import Settings
+from settings import Settings, database_problem
 
 # Where `make run` (devstack) keeps its embedded PostgreSQL, and the ledger database it makes there.
 EMBEDDED_DATA = Path(__file__).resolve().parent / ".data" / "postgres"
@@ -81,8 +81,7 @@ async def main(argv: list[str]) -> int:
         report = await compliance_report(Ledger(engine), args.case)
     except (OSError, DBAPIError) as e:
         where = url if found else "DATABASE_URL"
-        reason = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
-        print(f"audit.py: cannot read the ledger at {where}: {reason}".splitlines()[0], file=sys.stderr)
+        print(f"audit.py: cannot read the ledger at {where}: {database_problem(e)}", file=sys.stderr)
         return 2
     finally:
         await engine.dispose()

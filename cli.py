@@ -68,7 +68,7 @@ async def retention(argv: Sequence[str]) -> int:
     from adapters.db import make_engine
     from adapters.ledger import Ledger
     from service import retention as rules
-    from settings import Settings
+    from settings import Settings, database_problem
 
     p = argparse.ArgumentParser(prog="duecourse retention", description=RETENTION[1].capitalize() + ". "
                                 "What is erased and what is kept: docs/retention.md.")
@@ -86,8 +86,7 @@ async def retention(argv: Sequence[str]) -> int:
         found = await rules.scan(ledger, now, args.cases)
         erased = await rules.erase(ledger, now, [c.case_id for c in found.due]) if args.apply and found.due else []
     except (OSError, DBAPIError) as e:
-        reason = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
-        print(f"duecourse retention: cannot read the ledger at DATABASE_URL: {reason}".splitlines()[0], file=sys.stderr)
+        print(f"duecourse retention: cannot read the ledger at DATABASE_URL: {database_problem(e)}", file=sys.stderr)
         return 2
     finally:
         await engine.dispose()

@@ -28,7 +28,7 @@ from adapters.registry import Registry
 from domain.enums import Stage
 from domain.errors import explain
 from domain.registry import RegistryFile, StaffMember, Team, Training, supervises
-from settings import Settings
+from settings import Settings, database_problem
 
 PROG = "duecourse registry"
 
@@ -158,8 +158,7 @@ async def main(argv: Sequence[str]) -> int:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 2
     except (OSError, DBAPIError) as e:
-        reason = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
-        print(f"{PROG}: cannot use the registry at DATABASE_URL: {reason}".splitlines()[0], file=sys.stderr)
+        print(f"{PROG}: cannot use the registry at DATABASE_URL: {database_problem(e)}", file=sys.stderr)
         return 2
     finally:
         await engine.dispose()

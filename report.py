@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters.db import make_engine
 from analytics import report as portfolio
 from analytics.tables import GROUPS, group_names
-from settings import Settings
+from settings import Settings, database_problem
 
 PROG = "duecourse report"
 
@@ -82,8 +82,7 @@ async def main(argv: Sequence[str]) -> int:
     try:
         report = await portfolio.build(engine, options)
     except (OSError, DBAPIError) as e:
-        reason = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
-        print(f"{PROG}: cannot read the ledger at DATABASE_URL: {reason}".splitlines()[0], file=sys.stderr)
+        print(f"{PROG}: cannot read the ledger at DATABASE_URL: {database_problem(e)}", file=sys.stderr)
         return 2
     except (ValueError, ValidationError) as e:  # the costs file or the model card
         print(f"{PROG}: {e}".splitlines()[0], file=sys.stderr)

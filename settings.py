@@ -184,3 +184,10 @@ async def connect(settings: Settings | None = None, tracer: Tracer | None = None
                                 data_converter=encrypted(settings.payload_keys.codec()),
                                 interceptors=telemetry.interceptors(tracer) if tracer else [],
                                 runtime=telemetry.runtime(), **settings.cloud_options())
+
+
+def database_problem(error: Exception) -> str:
+    """What an entry point says when the ledger at DATABASE_URL cannot be used: the driver's own reason,
+    its first line (never the URL, which may carry a password)."""
+    reason = getattr(error, "orig", None) or error
+    return str(reason).splitlines()[0] if str(reason) else type(reason).__name__

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters.config_files import load_policy
 from adapters.db import make_engine
 from analytics.propensity import NotEnoughData, Trained, train
-from settings import Settings
+from settings import Settings, database_problem
 
 PROG = "duecourse train"
 DEFAULT_MODELS_DIR = Path(".data/models/propensity")
@@ -108,8 +108,7 @@ async def main(argv: Sequence[str]) -> int:
         print(f"{PROG}: cannot write the model under {args.models_dir}: {e}", file=sys.stderr)
         return 2
     except (OSError, DBAPIError) as e:
-        reason = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
-        print(f"{PROG}: cannot use the ledger at DATABASE_URL: {reason}".splitlines()[0], file=sys.stderr)
+        print(f"{PROG}: cannot use the ledger at DATABASE_URL: {database_problem(e)}", file=sys.stderr)
         return 2
     finally:
         await engine.dispose()

@@ -40,6 +40,11 @@ browser:
 	@fc-list 2>/dev/null | grep -qi "noto sans cjk" || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; } || \
 		echo "fonts-noto-cjk not installed: Chinese shows as boxes in screenshots (apt-get install fonts-noto-cjk)"
+	@# Letters are PDFs from WeasyPrint, which needs Pango and HarfBuzz's subsetter (docs/letters.md)
+	@{ ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 && ldconfig -p | grep -q libharfbuzz-subset; } || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+		>/dev/null; } || echo "Pango not installed: letters cannot be rendered (apt-get install libpangoft2-1.0-0)"
 
 # Record a new generation of the golden histories CI replays (every case of these tests, closed or open;
 # synthetic data), beside the older ones, which stay: `make golden GENERATION=<the new patch>`.

@@ -8,11 +8,14 @@ variable (monkeypatch) and builds a new one.
     Settings            Temporal connection and worker, ledger database, payload keys
     TelemetrySettings   traces, metrics, log level
     IntakeSettings      the HTTP intake service and the daily intake Schedule
+    SelfServiceSettings the borrower's page, its links, e-mail (SMTP) and letters (print vendor)
     CodecServerSettings the codec server the Web UI decrypts through
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +154,39 @@ class IntakeSettings:
         for name, value in (("INTAKE_TOKEN", self.token), ("INTAKE_HMAC_SECRET", self.hmac_secret)):
             if value is not None and len(value) < 24:
                 raise SystemExit(f"{name} is too short: use at least 24 random characters")
+
+
+@dataclass(frozen=True)
+class SelfServiceSettings:
+    """SELF_SERVICE_SECRET (32+ random characters) signs the page's links, forms and reply routes; without it
+    no link is issued and the page is not served. SELF_SERVICE_URL is the page's public address (links end
+    there; HTTPS in production: its cookies are then `Secure` and `__Host-`). SMTP_HOST (and SMTP_PORT,
+    SMTP_FROM, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS) is the relay e-mails go through: unset, the channel
+    provider records them. PRINT_VENDOR_URL (and PRINT_VENDOR_TOKEN): the print vendor's API; unset, the
+    sandbox vendor keeps each letter's PDF in the ledger's database."""
+
+    secret: str | None = field(default_factory=lambda: _env("SELF_SERVICE_SECRET"))
+    url: str = field(default_factory=lambda: _str("SELF_SERVICE_URL", "http://127.0.0.1:8090/s"))
+    smtp_host: str | None = field(default_factory=lambda: _env("SMTP_HOST"))
+    smtp_port: int = field(default_factory=lambda: _int("SMTP_PORT", 25))
+    smtp_from: str = field(default_factory=lambda: _str("SMTP_FROM", "care@duecourse.invalid"))
+    smtp_user: str | None = field(default_factory=lambda: _env("SMTP_USER"))
+    smtp_password: str | None = field(default_factory=lambda: _env("SMTP_PASSWORD"))
+    smtp_starttls: bool = field(default_factory=lambda: _flag("SMTP_STARTTLS"))
+    print_vendor_url: str | None = field(default_factory=lambda: _env("PRINT_VENDOR_URL"))
+    print_vendor_token: str | None = field(default_factory=lambda: _env("PRINT_VENDOR_TOKEN"))
+
+    def key(self, purpose: str) -> bytes | None:
+        """A key of its own for each use of the secret (links, forms, reply routes)."""
+        if not self.secret:
+            return None
+        if len(self.secret) < 32:
+            raise SystemExit("SELF_SERVICE_SECRET is too short: use at least 32 random characters")
+        return hmac.new(self.secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+    @property
+    def secure(self) -> bool:
+        return self.url.startswith("https://")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""Contact activities: SMS, robot calls, agent call tasks and visit dispatch, sent at most once.
+"""Contact activities: SMS, e-mail, robot calls, agent call tasks, visit dispatch and letters, sent at most
+once.
 
 Each claims its idempotency key in the ledger before it calls the provider, and passes the same key
 to the provider: a retry after a crash finds the claim and the provider's memory of the key, so
-nothing is sent twice and the answer is the first one.
+nothing is sent twice and the answer is the first one. A message that carries the borrower's
+self-service link issues it first (the same link on a retry); a message sent records where a reply from
+that number or address comes from (`reply_routes`).
 """
 
 from __future__ import annotations
@@ -12,15 +15,24 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import ContactRequest, ContactResult
 from activities.ledger import write_facts
+from adapters.email import EmailTemplates
 from adapters.ledger import Ledger
 from adapters.providers import CallScript, ChannelProvider, OutboundRequest, ProviderError
+from adapters.replies import record_route
+from adapters.self_service import SelfServiceStore
 from adapters.templates import TemplateError, TemplateLibrary
-from domain.enums import Channel, Outcome
+from domain.enums import Channel, Outcome, Person
 
 
 class ContactActivities:
-    def __init__(self, providers: dict[Channel, ChannelProvider], ledger: Ledger, templates: TemplateLibrary):
+    def __init__(self, providers: dict[Channel, ChannelProvider], ledger: Ledger, templates: TemplateLibrary,
+                 email: EmailTemplates | None = None, links: SelfServiceStore | None = None,
+                 link_base: str = "", route_secret: bytes | None = None):
+        """`links` and `link_base` (the page's links' address, ending before the token) issue self-service
+        links; with `route_secret`, where replies come from is recorded; `email` renders e-mails."""
         self.providers, self.ledger, self.templates = providers, ledger, templates
+        self.email, self.links, self.link_base = email, links, link_base.rstrip("/")
+        self.route_secret = route_secret
 
     async def _contact(self, request: ContactRequest) -> ContactResult:
         provider = self.providers[request.channel]
@@ -39,18 +51,40 @@ class ContactActivities:
             await self._finish(request, result)  # in case the first try stopped before its journal entry
             return result
         try:
-            body = self.templates.render(request.template, request.locale, request.variables, request.with_opt_out)
-            response = await provider.deliver(OutboundRequest(
-                idempotency_key=request.key, channel=request.channel, to=request.to, body=body,
-                script=self._script(request, body)))
+            response = await provider.deliver(await self._outbound(request))
         except (ProviderError, TemplateError) as e:
             await self._finish(request, ContactResult(key=request.key, outcome=Outcome.FAILED, distress=False,
                                                       provider=provider.name, message_id=""))
             raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e
         result = ContactResult(key=request.key, outcome=response.outcome, distress=response.distress,
                                provider=response.provider, message_id=response.message_id, played=response.played)
+        if self.route_secret is not None and (request.channel is Channel.SMS or (
+                request.channel is Channel.EMAIL and request.person is Person.BORROWER)):
+            await record_route(self.ledger.engine, self.route_secret, request.case_id,
+                               "sms" if request.channel is Channel.SMS else "email", request.person,
+                               request.phone_ref, request.to, request.country, request.planned_at)
         await self._finish(request, result)
         return result
+
+    async def _outbound(self, request: ContactRequest) -> OutboundRequest:
+        """What the provider gets: the rendered message (an e-mail: subject, text and HTML), with its link."""
+        variables = dict(request.variables)
+        if request.link_valid is not None:
+            if self.links is None:
+                raise TemplateError("this worker has no self-service links configured (SELF_SERVICE_SECRET)")
+            token = await self.links.issue(case_id=request.case_id, attempt_key=request.key,
+                                           channel=request.channel.value, destination=request.to,
+                                           locale=request.locale, expires_at=request.planned_at + request.link_valid)
+            variables["link"] = f"{self.link_base}/{token}"
+        outbound = OutboundRequest(idempotency_key=request.key, channel=request.channel, to=request.to, body="",
+                                   locale=request.locale, template=request.template)
+        if request.channel is Channel.EMAIL:
+            if self.email is None:
+                raise TemplateError("this worker has no e-mail templates configured")
+            mail = self.email.render(request.template, request.locale, variables)
+            return outbound.model_copy(update={"body": mail.text, "subject": mail.subject, "html": mail.html})
+        body = self.templates.render(request.template, request.locale, variables, request.with_opt_out)
+        return outbound.model_copy(update={"body": body, "script": self._script(request, body)})
 
     def _script(self, request: ContactRequest, message: str) -> CallScript | None:
         """A robot call, right party first: who answers is asked to confirm before the message plays."""
@@ -97,6 +131,10 @@ class ContactActivities:
     async def post_letter(self, request: ContactRequest) -> ContactResult:
         return await self._contact(request)
 
+    @activity.defn
+    async def send_email(self, request: ContactRequest) -> ContactResult:
+        return await self._contact(request)
+
     def all(self) -> list:
         return [self.send_sms, self.place_robot_call, self.create_agent_call_task, self.dispatch_visit,
-                self.post_letter]
+                self.post_letter, self.send_email]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -102,6 +102,8 @@ class ContactRequest(Contract):
     voicemail: bool = False  # a robot call may leave a limited-content message on a machine
     dial_by: datetime | None = None  # an agent's task: a call only once the guard allows its dial, before this
     owed: list[LedgerFact] = []  # the case's facts before this contact: written with its claim
+    link_valid: timedelta | None = None  # the message carries a self-service link (`{link}`) valid this long
+    country: str | None = None  # the borrower's country: where a reply from this number is routed from
 
 
 class ContactResult(Contract):

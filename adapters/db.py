@@ -174,9 +174,69 @@ sandbox_messages = Table(
     Column("body", Text, nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("distress", Boolean, nullable=False),
+    Column("document", LargeBinary),  # a letter's PDF, as the sandbox print vendor keeps it
     _at(),
 )
 Index("ix_sandbox_messages_created", sandbox_messages.c.created_at)
+
+# Self-service (migration 0011). A link's token is never stored, only its SHA-256; the address a one-time
+# code goes to is sealed under the case's key. A session is a cookie's digest, verified once its code is.
+self_service_links = Table(
+    "self_service_links", metadata,
+    Column("token_digest", String(64), primary_key=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("attempt_key", String(160), unique=True),
+    Column("channel", String(16), nullable=False),
+    Column("destination", JSONB),
+    Column("locale", String(8), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True)),
+    _at(),
+)
+
+self_service_sessions = Table(
+    "self_service_sessions", metadata,
+    Column("session_digest", String(64), primary_key=True),
+    Column("token_digest", String(64), ForeignKey("self_service_links.token_digest"), nullable=False, index=True),
+    Column("case_id", String(64), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+    Column("code_digest", String(64)),
+    Column("code_expires_at", DateTime(timezone=True)),
+    Column("code_attempts", Integer, nullable=False, server_default="0"),
+    Column("codes_sent", Integer, nullable=False, server_default="0"),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    _at(),
+)
+
+# Where a reply comes from: a keyed digest (HMAC) of each number or address a case messaged, so an inbound
+# SMS or e-mail finds its case without the address being stored.
+reply_routes = Table(
+    "reply_routes", metadata,
+    Column("address_digest", String(64), primary_key=True),
+    Column("case_id", String(64), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("person", String(24), nullable=False),
+    Column("contact_ref", String(64)),
+    Column("last_sent_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_reply_routes_last_sent", reply_routes.c.address_digest, reply_routes.c.last_sent_at)
+
+# Each inbound reply once (the provider's message id): what it did; its text only in the case's journal, sealed.
+inbound_messages = Table(
+    "inbound_messages", metadata, _id(),
+    Column("provider", String(32), nullable=False),
+    Column("message_id", String(160), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("case_id", String(64)),
+    Column("action", String(32), nullable=False),
+    _at(),
+    UniqueConstraint("provider", "message_id", name="uq_inbound_messages_provider_id"),
+)
 
 # The loan system's export of overdue loans, read by the daily intake (not part of the ledger). `case`
 # holds the case as the loan system describes it (the fields of `CaseInput`).

@@ -310,6 +310,12 @@ def _sealer(key: bytes | None, case_id: str, entry_key: str) -> Callable[[str, A
     return seal
 
 
+def seal_value(key: bytes | None, case_id: str, entry_key: str, field: str, value: Any) -> Any:
+    """One value sealed under the case's key, bound to its record and field (outside the journal: a
+    self-service link's destination)."""
+    return _sealer(key, case_id, entry_key)(field, value)
+
+
 def open_sealed(key: bytes | None, case_id: str, entry_key: str, field: str, value: Any) -> Any:
     """One journal field as written, opened with the case's key where sealed (erased: the erased marker).
     For readers inside the lender's trust boundary (the propensity model's training and scoring), in memory

@@ -16,7 +16,8 @@ from domain.policy import PolicyProfile
 
 SECTIONS: tuple[Kind, ...] = ("sms", "scripts", "third_party", "location", "greeting", "letters")
 # Templates the workflow uses by name, besides those a policy's schedule names.
-FIXED: dict[str, Kind] = {"verify_update": "sms", "visit_brief": "scripts", "whereabouts_request": "third_party",
+FIXED: dict[str, Kind] = {"verify_update": "sms", "self_service_code": "sms", "self_service_link": "sms",
+                          "visit_brief": "scripts", "whereabouts_request": "third_party",
                           "location_inquiry": "location", "robot_identify": "greeting", "robot_voicemail": "greeting",
                           "validation_notice": "letters", "default_notice": "letters", "arrears_notice": "letters",
                           "visit_notice": "letters", "credit_report_notice": "letters"}
@@ -56,7 +57,8 @@ class TemplateLibrary:
             needed[policy.early_warning.template] = "sms"
             for treatment in policy.segments.values():
                 for step in treatment.schedule:
-                    needed[step.template] = "sms" if step.channel == "sms" else "scripts"
+                    if step.channel != "email":  # e-mails have their own library (`adapters.email`)
+                        needed[step.template] = "sms" if step.channel == "sms" else "scripts"
         for locale, texts in self.locales.items():
             if not texts.get("opt_out"):
                 out.append(f"locale {locale}: opt_out text missing")

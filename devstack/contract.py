@@ -134,6 +134,12 @@ NOTES: dict[str, str] = {
     "`wellbeing.review_within` (escalated when late). The driver is kept only with explicit consent (PIPL).",
     "OverdueCase.open_complaint": "Starts a `Complaint` child workflow; hold `complaint` while it is open when the "
     "policy's `complaints.pause_contact` says so.",
+    "OverdueCase.self_service": "What the borrower did on their own page (`intake/selfservice`): one of the "
+    "case's own messages (promise, plan, hardship, relief acceptance, dispute, complaint, preferences, contact "
+    "data, stop a channel) checked by that message's own validator, or a request to talk to a person (a task "
+    "for the care team); journaled as `self_service` with the channel `self_service`.",
+    "OverdueCase.receive_reply": "A reply by SMS or e-mail that is not a stop (the replies webhook sends stops "
+    "as `cease_contact`): a task for the replies team, the text sealed in the journal; once per `message_id`.",
     "OverdueCase.delivery_receipt": "From the SMS / call provider: moves a contact attempt's outcome forward; "
     "`distress` on a call stops automated contact.",
     "OverdueCase.cease_contact": "The borrower asks to stop: everything, one medium, or one number. Nothing more is "
@@ -222,6 +228,12 @@ EXAMPLES: dict[str, list[Any]] = {
     "end_crisis_treatment": [{"ended_on": "2027-02-01"}],
     "record_vulnerability": [{"driver": "health", "source": "agent", "consent_to_record": True, "notes": ""}],
     "open_complaint": [{"category": "contact", "details": "called me at work", "channel": "phone"}],
+    "self_service": [{"kind": "promise", "session": "3f9c1a7b2e4d", "promise": {
+                         "amount": "500.00", "due_date": "2026-12-10", "taken_by": "self_service"}},
+                     {"kind": "stop", "session": "3f9c1a7b2e4d", "stop": {"scope": "channel", "channel": "sms"}},
+                     {"kind": "talk_to_person", "session": "3f9c1a7b2e4d"}],
+    "receive_reply": [{"channel": "sms", "text": "I get paid on Friday, can I pay then?",
+                       "received_at": "2026-12-01T09:30:00+08:00", "message_id": "gw-88121"}],
     "delivery_receipt": [{"attempt_key": "EX-1001:sms:7", "outcome": "delivered", "distress": False}],
     "cease_contact": [{"scope": "all"}, {"scope": "channel", "channel": "voice"},
                       {"scope": "number", "number": "+8613800138050", "reason": "not my number"}],

@@ -9,7 +9,16 @@ from pydantic import Field, field_validator, model_validator
 
 from domain.money import in_minor_units, strict
 from domain.state import CaseState, EarlyWarningCarry
-from domain.values import CASE_ID_PATTERN, CountryCode, CurrencyCode, Model, Money, PositiveMoney, Timezone
+from domain.values import (
+    CASE_ID_PATTERN,
+    CountryCode,
+    CurrencyCode,
+    EmailAddress,
+    Model,
+    Money,
+    PositiveMoney,
+    Timezone,
+)
 
 
 class Address(Model):
@@ -26,6 +35,7 @@ class Address(Model):
 class Borrower(Model):
     name: str = Field(min_length=1, max_length=200)
     mobile_numbers: list[str] = Field(default_factory=list, max_length=5)
+    email: EmailAddress | None = Field(default=None, description="an address the borrower gave for the loan")
     address: Address = Field(default_factory=Address)
     timezone: Timezone
     country: CountryCode

@@ -24,7 +24,8 @@ VOICE = {"robot_call", "agent_call"}
 INTERACTIONS = {"answered", "conversation"}
 FAILURES = {"failed", "no_answer", "wrong_party", "third_party", "voicemail"}
 NOT_CONFIRMED = {"wrong_party", "third_party", "voicemail"}  # whoever answered was not the borrower
-CEASE_MEDIUM = {"sms": "sms", "robot_call": "voice", "agent_call": "voice", "visit": "visit"}
+CEASE_MEDIUM = {"sms": "sms", "robot_call": "voice", "agent_call": "voice", "visit": "visit", "email": "email",
+                "letter": "letter"}
 
 
 # Every rule this check judges (`hold.*`, `cease.*`, `hard_stop.*` stand for their kinds), as the report names them.

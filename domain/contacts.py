@@ -52,6 +52,11 @@ def phone_ref(case_id: str, number: str, region: str) -> str:
     return hashlib.sha256(f"{case_id}:{canonical}".encode()).hexdigest()[:16]
 
 
+def email_ref(case_id: str, address: str) -> str:
+    """Stable per case and e-mail address, whatever its case: refused and ceased like a number's ref."""
+    return hashlib.sha256(f"{case_id}:mailto:{address.strip().lower()}".encode()).hexdigest()[:16]
+
+
 def check_phone(case_id: str, number: str, region: str, owner: Person, index: int) -> PhoneCheck:
     ref = phone_ref(case_id, number, region)
     try:

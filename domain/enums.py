@@ -11,6 +11,7 @@ class Channel(StrEnum):
     AGENT_CALL = "agent_call"
     VISIT = "visit"
     LETTER = "letter"  # a statutory notice, posted by a print vendor
+    EMAIL = "email"  # through an SMTP relay
 
     @property
     def is_voice(self) -> bool:
@@ -240,6 +241,8 @@ class TaskKind(StrEnum):
     INVESTIGATION = "investigation"  # a conduct complaint against a staff member, for their supervisor
     REVIEW = "review"  # a wellbeing or vulnerability review past its deadline
     COLLECTORS = "collectors"  # no trained collectors of the borrower's region to dispatch
+    BORROWER_MESSAGE = "borrower_message"  # a reply by SMS or e-mail that is not a stop: a person reads it
+    TALK_TO_PERSON = "talk_to_person"  # the borrower asked on the self-service page to talk to someone
 
 
 class TaskStatus(StrEnum):

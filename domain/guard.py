@@ -8,6 +8,7 @@ that made it, so a replay of the case decides the same and an auditor can read w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -75,6 +76,8 @@ _CEASE_CHANNEL = {
     Channel.ROBOT_CALL: "voice",
     Channel.AGENT_CALL: "voice",
     Channel.VISIT: "visit",
+    Channel.EMAIL: "email",
+    Channel.LETTER: "letter",
 }
 
 
@@ -90,6 +93,7 @@ def evaluate(
     third_party_cap: int | None = None,
     handoff: HandOffFacts | None = None,
     visit_notice_at: datetime | None = None,
+    message_caps: Mapping[str, int] | None = None,
 ) -> GuardDecision:
     def decide(verdict: Verdict, rule: str, reason: str, until: datetime | None = None) -> GuardDecision:
         return GuardDecision(verdict=verdict, rule=rule, reason=reason, until=until, packs=rules.packs)
@@ -168,8 +172,28 @@ def evaluate(
         if capped is not None:
             rule, reason, until = capped
             return decide("defer", rule, reason, until)
+    cap = (message_caps or {}).get(channel.value) if action.person == Person.BORROWER else None
+    if cap is not None:
+        capped = _message_cap(channel, cap, now, timezone, attempts, rules)
+        if capped is not None:
+            return decide("defer", *capped)
 
     return decide("allow", "ok", "within window and caps")
+
+
+def _message_cap(channel: Channel, cap: int, now: datetime, tz: str, attempts: list[ContactAttempt],
+                 rules: EffectiveRules) -> tuple[str, str, datetime] | None:
+    """The lender's own cap on written messages of one channel in any 7 days: the window slides."""
+    local_today = clock.local(now, tz).date()
+    first_day = local_today - timedelta(days=6)
+    recent = sorted(clock.local(a.at, tz).date() for a in attempts
+                    if a.channel is channel and a.person == Person.BORROWER and a.at <= now
+                    and clock.local(a.at, tz).date() >= first_day)
+    if len(recent) < cap:
+        return None
+    drop_day = recent[len(recent) - cap] + timedelta(days=7) if cap > 0 else local_today + timedelta(days=7)
+    return (f"{channel.value}.per_7_days", f"{len(recent)} {channel.value} messages in 7 days (cap {cap})",
+            clock.at_local(drop_day, rules.contact_window.start, tz))
 
 
 def _borrowers_way(channel: Channel, flags: Flags) -> tuple[Verdict, str, str, datetime | None] | None:

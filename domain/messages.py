@@ -23,7 +23,7 @@ from domain.enums import (
 )
 from domain.policy import Role, Window
 from domain.relief import ReliefRequest
-from domain.values import AwareDatetime, CurrencyCode, Model, Money, PositiveMoney, StaffId
+from domain.values import AwareDatetime, CurrencyCode, EmailAddress, Model, Money, PositiveMoney, StaffId
 
 
 class Payment(Model):
@@ -64,13 +64,15 @@ class VisitOutcome(Model):
 
 class ContactInfoUpdate(Model):
     mobile_numbers: list[str] | None = Field(default=None, max_length=5)
+    email: EmailAddress | None = None
     address: Address | None = None
     emergency_contacts: list[EmergencyContact] | None = Field(default=None, max_length=5)
 
     @model_validator(mode="after")
     def _something(self) -> ContactInfoUpdate:
-        if self.mobile_numbers is None and self.address is None and self.emergency_contacts is None:
-            raise ValueError("give at least one of mobile_numbers, address, emergency_contacts")
+        if self.mobile_numbers is None and self.email is None and self.address is None \
+                and self.emergency_contacts is None:
+            raise ValueError("give at least one of mobile_numbers, email, address, emergency_contacts")
         return self
 
 
@@ -92,17 +94,27 @@ class DeliveryReceipt(Model):
 
 class CeaseContact(Model):
     scope: CeaseScope
-    channel: Literal["sms", "voice", "visit"] | None = None
+    channel: Literal["sms", "voice", "visit", "email", "letter"] | None = None
     number: str | None = None
     reason: str = Field(default="", max_length=500)
 
     @model_validator(mode="after")
     def _target(self) -> CeaseContact:
         if self.scope is CeaseScope.CHANNEL and self.channel is None:
-            raise ValueError("scope 'channel' needs channel: sms, voice or visit")
+            raise ValueError("scope 'channel' needs channel: sms, voice, visit, email or letter")
         if self.scope is CeaseScope.NUMBER and not self.number:
             raise ValueError("scope 'number' needs the number")
         return self
+
+
+class BorrowerReply(Model):
+    """A reply by SMS or e-mail that is not a stop: a person on the team reads it (its text is sealed in the
+    journal under the case's key)."""
+
+    channel: Literal["sms", "email"]
+    text: str = Field(min_length=1, max_length=2000)
+    received_at: AwareDatetime
+    message_id: str = Field(min_length=1, max_length=160, description="the provider's id for the reply")
 
 
 class DisputeRequest(Model):
@@ -150,7 +162,7 @@ class ContactPreferences(Model):
     quiet_weekdays: list[int] = Field(default_factory=list, max_length=6,
                                       description="days never to contact them (0 Monday … 6 Sunday)")
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$", description="their language")
-    medium: Literal["sms", "voice"] | None = Field(
+    medium: Literal["sms", "voice", "email"] | None = Field(
         default=None, description="the only way they want to be contacted (statutory letters still go)")
     no_home_visits: bool = Field(default=False, description="their home is a place that does not suit them: "
                                                             "no field visit (every visit goes there)")

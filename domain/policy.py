@@ -256,15 +256,29 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
 # --- Policy profiles --------------------------------------------------------------------------
 
 
+MessageChannel = Literal["sms", "email"]
+
+
 class ContactPolicy(Strict):
     quiet_on_public_holidays: bool = Field(description="treat the borrower's public holidays as quiet days")
     holiday_years: int = Field(default=3, ge=1, le=10, description="years of holidays fixed at the case's start")
+    max_messages_per_7_days: dict[MessageChannel, int] = Field(
+        default_factory=dict, description="the lender's own cap on written messages to the borrower by channel in "
+        "any 7 days (no regulator sets one: the packs' harassment rules are about calls)")
 
 
 class ContactStep(Strict):
-    channel: Literal[Channel.SMS, Channel.ROBOT_CALL, Channel.AGENT_CALL]
+    channel: Literal[Channel.SMS, Channel.ROBOT_CALL, Channel.AGENT_CALL, Channel.EMAIL]
     after: timedelta = Field(description="wait after the previous step (or the assessment)")
     template: str
+    link: bool = Field(default=False, description="the message carries the borrower's self-service link "
+                       "(its template has {link}); SMS or e-mail only")
+
+    @model_validator(mode="after")
+    def _link_in_a_message(self) -> ContactStep:
+        if self.link and self.channel not in (Channel.SMS, Channel.EMAIL):
+            raise ValueError("a self-service link goes by SMS or e-mail only")
+        return self
 
 
 class SegmentTreatment(Strict):
@@ -385,6 +399,26 @@ class DeskPolicy(Strict):
                                            "the end of the path (a person decides what follows)")
     late_after: timedelta = Field(default=timedelta(hours=1), description="a task not done this long after its "
                                   "due time goes to a supervisor")
+    care_team: str = Field(default="care", min_length=1, max_length=64,
+                           description="who takes a borrower's request to talk to a person")
+    replies_team: str = Field(default="collections", min_length=1, max_length=64,
+                              description="who reads a borrower's reply that is not a stop")
+    answer_within: timedelta = Field(default=timedelta(hours=4), description="a reply or a request to talk is "
+                                     "answered by a person within this")
+
+
+class SelfServicePolicy(Strict):
+    """What the borrower's own page offers and how long its links live. The lender's choices."""
+
+    link_valid: timedelta = Field(default=timedelta(days=14), description="a link opens the page this long")
+    plan_instalments: list[int] = Field(default_factory=lambda: [3, 6], description="the plans the page offers: "
+                                        "numbers of monthly instalments (within the hardship policy's limits)")
+
+    @model_validator(mode="after")
+    def _plans(self) -> SelfServicePolicy:
+        if any(n < 2 or n > 60 for n in self.plan_instalments):
+            raise ValueError("a plan has 2 to 60 instalments")
+        return self
 
 
 class ThirdPartyPolicy(Strict):
@@ -458,6 +492,7 @@ class PolicyProfile(Strict):
     desk: DeskPolicy = Field(default_factory=DeskPolicy)
     propensity: PropensityPolicy = Field(default_factory=PropensityPolicy)
     early_warning: EarlyWarningPolicy = Field(default_factory=EarlyWarningPolicy)
+    self_service: SelfServicePolicy = Field(default_factory=SelfServicePolicy)
     activity_timeout: timedelta = timedelta(seconds=30)
     history_event_budget: int | None = Field(
         default=None, ge=20, description="continue-as-new past this many events (else the server's hint)"

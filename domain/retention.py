@@ -45,6 +45,7 @@ JOURNAL_PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "contact_outcome": ("reason", "notes"),  # why the loan is late can be health: special-category data
     "task_closed": ("finding",),
     "released": ("note",),
+    "borrower_replied": ("text",),  # what the borrower wrote back: anything at all
 }
 SEALED = "$sealed"  # {"$sealed": "<base64 nonce + ciphertext>"}: a field sealed under its case's key
 ERASED = "$erased"  # {"$erased": true}: a sealed field whose key was destroyed, or one written after it

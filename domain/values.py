@@ -55,4 +55,6 @@ class Model(BaseModel):
 
 
 # A staff member's id in the registry (agents, collectors, supervisors): an id, never a name.
+# An e-mail address as lenders hold them: one @, a dotted domain, no spaces (deliverability is the relay's word).
+EmailAddress = Annotated[str, Field(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
 StaffId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="a staff id from the registry")]

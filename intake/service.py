@@ -6,6 +6,8 @@
     GET  /cases/{case_id}/statement  the account today (the balance engine's statement)
     POST /cases/{case_id}/relief-offers       the `offer_relief` update (the approval matrix decides who approves)
     POST /cases/{case_id}/relief-acceptances  the `accept_relief` update (before the offer expires)
+    POST /webhooks/replies           an SMS or e-mail reply: a stop ceases the channel, other text is a task
+    /s/...                           the borrower's self-service page (`selfservice.app`, its own sessions)
     GET  /healthz                    for load balancers and compose (no authentication)
     ... and the desk's routes (contact outcomes, assignments, tasks, worklists): `intake.desk`
 
@@ -18,7 +20,6 @@ HTTP statuses in one place. OpenAPI at /docs.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from pydantic.json_schema import SkipJsonSchema
 
+from adapters.signatures import SIGNATURE_HEADER, sign
 from domain.case_input import CaseInput
 from domain.messages import DialPermission, DialRequest, Payment, UpdateResult
 from domain.money import strict_amounts
@@ -37,20 +39,15 @@ from domain.statement import Statement
 from domain.status import CaseStatus
 from domain.values import CASE_ID_PATTERN
 from intake.desk import routes as desk_routes
+from intake.replies import routes as reply_routes
 from intake.reports import routes as report_routes
 from service.backpressure import Backpressure, Busy
 from service.cases import CaseClosed, CaseNotFound, Cases, NoStatement, TemporalError, UpdateRejected
 from service.desk import Desk
+from service.replies import Replies
 from settings import IntakeSettings
 
-SIGNATURE_HEADER = "X-DueCourse-Signature"
-
-
-def sign(secret: str, body: bytes, at: int | None = None) -> str:
-    """The signature header's value for `body` (what a caller computes; tests use it too)."""
-    at = int(time.time()) if at is None else at
-    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={at},v1={digest}"
+__all__ = ["SIGNATURE_HEADER", "create_app", "sign"]
 
 
 class NewCase(CaseInput):
@@ -113,9 +110,11 @@ class Authenticator:
 
 
 def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: Backpressure | None = None,
-               admit_within: float = 10.0, desk: Desk | None = None) -> FastAPI:
+               admit_within: float = 10.0, desk: Desk | None = None, replies: Replies | None = None,
+               self_service: FastAPI | None = None) -> FastAPI:
     """The service for `cases` (which names the task queue cases start on). With `pressure`, a start
-    waits up to `admit_within` seconds for the workers to catch up, then answers 503 with Retry-After."""
+    waits up to `admit_within` seconds for the workers to catch up, then answers 503 with Retry-After.
+    With `replies`, the inbound replies webhook; with `self_service`, the borrower's page at /s."""
     settings = settings or IntakeSettings()
     settings.check()
     app = FastAPI(title="DueCourse intake", version="1", description=__doc__.split("\n\n")[0],
@@ -201,6 +200,10 @@ def create_app(cases: Cases, settings: IntakeSettings | None = None, pressure: B
     app.include_router(desk_routes(desk or Desk(cases, cases.client), authenticated, {
         404: PROBLEMS[404], 409: {"model": Problem, "description": "the case refused it, and why"}}))
     app.include_router(report_routes(authenticated, {503: PROBLEMS[503]}))
+    if replies is not None:
+        app.include_router(reply_routes(replies, authenticated, {503: PROBLEMS[503]}))
+    if self_service is not None:
+        app.mount("/s", self_service)  # the borrower's page: its own sessions, never the intake's tokens
 
     @app.get("/healthz", responses={503: PROBLEMS[503]})
     async def health() -> dict[str, str]:

@@ -39,6 +39,7 @@ from domain.case_input import CaseInput, workflow_id_for
 from domain.errors import explain
 from domain.messages import (
     ApprovalDecision,
+    BorrowerReply,
     CapacityHoldRequest,
     CeaseContact,
     ComplaintRequest,
@@ -63,6 +64,7 @@ from domain.messages import (
 )
 from domain.money import strict_amounts
 from domain.relief import ReliefAcceptance, ReliefRequest
+from domain.self_service import SelfServiceRequest
 from domain.statement import Statement
 from domain.status import CaseOutcome, CaseStatus
 from workflows.case import OverdueCase
@@ -325,6 +327,14 @@ class Cases:
     async def open_complaint(self, case_id: str, request: ComplaintRequest) -> UpdateResult:
         """A complaint about the case: it runs as its own workflow; `ref` is its id."""
         return await self.send(case_id, lambda h: h.execute_update(OverdueCase.open_complaint, request))
+
+    async def self_service(self, case_id: str, request: SelfServiceRequest) -> UpdateResult:
+        """What the borrower did on their own page (journaled with the channel `self_service`)."""
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.self_service, request))
+
+    async def borrower_reply(self, case_id: str, reply: BorrowerReply) -> UpdateResult:
+        """A reply by SMS or e-mail that is not a stop: a task for the team."""
+        return await self.send(case_id, lambda h: h.execute_update(OverdueCase.receive_reply, reply))
 
     # --- signals: delivered to a running case, answered by nothing -------------------------------
 

@@ -27,6 +27,10 @@ class OutboundRequest(BaseModel):
     to: str  # a number, or for a visit the address text
     body: str  # the rendered SMS, agent script or visit brief (a robot call: its `script`)
     script: CallScript | None = None
+    locale: str = "en"  # the borrower's language: an e-mail's or a letter's layout
+    template: str | None = None  # the template's name: a letter's title, an e-mail's kind
+    subject: str | None = None  # an e-mail's subject
+    html: str | None = None  # an e-mail's HTML alternative (the body is its plain text)
 
 
 class ProviderResponse(BaseModel):

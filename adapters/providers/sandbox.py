@@ -28,7 +28,7 @@ from domain.enums import Channel, Outcome
 def simulated_outcome(channel: Channel, to: str) -> tuple[Outcome, bool]:
     if channel is Channel.VISIT:
         return Outcome.TASK_CREATED, False
-    if channel is Channel.LETTER:  # the print vendor posts it
+    if channel in (Channel.LETTER, Channel.EMAIL):  # posted; accepted by the relay
         return Outcome.SENT, False
     digits = "".join(c for c in to if c.isdigit())
     tail = int(digits[-2:]) if len(digits) >= 2 else 50

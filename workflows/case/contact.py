@@ -19,7 +19,7 @@ from workflows.case.core import DIAL_TIME_PERMISSION, REACH_AND_LAPSE, CaseRun
 with workflow.unsafe.imports_passed_through():
     from activities.contact import ContactActivities
     from activities.contracts import ContactRequest, ContactResult
-    from domain import clock, reachability
+    from domain import clock, contacts, reachability
     from domain.enums import Channel, Outcome, Person, ScoreTrigger, Stage
     from domain.guard import GuardDecision, HandOffFacts, PlannedAction, evaluate
     from domain.state import ContactAttempt
@@ -30,9 +30,10 @@ CONTACT_ACTIVITY: dict[Channel, Callable[[Any, ContactRequest], Awaitable[Contac
     Channel.AGENT_CALL: ContactActivities.create_agent_call_task,
     Channel.VISIT: ContactActivities.dispatch_visit,
     Channel.LETTER: ContactActivities.post_letter,
+    Channel.EMAIL: ContactActivities.send_email,
 }
-LABEL = {Channel.SMS: "SMS reminder", Channel.ROBOT_CALL: "Robot call",
-         Channel.AGENT_CALL: "Agent call task", Channel.VISIT: "Field visit", Channel.LETTER: "Notice by post"}
+LABEL = {Channel.SMS: "SMS reminder", Channel.ROBOT_CALL: "Robot call", Channel.AGENT_CALL: "Agent call task",
+         Channel.VISIT: "Field visit", Channel.LETTER: "Notice by post", Channel.EMAIL: "E-mail"}
 
 
 def deferred(result: ContactResult | GuardDecision) -> GuardDecision | None:
@@ -45,7 +46,8 @@ def guard(run: CaseRun, action: PlannedAction, handoff: HandOffFacts | None = No
                     attempts=run.s.attempts, rules=run.config.rules,
                     borrower_unreachable=borrower_unreachable(run),
                     third_party_cap=run.config.policy.third_party.max_messages_each, handoff=handoff,
-                    visit_notice_at=run.s.notices.get("visit"))
+                    visit_notice_at=run.s.notices.get("visit"),
+                    message_caps={str(k): n for k, n in run.config.policy.contact.max_messages_per_7_days.items()})
 
 
 def record_guard(run: CaseRun, decision: GuardDecision, channel: Channel) -> None:
@@ -62,7 +64,7 @@ def stale(run: CaseRun) -> GuardDecision:
 async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step: int | None,
                   summary: str | None = None, person: Person = Person.BORROWER,
                   unchanged: tuple[object, ...] | None = None,
-                  extra: dict[str, str] | None = None) -> ContactResult | GuardDecision:
+                  extra: dict[str, str] | None = None, link: bool = False) -> ContactResult | GuardDecision:
     """Ask the guard, then act, with nothing in between (the lock); a deferral or denial is recorded and
     returned instead. `unchanged` is `run.moment()` when the step decided on this contact: if the case
     has changed since, or its contact data has not been verified since it changed, nothing is sent."""
@@ -72,15 +74,17 @@ async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step:
             return stale(run)
         decision = guard(run, PlannedAction(channel=channel, phone_ref=ref, person=person))
         if decision.allowed:
-            return await send(run, channel, template, ref, number_for(run, ref), step, decision,
-                              summary or LABEL[channel], person, extra)
+            to = run.case.borrower.email if channel is Channel.EMAIL else number_for(run, ref)
+            assert to is not None, "an e-mail step is planned only with an address"
+            return await send(run, channel, template, ref, to, step, decision,
+                              summary or LABEL[channel], person, extra, link)
     record_guard(run, decision, channel)
     return decision
 
 
 async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, to: str, step: int | None,
                decision: GuardDecision, summary: str, person: Person = Person.BORROWER,
-               extra: dict[str, str] | None = None) -> ContactResult:
+               extra: dict[str, str] | None = None, link: bool = False) -> ContactResult:
     """Send through the channel's activity (the guard has allowed it, under the lock) and record the
     attempt; the case's facts owed so far ride with it."""
     sender, loan = run.config.policy.sender, run.case.loan
@@ -101,6 +105,7 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
         with_opt_out=run.config.rules.sms_requires_opt_out and channel is Channel.SMS,
         step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=run.now,
         voicemail=run.config.rules.voicemail == "limited_content", owed=bookkeeping.take(run),
+        link_valid=run.config.policy.self_service.link_valid if link else None, country=run.case.borrower.country,
     )
     try:
         result = await run.act(CONTACT_ACTIVITY[channel], request, summary)
@@ -235,6 +240,15 @@ def number_for(run: CaseRun, ref: str) -> str:
     return numbers[check.index]
 
 
+def borrower_email(run: CaseRun) -> str | None:
+    """The borrower's e-mail address's ref, unless they refused it."""
+    address = run.case.borrower.email
+    ref = contacts.email_ref(run.case_id, address) if address else None
+    return ref if ref is not None and ref not in run.s.flags.cease_numbers else None
+
+
 def address_text(run: CaseRun) -> str:
+    """The borrower's name and address, one line: a letter is addressed to them (CONC 7.9), a visit names them."""
     a = run.case.borrower.address
-    return ", ".join(part for part in (a.line1, a.line2, a.city, a.region, a.postal_code) if part)
+    return ", ".join(part for part in (run.case.borrower.name, a.line1, a.line2, a.city, a.region, a.postal_code)
+                     if part)

@@ -213,8 +213,8 @@ async def update_contact_info(run: CaseRun, update: ContactInfoUpdate) -> Update
         borrower.mobile_numbers = update.mobile_numbers
         # consent to robot calls was given for a number: it goes with the number
         borrower.robot_call_consent = [n for n in borrower.robot_call_consent if n in update.mobile_numbers]
-    if update.address is not None:
-        borrower.address = update.address
+    if update.address is not None or update.email is not None:
+        borrower.address, borrower.email = update.address or borrower.address, update.email or borrower.email
     if update.emergency_contacts is not None:
         run.case.emergency_contacts = update.emergency_contacts
     run.s.contact_info_version += 1

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.case import messages, protections
+from workflows.case import messages, protections, self_service
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain.messages import (
+        BorrowerReply,
         CapacityHoldRequest,
         CeaseContact,
         ComplaintClosed,
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
         VulnerabilityReport,
     )
+    from domain.self_service import SelfServiceRequest
 
 
 class ProtectionHandlers:
@@ -123,6 +125,28 @@ class ProtectionHandlers:
     @open_complaint.validator
     def _check_complaint(self, request: ComplaintRequest) -> None:
         self.c.reject_if_closed()
+
+    # --- the borrower's own channel: their page and their replies (self_service.py) -------------
+
+    @workflow.update
+    async def self_service(self, request: SelfServiceRequest) -> UpdateResult:
+        """What the borrower did on their page: the action's own message, journaled as `self_service`."""
+        async with self.c.turn():
+            return await self_service.act(self.c, request)
+
+    @self_service.validator
+    def _check_self_service(self, request: SelfServiceRequest) -> None:
+        self_service.check(self.c, request)
+
+    @workflow.update
+    async def receive_reply(self, reply: BorrowerReply) -> UpdateResult:
+        """A reply by SMS or e-mail that is not a stop: a task for a person (the text sealed in the journal)."""
+        async with self.c.turn():
+            return await self_service.receive_reply(self.c, reply)
+
+    @receive_reply.validator
+    def _check_reply(self, reply: BorrowerReply) -> None:
+        self_service.check_reply(self.c, reply)
 
     # --- providers and operators: signals ----------------------------------------------------
 

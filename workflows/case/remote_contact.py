@@ -16,7 +16,7 @@ from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
     from domain import schedule
-    from domain.enums import Stage, TaskKind
+    from domain.enums import Channel, Stage, TaskKind
 
 
 async def step(run: CaseRun) -> datetime | None:
@@ -37,12 +37,14 @@ async def step(run: CaseRun) -> datetime | None:
         return run.plan_next(label, s.next_step_at)
     if contact.borrower_unreachable(run):
         await contact.ask_third_parties(run, decided)
-    ref = contact.borrower_number(run)
+    by_email = planned.channel is Channel.EMAIL
+    ref = contact.borrower_email(run) if by_email else contact.borrower_number(run)
     if ref is None:
-        run.event("step_skipped", {"step": s.step_index, "reason": "no usable borrower number"})
+        run.event("step_skipped", {"step": s.step_index,
+                                   "reason": "no usable e-mail address" if by_email else "no usable borrower number"})
     else:
         result = await contact.contact(run, planned.channel, planned.template, ref, step=s.step_index, summary=label,
-                                       unchanged=decided)
+                                       unchanged=decided, link=planned.link)
         deferral = contact.deferred(result)
         if deferral:
             s.next_step_at = deferral.until

@@ -1,0 +1,293 @@
+"""The borrower's own channel, end to end on the time-skipping server, a real worker, real Postgres, the HTTP
+service on a real port and a real SMTP server: a link by SMS, a one-time code, the page's actions through
+the case's own updates (Chromium, both locales), the token attacks, an inbound 退订, a letter's PDF."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from pypdf import PdfReader
+from sqlalchemy import text
+
+from adapters.ledger import Ledger
+from adapters.providers.sandbox import SandboxProvider
+from intake.__main__ import borrower_channels
+from intake.service import create_app
+from service.cases import Cases
+from settings import IntakeSettings, SelfServiceSettings, Settings
+from testkit import cases as synthetic
+from testkit.servers import free_port
+from testkit.smtp import MailCatcher
+from tests.conftest import Cases as Driver
+from worker import build_worker
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+TOKEN = "intake-token-" + "x" * 24
+
+
+@dataclass
+class Stack:
+    base: str
+    driver: Driver
+    cases: Cases
+    mail: MailCatcher
+
+    async def open_case(self, *, country: str = "CN", balance: str = "2400.00", email: str | None = None):
+        case = synthetic.case(case_id=f"SS-{uuid.uuid4().hex[:8]}", policy="self-service", country=country,
+                              balance=balance, timezone="America/New_York" if country == "US" else "Asia/Shanghai")
+        if email:
+            case = case.model_copy(update={"borrower": case.borrower.model_copy(update={"email": email})})
+        assert (await self.cases.start(case)).status == "started"
+        handle = self.driver.client.get_workflow_handle(case.workflow_id)
+        self.driver.started.append(handle)
+        await self.driver.until(handle, lambda s: s.contact_counts.get("sms", 0) >= 1, what="the link by SMS")
+        return case, handle
+
+    async def link(self, case_id: str) -> str:
+        rows = await self.driver.rows("SELECT body FROM sandbox_messages WHERE channel = 'sms' AND "
+                                      "position(:cid in idempotency_key) > 0 ORDER BY id", cid=case_id)
+        found = [m.group(0) for r in rows if (m := re.search(r"https?://\S+/s/l/[A-Za-z0-9_-]+", r["body"]))]
+        assert found, "the first SMS carries the self-service link"
+        return found[0]
+
+    async def code(self) -> str:
+        rows = await self.driver.rows("SELECT body FROM sandbox_messages WHERE idempotency_key LIKE "
+                                      "'self-service-code:%' ORDER BY id DESC LIMIT 1")
+        found = re.search(r"\b(\d{6})\b", rows[0]["body"])
+        assert found
+        return found.group(1)
+
+    async def journal(self, case_id: str, kind: str) -> list[dict]:
+        rows = await self.driver.rows("SELECT data FROM case_events WHERE case_id = :c AND kind = :k ORDER BY seq",
+                                      c=case_id, k=kind)
+        return [r["data"] for r in rows]
+
+
+@pytest_asyncio.fixture
+async def stack(env, engine, config_dir, request) -> AsyncIterator[Stack]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with MailCatcher() as mail:
+        ss = SelfServiceSettings(secret="self-service-secret-" + "y" * 24, url=f"{base}/s", smtp_host=mail.host,
+                                 smtp_port=mail.port, smtp_from="care@lender.example", print_vendor_url=None)
+        queue = f"ss-{uuid.uuid4().hex[:6]}"
+        async with build_worker(env.client, engine, SandboxProvider(engine), queue, config_dir, self_service=ss):
+            cases = Cases(env.client, queue, Ledger(engine))
+            intake = IntakeSettings(token=TOKEN, hmac_secret=None, host="127.0.0.1", port=port, schedule=False)
+            replies, page = borrower_channels(cases, intake, ss, Settings(config_dir=config_dir))
+            app = create_app(cases, intake, replies=replies, self_service=page)
+            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+            serving = asyncio.create_task(server.serve())
+            while not server.started:
+                await asyncio.sleep(0.05)
+            driver = Driver(env, queue, engine)
+            try:
+                yield Stack(base, driver, cases, mail)
+            finally:
+                await driver.close(request.node.name)
+                server.should_exit = True
+                await asyncio.wait_for(serving, 10)
+
+
+async def signed_in(http: httpx.AsyncClient, stack: Stack, link: str) -> str:
+    """Follow the link, ask for a code, enter it: the verified session's cookie."""
+    opened = await http.get(link)
+    assert opened.status_code == 303 and "/s/verify" in opened.headers["location"]
+    page = await http.get(stack.base + opened.headers["location"])
+    sent = await http.post(f"{stack.base}/s/verify/send", data={"csrf": csrf(page.text, "verify/send")})
+    assert sent.status_code == 200, sent.text
+    page = await http.get(f"{stack.base}/s/verify")
+    verified = await http.post(f"{stack.base}/s/verify", data={"csrf": csrf(page.text, 'verify"'),
+                                                               "code": await stack.code()})
+    assert verified.status_code == 303 and verified.headers["location"].endswith("/s/home")
+    return http.cookies["dc_session"]
+
+
+def csrf(html: str, action: str) -> str:
+    """The CSRF field of the form whose action ends with `action`."""
+    form = html[html.index(action):]
+    return re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+
+
+# --- the page in a browser, both locales --------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.parametrize(("country", "locale", "done"), [("CN", "zh-CN", "已完成"), ("US", "en", "Done")])
+async def test_a_borrower_walks_from_the_sms_link_to_a_promise_a_plan_and_an_opt_out(stack, country, locale, done):
+    from playwright.async_api import async_playwright
+
+    case, handle = await stack.open_case(country=country)
+    link = await stack.link(case.case_id)
+    assert case.case_id not in link and case.borrower.name not in link  # nothing personal in the URL
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = await browser.new_page(viewport={"width": 412, "height": 915}, locale=locale)
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        await page.goto(link)
+        assert page.url.endswith("/s/verify?lang=" + locale)
+        await page.locator("form[action$='/verify/send'] button").click()
+        await page.locator(".notice").wait_for(timeout=5000)  # "we sent a code to *** 8050"
+        await page.locator("#code").fill(await stack.code())
+        await page.screenshot(path=str(SHOTS / f"self-service-code-{locale}.png"), full_page=True)
+        await page.locator("form[action$='/verify'] button").click()
+        await page.wait_for_url("**/s/home")
+        crisis = page.locator(".crisis")
+        assert ("12356" if country == "CN" else "988") in await crisis.inner_text()  # on every page
+        await page.screenshot(path=str(SHOTS / f"self-service-home-{locale}.png"), full_page=True)
+
+        status = await stack.driver.status(handle)
+        promise_day = (status.statement.as_of if status.statement else date.today()) + timedelta(days=7)
+        await page.locator("#options details").nth(1).locator("summary").click()
+        await page.locator("#promise-amount").fill("500.00")
+        await page.locator("#promise-date").fill(promise_day.isoformat())
+        await page.locator("form[action$='/act/promise'] button").click()
+        await page.wait_for_url("**/s/home?done=promise")
+        assert done in await page.locator(".notice").inner_text()
+
+        await page.locator("#options details").nth(2).locator("summary").click()
+        await page.locator("form[action$='/act/plan'] button").click()
+        await page.wait_for_url("**/s/home?done=plan")
+
+        await page.locator("#options details").last.locator("summary").click()
+        await page.locator("#stop-channel").select_option("sms")
+        await page.locator("form[action$='/act/stop'] button").click()
+        await page.wait_for_url("**/s/home?done=stop")
+        await page.screenshot(path=str(SHOTS / f"self-service-done-{locale}.png"), full_page=True)
+        assert not errors, errors  # the strict CSP refused nothing the page needs
+        await browser.close()
+
+    status = await stack.driver.status(handle)
+    assert status.plan is not None and len(status.plan.instalments) == 3
+    assert "cease:sms" in status.flags
+    actions = await stack.journal(case.case_id, "self_service")
+    assert [a["action"] for a in actions] == ["promise", "plan", "stop"]
+    assert {a["channel"] for a in actions} == {"self_service"}
+    if country == "US":  # a validation notice in writing first: the sandbox vendor keeps its PDF
+        rows = await stack.driver.rows("SELECT document FROM sandbox_messages WHERE channel = 'letter' AND "
+                                       "position(:cid in idempotency_key) > 0", cid=case.case_id)
+        pdf_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(rows[0]["document"])).pages)
+        assert "dispute" in pdf_text and case.borrower.name in pdf_text and "2400" in pdf_text
+
+
+# --- the token attacks ------------------------------------------------------------------------------
+
+
+async def test_replayed_expired_forged_and_other_cases_tokens_are_refused(stack):
+    case_a, _ = await stack.open_case(balance="1111.00")
+    case_b, handle_b = await stack.open_case(balance="2222.00")
+    link_a, link_b = await stack.link(case_a.case_id), await stack.link(case_b.case_id)
+    async with httpx.AsyncClient() as attacker:
+        forged = link_a[:-6] + ("AAAAAA" if not link_a.endswith("AAAAAA") else "BBBBBB")
+        for bad in (forged, f"{stack.base}/s/l/short", f"{stack.base}/s/l/{'A' * 43}"):
+            answer = await attacker.get(bad)
+            assert answer.status_code == 404 and "dc_session" not in answer.cookies
+            assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+        assert (await attacker.get(f"{stack.base}/s/home")).status_code == 403  # no session, nothing shown
+
+    async with httpx.AsyncClient() as borrower_b:
+        opened = await borrower_b.get(link_b)
+        unverified = borrower_b.cookies["dc_session"]
+        cookie_b = await signed_in(borrower_b, stack, link_b)
+        home = await borrower_b.get(f"{stack.base}/s/home")
+        assert home.status_code == 200 and "2222.00" in home.text and "1111.00" not in home.text
+        assert "Secure" not in home.headers.get("set-cookie", "")  # plain HTTP in tests; HTTPS sets __Host-
+        # the pre-verification cookie is spent: the verified session has a new id
+        async with httpx.AsyncClient(cookies={"dc_session": unverified}) as replay:
+            assert (await replay.get(f"{stack.base}/s/home")).status_code == 403
+        # a form token from another session, a missing one, and a cross-site post all fail
+        async with httpx.AsyncClient() as borrower_a:
+            await signed_in(borrower_a, stack, link_a)
+            home_a = await borrower_a.get(f"{stack.base}/s/home")
+            stolen = csrf(home_a.text, "/act/talk_to_person")
+        refused = await borrower_b.post(f"{stack.base}/s/act/talk_to_person", data={"csrf": stolen})
+        assert refused.status_code == 403
+        assert (await borrower_b.post(f"{stack.base}/s/act/talk_to_person", data={})).status_code == 403
+        cross = await borrower_b.post(f"{stack.base}/s/act/talk_to_person", data={"csrf": stolen},
+                                      headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+        assert cross.status_code == 403
+        # signed out, the cookie opens nothing
+        home = await borrower_b.get(f"{stack.base}/s/home")
+        await borrower_b.post(f"{stack.base}/s/signout", data={"csrf": csrf(home.text, "/signout")})
+        async with httpx.AsyncClient(cookies={"dc_session": cookie_b}) as replay:
+            assert (await replay.get(f"{stack.base}/s/home")).status_code == 403
+    assert opened.status_code == 303
+    assert not await stack.journal(case_b.case_id, "self_service")  # none of the refused posts reached the case
+
+    # expired: the same link a moment after its life ends
+    async with stack.driver.engine.begin() as conn:
+        await conn.execute(text("UPDATE self_service_links SET expires_at = now() - interval '1 second' "
+                                "WHERE case_id = :c"), {"c": case_a.case_id})
+    async with httpx.AsyncClient() as late:
+        assert (await late.get(link_a)).status_code == 404
+
+    # ten wrong codes lock the link for a day and ask the care team to call
+    for _ in range(4):
+        async with httpx.AsyncClient() as guesser:
+            opened = await guesser.get(link_b)
+            if opened.status_code == 404:
+                break
+            page = await guesser.get(stack.base + opened.headers["location"])
+            await guesser.post(f"{stack.base}/s/verify/send", data={"csrf": csrf(page.text, "verify/send")})
+            for _ in range(5):
+                page = await guesser.get(f"{stack.base}/s/verify")
+                if page.status_code != 200:
+                    break
+                await guesser.post(f"{stack.base}/s/verify", data={"csrf": csrf(page.text, 'verify"'),
+                                                                   "code": "000000"})
+    async with httpx.AsyncClient() as owner:
+        assert (await owner.get(link_b)).status_code == 404  # locked, even for the borrower: a person calls
+    status = await stack.driver.status(handle_b)
+    assert status.desk is not None and any(t.kind.value == "talk_to_person" for t in status.desk.tasks)
+
+
+# --- inbound replies and e-mail -----------------------------------------------------------------------
+
+
+async def test_an_inbound_stop_ceases_sms_and_other_text_becomes_a_task_and_email_goes_by_smtp(stack):
+    case, handle = await stack.open_case(email="borrower@example.com")
+    await stack.driver.until(handle, lambda s: s.contact_counts.get("email", 0) >= 1, what="the e-mail step")
+    mail = (await stack.mail.wait_for_async(1))[0]
+    assert list(mail.rcpt_tos) == ["borrower@example.com"] and "DueCourse Lending" in (mail.text or "")
+    assert mail.html and "<html" in mail.html.lower()
+
+    async def reply(message_id: str, body: str) -> dict:
+        answer = await httpx.AsyncClient().post(f"{stack.base}/webhooks/replies", json={
+            "provider": "sandbox", "message_id": message_id, "channel": "sms", "from": synthetic.ANSWERS,
+            "text": body, "received_at": datetime.now(UTC).isoformat()}, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    assert (await reply("in-1", "我下周发工资后还，可以吗？"))["action"] == "task"
+    status = await stack.driver.status(handle)
+    assert "cease:sms" not in status.flags
+    assert status.desk is not None and any(t.kind.value == "borrower_message" for t in status.desk.tasks)
+    sealed: list[dict] = []
+    for _ in range(100):  # the case writes its journal with its next ledger write
+        sealed = await stack.journal(case.case_id, "borrower_replied")
+        if sealed:
+            break
+        await asyncio.sleep(0.1)
+    assert sealed and "下周" not in str(sealed[0]["text"])  # encrypted at rest under the case's key
+
+    assert (await reply("in-2", " 退订 "))["action"] == "stop"
+    assert (await reply("in-2", " 退订 "))["action"] == "stop"  # delivered twice: acted on once
+    status = await stack.driver.until(handle, lambda s: "cease:sms" in s.flags, what="SMS ceased", max_steps=5)
+    assert "cease:email" not in status.flags

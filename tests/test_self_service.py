@@ -77,7 +77,10 @@ class Stack:
 
 
 @pytest_asyncio.fixture
-async def stack(env, engine, config_dir, request) -> AsyncIterator[Stack]:
+async def stack(env, engine, config_dir, request, tmp_path) -> AsyncIterator[Stack]:
+    # a policy whose schedule sends links: only workers with a secret to sign them may load it
+    config_dir = Path(shutil.copytree(config_dir, tmp_path / "config"))
+    shutil.copy(Path(__file__).parent / "policies" / "links" / "self-service.yaml", config_dir / "policies")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with MailCatcher() as mail:

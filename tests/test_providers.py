@@ -124,7 +124,7 @@ async def test_http_provider_posts_with_key_and_token_and_maps_errors(gateway):
     [sent] = Gateway.requests
     assert sent == {"path": "/v1/robot_call", "key": "k1", "auth": "Bearer s3cret",
                     "body": {"idempotency_key": "k1", "channel": "robot_call", "to": "+8613800138050",
-                             "body": "script"}}
+                             "body": "script", "locale": "en"}}
     Gateway.status_for = {"+1bad": 400, "+1down": 503}
     with pytest.raises(ProviderError, match="HTTP 400"):
         await provider.deliver(OutboundRequest(idempotency_key="k2", channel=Channel.SMS, to="+1bad", body="x"))

@@ -1,6 +1,7 @@
 """The HTTP provider: posts each action to a gateway, `POST {base_url}/v1/{channel}`.
 
-Body: `{"idempotency_key", "channel", "to", "body"}`, with the key also in the `Idempotency-Key`
+Body: `{"idempotency_key", "channel", "to", "body", "locale"}` (the borrower's language, for a voice
+robot's speech), with the key also in the `Idempotency-Key`
 header (the gateway deduplicates) and a bearer token when configured. Answer: `{"message_id",
 "status"}` where status is one of `domain.enums.Outcome`. 4xx (but 408/429) is final; 5xx,
 timeouts and connection errors raise for the activity to retry.

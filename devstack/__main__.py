@@ -2,7 +2,8 @@
 
 PostgreSQL (embedded, or DATABASE_URL), migrated by Alembic; the Temporal dev server with the Web UI,
 its state in `.data/temporal.db` so a restart keeps running cases, the search attributes
-registered; the worker (metrics for Prometheus, traces to its log); the HTTP intake service and the
+registered; a local SMTP server that keeps each e-mail in `.data/mail`; the worker (metrics for
+Prometheus, traces to its log); the HTTP intake service with the borrowers' self-service page and the
 daily intake Schedule; and the demo cases with their scripted operators. Ctrl-C stops it all.
 Running it again starts nothing twice.
 """
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from domain.registry import RegistryFile
 from service.cases import Cases
 from settings import DAILY_INTAKE_SCHEDULE_ID, IntakeSettings, PayloadKeys, Settings, TelemetrySettings, connect
 from testkit import postgres, processes, servers
+from testkit.smtp import MailCatcher
 from workflows import search
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,13 +54,31 @@ def ensure_keys(data: Path) -> Path:
     return keys
 
 
-def ensure_intake_token(data: Path) -> str:
-    """The HTTP intake service's bearer token for this machine (production tokens come from a vault)."""
-    token_file = data / "intake-token"
-    if not token_file.exists():
-        token_file.write_text(secrets.token_urlsafe(32) + "\n")
-        token_file.chmod(0o600)
-    return token_file.read_text().strip()
+def ensure_secret(data: Path, name: str) -> str:
+    """A secret for this machine's run, made once: the intake's bearer token, the self-service secret
+    (production ones come from a vault)."""
+    secret_file = data / name
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32) + "\n")
+        secret_file.chmod(0o600)
+    return secret_file.read_text().strip()
+
+
+def demo_config(data: Path) -> Path:
+    """The configuration this stack runs on: every shipped file, linked (an edited policy or pack still
+    reaches the next case), plus the demo's self-service policy (`demo.self_service_policy`)."""
+    shipped, folder = Settings().config_dir, data / "config"
+    shutil.rmtree(folder, ignore_errors=True)
+    for source in shipped.rglob("*"):
+        if source.is_file():
+            target = folder / source.relative_to(shipped)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source.resolve())
+    policy = demo.self_service_policy(yaml.safe_load((shipped / "policies" / "demo.yaml").read_text(encoding="utf-8")))
+    (folder / "policies" / f"{demo.SELF_SERVICE}.yaml").write_text(
+        "# Made by devstack from demo.yaml at each start (devstack/demo.py): edit that.\n"
+        + yaml.safe_dump(policy, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder
 
 
 def start_temporal(data: Path, port: int, ui_port: int, codec_port: int) -> subprocess.Popen[bytes]:
@@ -112,7 +133,7 @@ async def load_registry(url: str) -> None:
 
 
 async def run(args: argparse.Namespace, data: Path, url: str) -> None:
-    server = worker = codec = intake = None
+    server = worker = codec = intake = mail = None
     keys = ensure_keys(data)
     os.environ.setdefault("PAYLOAD_KEYS_FILE", str(keys))  # for the children, and the settings below
     settings = Settings(temporal_address=f"127.0.0.1:{args.port}")
@@ -134,14 +155,21 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
 
         say(f"[3/4] Worker on task queue {settings.task_queue} (log and traces: {data / 'worker.log'}; "
             f"metrics: http://{args.metrics}/metrics)")
-        services = os.environ | {"DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address}
+        mail = MailCatcher(port=args.smtp_port, spool=data / "mail").start()
+        page = f"http://127.0.0.1:{args.intake_port}/s"
+        services = os.environ | {
+            "DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address, "CONFIG_DIR": str(demo_config(data)),
+            "SELF_SERVICE_SECRET": ensure_secret(data, "self-service-secret"), "SELF_SERVICE_URL": page,
+            "SMTP_HOST": mail.host, "SMTP_PORT": str(mail.port)}
         worker = processes.worker(data / "worker.log", services | {
             "METRICS_ADDRESS": TelemetrySettings().metrics_address or args.metrics}).start()
         say(f"      HTTP intake on 127.0.0.1:{args.intake_port} (log: {data / 'intake.log'}; "
             f"bearer token in {data / 'intake-token'})")
         intake = processes.Process("intake service", [sys.executable, "-m", "intake"], data / "intake.log",
                                    services | {"INTAKE_PORT": str(args.intake_port),
-                                               "INTAKE_TOKEN": ensure_intake_token(data)}).start()
+                                               "INTAKE_TOKEN": ensure_secret(data, "intake-token")}).start()
+        say(f"      borrowers' self-service page on {page}; e-mails go to a local SMTP server on "
+            f"{mail.host}:{mail.port}, each kept in {data / 'mail'} as an .eml file")
         daily = IntakeSettings()
         say(f"      the service keeps Schedule '{DAILY_INTAKE_SCHEDULE_ID}': daily at {daily.schedule_at} "
             f"{daily.schedule_timezone}, from the loans table (pause or trigger it in the UI)")
@@ -160,6 +188,7 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
   A case        python starter.py status demo-low-risk-pays
   Intake API    http://127.0.0.1:{args.intake_port}/docs  (Authorization: Bearer $(cat {data / 'intake-token'}))
   Schedules     http://127.0.0.1:{args.ui_port}/namespaces/default/schedules
+  Be a borrower {data / 'mail'}: demo-self-service's e-mail has a link to the page; the code follows by e-mail
   Stop          Ctrl-C (state is kept in {data}; `make clean` wipes it)
 """, flush=True)
         operators = None if args.no_demo else asyncio.create_task(demo.run_operators(cases, say, stop_event))
@@ -173,11 +202,13 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
         if operators:
             await operators
     finally:
-        say("stopping: intake service, worker, Temporal dev server, codec server, PostgreSQL")
+        say("stopping: intake service, worker, Temporal dev server, codec server, mail server, PostgreSQL")
         stop(intake, "the intake service")
         stop(worker, "the worker")
         stop(server, "the Temporal dev server")
         stop(codec, "the codec server")
+        if mail is not None:
+            mail.stop()
 
 
 def main() -> None:
@@ -187,6 +218,7 @@ def main() -> None:
     parser.add_argument("--ui-port", type=int, default=8233)
     parser.add_argument("--codec-port", type=int, default=8081)
     parser.add_argument("--intake-port", type=int, default=8090)
+    parser.add_argument("--smtp-port", type=int, default=8025, help="the local SMTP server e-mails go to")
     parser.add_argument("--metrics", default="127.0.0.1:9464", help="where the worker serves Prometheus metrics")
     parser.add_argument("--no-demo", action="store_true", help="start no demo cases")
     args = parser.parse_args()

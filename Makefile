@@ -52,7 +52,8 @@ golden: install
 	@test -n "$(GENERATION)" || { echo "usage: make golden GENERATION=<name, e.g. the new patch>"; exit 2; }
 	@test ! -e tests/golden/$(GENERATION) || { echo "tests/golden/$(GENERATION) exists"; exit 2; }
 	GOLDEN_DIR=tests/golden/$(GENERATION) $(PY) -m pytest -q tests/test_lifecycle.py tests/test_flags.py tests/test_messages.py \
-		tests/test_books.py tests/test_desk.py tests/test_scoring.py tests/test_early_warning.py
+		tests/test_books.py tests/test_desk.py tests/test_scoring.py tests/test_early_warning.py \
+		tests/test_self_service.py
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet '.[test]'

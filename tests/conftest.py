@@ -4,6 +4,7 @@ server (or a real dev server), and a real worker with the real activities per te
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -137,7 +138,7 @@ class Cases:
         for n, handle in enumerate(self.started):
             history = await handle.fetch_history()  # closed or still open: both must replay
             plain = await decrypted(history, self.client.data_converter)
-            name = test_name.removeprefix("test_")[:80] + (f"-{n}" if n else "")
+            name = re.sub(r"[^\w-]+", "-", test_name.removeprefix("test_"))[:80] + (f"-{n}" if n else "")
             (folder / f"{name}.json").write_text(plain.to_json(), encoding="utf-8")
             first = handle.first_execution_run_id  # a run that continued as new (an early warning handed over)
             if first and first != history.run_id:

@@ -196,6 +196,8 @@ self_service_links = Table(
     _at(),
 )
 
+CODE_MESSAGE_PREFIX = "self-service-code:"  # a one-time code's message key: prefix, session ref (12), ":", n
+
 self_service_sessions = Table(
     "self_service_sessions", metadata,
     Column("session_digest", String(64), primary_key=True),

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
     Table,
     bindparam,
+    delete,
     func,
     null,
     select,
@@ -189,6 +190,16 @@ class LedgerTx:
             "plan_reasons": (await self.conn.execute(text(
                 "UPDATE plans SET reason = 'erased', updated_at = now() WHERE case_id = :c AND reason <> 'erased'"),
                 c)).rowcount,
+            "self_service": sum([(await self.conn.execute(text(  # the codes' copies, sessions, then links
+                "DELETE FROM sandbox_messages m USING self_service_sessions s WHERE s.case_id = :c "
+                "AND m.idempotency_key LIKE :prefix || left(s.session_digest, 12) || ':%'"),
+                c | {"prefix": db.CODE_MESSAGE_PREFIX})).rowcount,
+                (await self.conn.execute(delete(db.self_service_sessions)
+                                         .where(db.self_service_sessions.c.case_id == case_id))).rowcount,
+                (await self.conn.execute(delete(db.self_service_links)
+                                         .where(db.self_service_links.c.case_id == case_id))).rowcount]),
+            "reply_routes": (await self.conn.execute(
+                delete(db.reply_routes).where(db.reply_routes.c.case_id == case_id))).rowcount,
             "case_key": (await self.conn.execute(
                 update(db.case_keys).where(db.case_keys.c.case_id == case_id, db.case_keys.c.key.is_not(None))
                 .values(key=None, destroyed_at=_now()))).rowcount,
@@ -350,7 +361,9 @@ SELECT c.case_id, c.closed_at, c.rule_packs, c.status, c.outcome_reason,
      AND (a.phone_ref IS NOT NULL OR a.provider_message_id IS NOT NULL)) AS contact_refs,
   (SELECT count(*) FROM sandbox_messages m JOIN contact_attempts a ON a.idempotency_key = m.idempotency_key
      WHERE a.case_id = c.case_id) AS sandbox_messages,
-  (SELECT count(*) FROM plans p WHERE p.case_id = c.case_id AND p.reason <> 'erased') AS plan_reasons
+  (SELECT count(*) FROM plans p WHERE p.case_id = c.case_id AND p.reason <> 'erased') AS plan_reasons,
+  (SELECT count(*) FROM self_service_links s WHERE s.case_id = c.case_id) AS self_service,
+  (SELECT count(*) FROM reply_routes r WHERE r.case_id = c.case_id) AS reply_routes
 FROM cases c
 WHERE c.closed_at IS NOT NULL {where}
 ORDER BY c.closed_at, c.case_id {lock}

@@ -24,6 +24,9 @@ PLACES = {  # where a case's personal data can remain outside the journal's chai
     "contact_refs": "number refs and provider message ids on contact attempts",
     "sandbox_messages": "the sandbox gateway's copies of messages (masked numbers, text naming the borrower)",
     "plan_reasons": "hardship reasons on plan rows",
+    "self_service": "the self-service page's links and sessions (the sealed address a code went to) and the "
+                    "sandbox's copies of its one-time codes",
+    "reply_routes": "keyed digests of the numbers and addresses the case messaged, which route a reply to it",
     "case_row": "the case row's free-text outcome and the personal parts of its status snapshot",
 }
 
@@ -90,7 +93,8 @@ class Packs:
 
 def held(row: dict[str, Any]) -> dict[str, int]:
     """What personal data a case row from `Ledger.retention_candidates` still holds, by place."""
-    out = {place: row[place] for place in ("loans", "case_key", "contact_refs", "sandbox_messages", "plan_reasons")
+    out = {place: row[place] for place in ("loans", "case_key", "contact_refs", "sandbox_messages", "plan_reasons",
+                                            "self_service", "reply_routes")
            if row[place]}
     if row["outcome_reason"] is not None or rt.scrub_status(row["status"]) != row["status"]:
         out["case_row"] = 1

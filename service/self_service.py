@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from adapters.db import CODE_MESSAGE_PREFIX
 from adapters.providers import ChannelProvider, OutboundRequest, ProviderError
 from adapters.self_service import Link, SelfServiceStore, Session
 from adapters.templates import TemplateLibrary
@@ -111,7 +112,7 @@ class Portal:
             "sender_number": self.sender.contact_number}, with_opt_out=False)
         try:
             await self.providers[channel].deliver(OutboundRequest(
-                idempotency_key=f"self-service-code:{session.ref}:{session.codes_sent + 1}", channel=channel,
+                idempotency_key=f"{CODE_MESSAGE_PREFIX}{session.ref}:{session.codes_sent + 1}", channel=channel,
                 to=destination, body=body, locale=locale, template="self_service_code",
                 subject=f"{self.sender.name}: {code}" if channel is Channel.EMAIL else None))
         except ProviderError as e:

@@ -107,6 +107,7 @@ class Plant:
 
     def __init__(self, engine):
         self.engine, self.ledger, self.ids = engine, Ledger(engine), []
+        self.codes: dict[str, str] = {}  # a case's one-time code message, in the sandbox
 
     async def case(self, closed_at: datetime | None, packs: tuple[str, ...] = ("cn",), sealed: bool = True,
                    last_activity: datetime | None = None) -> str:
@@ -133,6 +134,20 @@ class Plant:
             await conn.execute(insert(db.sandbox_messages).values(
                 idempotency_key=f"{case_id}:sms:1", channel="sms", to_masked="+86138****8000",
                 body=f"{NAME}, please call us", outcome="delivered", distress=False))
+            link, session = uuid.uuid4().hex * 2, uuid.uuid4().hex * 2  # the page: a link, a session, its code
+            await conn.execute(insert(db.self_service_links).values(
+                token_digest=link, case_id=case_id, channel="sms", destination={"sealed": "x"}, locale="zh-CN",
+                expires_at=opened + timedelta(days=14)))
+            await conn.execute(insert(db.self_service_sessions).values(
+                session_digest=session, token_digest=link, case_id=case_id, last_seen_at=opened,
+                expires_at=opened + timedelta(minutes=30)))
+            self.codes[case_id] = f"{db.CODE_MESSAGE_PREFIX}{session[:12]}:1"
+            await conn.execute(insert(db.sandbox_messages).values(
+                idempotency_key=self.codes[case_id], channel="sms",
+                to_masked="+86138****8000", body="your code is 123456", outcome="delivered", distress=False))
+            await conn.execute(insert(db.reply_routes).values(
+                address_digest=uuid.uuid4().hex * 2, case_id=case_id, channel="sms", person="borrower",
+                last_sent_at=opened))
             await conn.execute(insert(db.plans).values(
                 case_id=case_id, plan_id=f"{case_id}:plan", status="completed", reason="illness", instalments=[],
                 penalty_waived=Decimal(0), credit_effect="none"))
@@ -159,13 +174,15 @@ class Plant:
         """Everything the ledger holds of the case outside the journal, as text."""
         out: dict[str, Any] = {}
         async with self.engine.connect() as conn:
-            for table in (db.cases, db.contact_attempts, db.plans):
+            for table in (db.cases, db.contact_attempts, db.plans, db.self_service_links, db.self_service_sessions,
+                          db.reply_routes):
                 out[table.name] = [dict(r) for r in (await conn.execute(
                     select(table).where(table.c.case_id == case_id))).mappings()]
             out["loans"] = [dict(r) for r in (await conn.execute(text(
                 "SELECT * FROM loans WHERE \"case\" ->> 'case_id' = :c"), {"c": case_id})).mappings()]
             out["sandbox"] = [dict(r) for r in (await conn.execute(text(
-                "SELECT * FROM sandbox_messages WHERE idempotency_key LIKE :k"), {"k": f"{case_id}:%"})).mappings()]
+                "SELECT * FROM sandbox_messages WHERE idempotency_key LIKE :k OR idempotency_key = :code"),
+                {"k": f"{case_id}:%", "code": self.codes[case_id]})).mappings()]
             keys = await conn.execute(select(db.case_keys).where(db.case_keys.c.case_id == case_id))
             out["key"] = keys.mappings().first()
         return out
@@ -194,7 +211,7 @@ async def test_due_lists_closed_cases_past_the_longest_period_and_never_too_soon
     assert found[after].packs == ["cn@2026.1"] and found[after].closed_at == five - timedelta(days=1)
     assert (found[us].retention.pack, found[us].retention.years) == ("us-regf", 3)
     assert set(found[after].held) == {"loans", "case_key", "contact_refs", "sandbox_messages", "plan_reasons",
-                                      "case_row"}
+                                      "self_service", "reply_routes", "case_row"}
     a_year_on = {c.case_id: c for c in await due(plant.ledger, rt.add_years(NOW, 1) + timedelta(days=1), plant.ids)}
     assert set(a_year_on) == {before, after, exactly, both, us, complaint} and still_open not in a_year_on
     assert a_year_on[both].retention.pack == "cn"  # the longest of its packs
@@ -210,10 +227,11 @@ async def test_erasure_removes_the_personal_data_and_every_chain_still_verifies(
 
     [done] = await erase(plant.ledger, NOW, [case_id])
     assert done.erased == {"loans": 1, "case_key": 1, "contact_refs": 1, "sandbox_messages": 1, "plan_reasons": 1,
-                           "case_row": 1}
+                           "self_service": 3, "reply_routes": 1, "case_row": 1}  # a code's copy, a session, a link
     assert done.journal_plaintext == 0 and done.retention.pack == "cn"
     rows = await plant.rows(case_id)
     assert rows["loans"] == [] and rows["sandbox"] == []
+    assert rows["self_service_links"] == rows["self_service_sessions"] == rows["reply_routes"] == []
     assert rows["key"]["key"] is None and rows["key"]["destroyed_at"] is not None
     [attempt], [plan], [case] = rows["contact_attempts"], rows["plans"], rows["cases"]
     assert (attempt["phone_ref"], attempt["provider_message_id"], attempt["outcome"]) == (None, None, "delivered")

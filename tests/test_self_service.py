@@ -5,6 +5,7 @@ the case's own updates (Chromium, both locales), the token attacks, an inbound é
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import re
 import shutil
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -23,7 +25,11 @@ from sqlalchemy import text
 
 from adapters.ledger import Ledger
 from adapters.providers.sandbox import SandboxProvider
+from domain.enums import ApprovalKind, Stage
+from domain.state import PendingApproval, PromiseToPay
+from domain.status import CaseStatus
 from intake.__main__ import borrower_channels
+from intake.selfservice.app import STRINGS, next_steps
 from intake.service import create_app
 from service.cases import Cases
 from settings import IntakeSettings, SelfServiceSettings, Settings
@@ -154,6 +160,8 @@ async def test_a_borrower_walks_from_the_sms_link_to_a_promise_a_plan_and_an_opt
         await page.wait_for_url("**/s/home")
         crisis = page.locator(".crisis")
         assert ("12356" if country == "CN" else "988") in await crisis.inner_text()  # on every page
+        t = STRINGS[locale]  # the next step in the borrower's words and language, not the operators' step
+        assert await page.locator("#next p").first.inner_text() == t["next_reminders"]
         await page.screenshot(path=str(SHOTS / f"self-service-home-{locale}.png"), full_page=True)
 
         status = await stack.driver.status(handle)
@@ -168,6 +176,11 @@ async def test_a_borrower_walks_from_the_sms_link_to_a_promise_a_plan_and_an_opt
         await page.locator("#options details").nth(2).locator("summary").click()
         await page.locator("form[action$='/act/plan'] button").click()
         await page.wait_for_url("**/s/home?done=plan")
+        plan = (await stack.driver.status(handle)).plan
+        assert plan is not None
+        first = plan.instalments[0]
+        assert t["next_instalment"].format(n=1, of=3, amount=first.amount, currency=case.loan.currency,
+                                           date=first.due_date.isoformat()) in await page.locator("#next").inner_text()
 
         await page.locator("#options details").last.locator("summary").click()
         await page.locator("#stop-channel").select_option("sms")
@@ -188,6 +201,29 @@ async def test_a_borrower_walks_from_the_sms_link_to_a_promise_a_plan_and_an_opt
                                        "position(:cid in idempotency_key) > 0", cid=case.case_id)
         pdf_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(rows[0]["document"])).pages)
         assert "dispute" in pdf_text and case.borrower.name in pdf_text and "2400" in pdf_text
+
+
+def test_the_next_step_says_what_the_borrower_can_expect_and_never_the_operators_step():
+    status = CaseStatus.model_validate({
+        "case_id": "SS-1", "stage": "remote_contact", "segment": "low_risk", "currency": "CNY", "balance": "900.00",
+        "total_paid": "0", "days_past_due": 20, "flags": [], "contact_counts": {}, "last_contacts": [],
+        "pending_promise": None, "plan": None, "visit": None, "pending_approvals": [], "vulnerability": None,
+        "next_action": {"what": "Robot call 3 of 6", "at": None}, "verification_missing": [], "policy": "standard@1",
+        "rule_packs": ["cn@2026.1"], "run": 1})
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    for locale, t in STRINGS.items():
+        steps = functools.partial(lambda t, **changes: next_steps(status.model_copy(update=changes), t), t)
+        assert steps() == [t["next_reminders"]], locale
+        assert steps(flags=["dispute", "complaint"]) == [t["next_dispute"]]  # nothing else while disputed
+        assert steps(flags=["moratorium"]) == steps(stage=Stage.WELLBEING_HOLD) == [t["next_paused"]]
+        assert steps(balance=Decimal(0)) == steps(stage=Stage.SETTLED) == [t["next_done"]]
+        review = PendingApproval(approval_id="a1", kind=ApprovalKind.HARDSHIP_PLAN, requested_at=now, summary="x")
+        promise = PromiseToPay(promise_id="p1", amount=Decimal("300.00"), due_date=date(2026, 12, 8), deadline=now,
+                               paid_at_start=Decimal(0), taken_by="self_service")
+        assert steps(flags=["complaint"], pending_approvals=[review], pending_promise=promise) == [
+            t["next_complaint"], t["next_review"],
+            t["promise_open"].format(amount="300.00", currency="CNY", date="2026-12-08")]
+        assert all("Robot" not in line for line in steps(pending_promise=promise))
 
 
 # --- the token attacks ------------------------------------------------------------------------------

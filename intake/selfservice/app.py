@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from adapters.config_files import CONFIG_DIR, ConfigError, load_policy, load_rule_pack
 from adapters.payments import Checkout, CheckoutRefused
 from adapters.self_service import Session
+from domain.enums import HoldKind, InstalmentStatus, PlanStatus, Stage
 from domain.errors import explain
 from domain.self_service import SelfServiceRequest
 from domain.status import CaseStatus
@@ -266,12 +267,38 @@ def overview(status: CaseStatus, locale: str, config_dir: Path = CONFIG_DIR) -> 
     plans = [(n, (status.balance / n).quantize(cent, rounding=ROUND_UP)) for n in offered]
     return {
         "balance": f"{status.balance} {status.currency}", "currency": status.currency, "as_of": today.isoformat(),
-        "lines": statement.lines if statement else [], "promise": status.pending_promise, "plan": status.plan,
-        "next_step": status.next_action.what if status.next_action else None, "crisis": crisis,
+        "lines": statement.lines if statement else [],
+        "next_steps": next_steps(status, STRINGS[locale]), "crisis": crisis,
         "stopped": ", ".join(stopped), "can_pay": status.balance > 0, "pay_amount": status.balance,
         "today": today.isoformat(), "latest_promise": date.fromordinal(today.toordinal() + 30).isoformat(),
         "plans": plans, "window_start": "", "window_end": "",
     }
+
+
+def next_steps(status: CaseStatus, t: dict[str, Any]) -> list[str]:
+    """What happens next, in the borrower's words. The case's own `next_action` is the operators' (robot
+    calls, approvals, visits) and in English; the borrower learns what they can expect and what they owe when."""
+    flags = set(status.flags)
+    if status.balance <= 0 or status.stage.terminal:
+        return [t["next_done"]]
+    if HoldKind.DISPUTE.value in flags:
+        return [t["next_dispute"]]
+    held = {HoldKind.PAUSE.value, HoldKind.CAPACITY.value, HoldKind.MORATORIUM.value} & flags
+    if held or status.stage is Stage.WELLBEING_HOLD:
+        return [t["next_paused"]]
+    out = [t["next_complaint"]] if HoldKind.COMPLAINT.value in flags else []
+    if status.pending_approvals:
+        out.append(t["next_review"])
+    if status.plan is not None and status.plan.status is PlanStatus.ACTIVE:
+        due = next((i for i in status.plan.instalments if i.status is InstalmentStatus.DUE), None)
+        if due is not None:
+            out.append(t["next_instalment"].format(n=due.number, of=len(status.plan.instalments), amount=due.amount,
+                                                   currency=status.currency, date=due.due_date.isoformat()))
+    if status.pending_promise is not None:
+        promise = status.pending_promise
+        out.append(t["promise_open"].format(amount=promise.amount, currency=status.currency,
+                                            date=promise.due_date.isoformat()))
+    return out or [t["next_reminders"]]
 
 
 def borrower_request(kind: str, form: dict[str, str], locale: str) -> SelfServiceRequest:

@@ -163,7 +163,9 @@ class SelfServiceSettings:
     there; HTTPS in production: its cookies are then `Secure` and `__Host-`). SMTP_HOST (and SMTP_PORT,
     SMTP_FROM, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS) is the relay e-mails go through: unset, the channel
     provider records them. PRINT_VENDOR_URL (and PRINT_VENDOR_TOKEN): the print vendor's API; unset, the
-    sandbox vendor keeps each letter's PDF in the ledger's database."""
+    sandbox vendor keeps each letter's PDF in the ledger's database. SELF_SERVICE_CHECKOUT: where the page's
+"Pay now" goes; `sandbox` (demos and tests: nothing is charged, yet the payment is applied) only when named,
+never on an HTTPS page; unset, the page offers no payment (only a promise or a plan)."""
 
     secret: str | None = field(default_factory=lambda: _env("SELF_SERVICE_SECRET"))
     url: str = field(default_factory=lambda: _str("SELF_SERVICE_URL", "http://127.0.0.1:8090/s"))
@@ -174,6 +176,7 @@ class SelfServiceSettings:
     smtp_password: str | None = field(default_factory=lambda: _env("SMTP_PASSWORD"))
     smtp_starttls: bool = field(default_factory=lambda: _flag("SMTP_STARTTLS"))
     print_vendor_url: str | None = field(default_factory=lambda: _env("PRINT_VENDOR_URL"))
+    checkout: str | None = field(default_factory=lambda: _env("SELF_SERVICE_CHECKOUT"))
     print_vendor_token: str | None = field(default_factory=lambda: _env("PRINT_VENDOR_TOKEN"))
 
     def key(self, purpose: str) -> bytes | None:
@@ -187,6 +190,15 @@ class SelfServiceSettings:
     @property
     def secure(self) -> bool:
         return self.url.startswith("https://")
+
+    def sandbox_checkout(self) -> bool:
+        """Whether the page's payments go to the sandbox checkout, which charges nothing."""
+        if self.checkout not in (None, "sandbox"):
+            raise SystemExit(f"SELF_SERVICE_CHECKOUT={self.checkout!r}: the only checkout built in is 'sandbox'")
+        if self.checkout == "sandbox" and self.secure:
+            raise SystemExit("SELF_SERVICE_CHECKOUT=sandbox charges nothing yet applies the payment: it is refused "
+                             "on an HTTPS (production) page")
+        return self.checkout == "sandbox"
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 confirms the payment through the HTTP intake's payments webhook (`POST /cases/{case_id}/payments`, signed), so
 a payment reaches the case the same way whoever took it.
 
-`SandboxCheckout` (the default) is that provider for demos and tests: its page is served by the self-service
-app, nothing is charged, and "Pay" posts the signed webhook to the intake over real HTTP. A real provider's
-adapter implements the same `Checkout` interface (start a hosted checkout, its confirmation by webhook).
+`SandboxCheckout` (only where `SELF_SERVICE_CHECKOUT=sandbox`) is that provider for demos and tests: its page
+is served by the self-service app, nothing is charged, and "Pay" posts the signed webhook to the intake over
+real HTTP. A real provider's adapter implements the same `Checkout` interface (start a hosted checkout, its
+confirmation by webhook).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class SandboxCheckout:
         return self._pending.get(checkout_id)
 
     async def complete(self, checkout_id: str) -> None:
-        made = self._pending.pop(checkout_id, None)
+        made = self._pending.get(checkout_id)  # kept until the intake answers: a failed post can be tried again
         if made is None:
             raise CheckoutRefused("no such checkout")
         body = json.dumps({"amount": str(made.amount), "currency": made.currency, "reference": f"sbx-{checkout_id}",
@@ -82,5 +83,7 @@ class SandboxCheckout:
         response = await self._client.post(f"{self.intake_url}/cases/{made.case_id}/payments", content=body,
                                            headers=headers)
         if response.status_code in (409, 422):
+            self._pending.pop(checkout_id, None)
             raise CheckoutRefused(response.json().get("detail", "refused"))
         response.raise_for_status()
+        self._pending.pop(checkout_id, None)

@@ -160,6 +160,7 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
         services = os.environ | {
             "DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address, "CONFIG_DIR": str(demo_config(data)),
             "SELF_SERVICE_SECRET": ensure_secret(data, "self-service-secret"), "SELF_SERVICE_URL": page,
+            "SELF_SERVICE_CHECKOUT": "sandbox",
             "SMTP_HOST": mail.host, "SMTP_PORT": str(mail.port)}
         worker = processes.worker(data / "worker.log", services | {
             "METRICS_ADDRESS": TelemetrySettings().metrics_address or args.metrics}).start()

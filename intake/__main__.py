@@ -50,7 +50,7 @@ def borrower_channels(cases: Cases, intake: IntakeSettings, ss: SelfServiceSetti
     portal = Portal(cases, SelfServiceStore(engine, link_key), providers,
                     TemplateLibrary(settings.config_dir / "templates"), policy.sender)
     checkout = SandboxCheckout(f"{ss.url.rstrip('/')}/checkout", f"http://{intake.host}:{intake.port}",
-                               hmac_secret=intake.hmac_secret, token=intake.token)
+                               hmac_secret=intake.hmac_secret, token=intake.token) if ss.sandbox_checkout() else None
     return Replies(cases, engine, route_key), page_app(portal, checkout, form_key, secure_cookies=ss.secure,
                                                    config_dir=settings.config_dir)
 

@@ -29,7 +29,7 @@ from domain.enums import ApprovalKind, Stage
 from domain.state import PendingApproval, PromiseToPay
 from domain.status import CaseStatus
 from intake.__main__ import borrower_channels
-from intake.selfservice.app import STRINGS, next_steps
+from intake.selfservice.app import STRINGS, next_steps, overview
 from intake.service import create_app
 from service.cases import Cases
 from settings import IntakeSettings, SelfServiceSettings, Settings
@@ -42,6 +42,12 @@ from worker import build_worker
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 TOKEN = "intake-token-" + "x" * 24
+STATUS = {  # a running case's status, as the page reads it
+    "case_id": "SS-1", "stage": "remote_contact", "segment": "low_risk", "currency": "CNY", "balance": "900.00",
+    "total_paid": "0", "days_past_due": 20, "flags": [], "contact_counts": {}, "last_contacts": [],
+    "pending_promise": None, "plan": None, "visit": None, "pending_approvals": [], "vulnerability": None,
+    "next_action": {"what": "Robot call 3 of 6", "at": None}, "verification_missing": [], "policy": "standard@1",
+    "rule_packs": ["cn@2026.1"], "run": 1}
 
 
 @dataclass
@@ -91,7 +97,8 @@ async def stack(env, engine, config_dir, request, tmp_path) -> AsyncIterator[Sta
     base = f"http://127.0.0.1:{port}"
     with MailCatcher() as mail:
         ss = SelfServiceSettings(secret="self-service-secret-" + "y" * 24, url=f"{base}/s", smtp_host=mail.host,
-                                 smtp_port=mail.port, smtp_from="care@lender.example", print_vendor_url=None)
+                                 smtp_port=mail.port, smtp_from="care@lender.example", print_vendor_url=None,
+                                 checkout="sandbox")
         queue = f"ss-{uuid.uuid4().hex[:6]}"
         async with build_worker(env.client, engine, SandboxProvider(engine), queue, config_dir, self_service=ss):
             cases = Cases(env.client, queue, Ledger(engine))
@@ -204,16 +211,11 @@ async def test_a_borrower_walks_from_the_sms_link_to_a_promise_a_plan_and_an_opt
 
 
 def test_the_next_step_says_what_the_borrower_can_expect_and_never_the_operators_step():
-    status = CaseStatus.model_validate({
-        "case_id": "SS-1", "stage": "remote_contact", "segment": "low_risk", "currency": "CNY", "balance": "900.00",
-        "total_paid": "0", "days_past_due": 20, "flags": [], "contact_counts": {}, "last_contacts": [],
-        "pending_promise": None, "plan": None, "visit": None, "pending_approvals": [], "vulnerability": None,
-        "next_action": {"what": "Robot call 3 of 6", "at": None}, "verification_missing": [], "policy": "standard@1",
-        "rule_packs": ["cn@2026.1"], "run": 1})
+    status = CaseStatus.model_validate(STATUS)
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    for locale, t in STRINGS.items():
+    for t in STRINGS.values():
         steps = functools.partial(lambda t, **changes: next_steps(status.model_copy(update=changes), t), t)
-        assert steps() == [t["next_reminders"]], locale
+        assert steps() == [t["next_reminders"]]
         assert steps(flags=["dispute", "complaint"]) == [t["next_dispute"]]  # nothing else while disputed
         assert steps(flags=["moratorium"]) == steps(stage=Stage.WELLBEING_HOLD) == [t["next_paused"]]
         assert steps(balance=Decimal(0)) == steps(stage=Stage.SETTLED) == [t["next_done"]]
@@ -224,6 +226,41 @@ def test_the_next_step_says_what_the_borrower_can_expect_and_never_the_operators
             t["next_complaint"], t["next_review"],
             t["promise_open"].format(amount="300.00", currency="CNY", date="2026-12-08")]
         assert all("Robot" not in line for line in steps(pending_promise=promise))
+
+
+async def test_pay_goes_through_the_checkout_and_arrives_by_the_payments_webhook(stack):
+    case, handle = await stack.open_case(balance="900.00")
+    async with httpx.AsyncClient() as borrower:
+        await signed_in(borrower, stack, await stack.link(case.case_id))
+        home = await borrower.get(f"{stack.base}/s/home")
+        assert 'action="/s/act/pay"' in home.text
+        bad = await borrower.post(f"{stack.base}/s/act/pay", data={"csrf": csrf(home.text, "/act/pay"), "amount": "x"})
+        assert bad.status_code == 422  # a clear error, nothing started
+        started = await borrower.post(f"{stack.base}/s/act/pay", data={"csrf": csrf(home.text, "/act/pay"),
+                                                                        "amount": "250.00"})
+        checkout = started.headers["location"]
+        assert started.status_code == 303 and checkout.startswith(f"{stack.base}/s/checkout/")
+        page = await borrower.get(checkout)
+        assert page.status_code == 200 and "250.00" in page.text
+        async with httpx.AsyncClient() as stranger:  # another's checkout opens nothing without the session
+            assert (await stranger.get(checkout)).status_code == 403
+        paid = await borrower.post(checkout, data={"csrf": csrf(page.text, "/checkout/")})
+        assert paid.status_code == 303 and paid.headers["location"].endswith("/s/home?done=pay")
+        again = await borrower.post(checkout, data={"csrf": csrf(page.text, "/checkout/")})
+        assert again.status_code == 403  # a checkout pays once
+    status = await stack.driver.until(handle, lambda s: s.total_paid > 0, what="the payment")
+    assert status.total_paid == Decimal("250.00") and status.balance == Decimal("650.00")
+
+
+def test_the_sandbox_checkout_is_only_where_named_and_never_on_https():
+    assert not SelfServiceSettings(secret=None, checkout=None).sandbox_checkout()
+    assert SelfServiceSettings(secret=None, checkout="sandbox", url="http://127.0.0.1:8090/s").sandbox_checkout()
+    with pytest.raises(SystemExit, match="HTTPS"):
+        SelfServiceSettings(secret=None, checkout="sandbox", url="https://pay.lender.example/s").sandbox_checkout()
+    with pytest.raises(SystemExit, match="only checkout"):
+        SelfServiceSettings(secret=None, checkout="stripe").sandbox_checkout()
+    shown = overview(CaseStatus.model_validate(STATUS), "en", can_pay=False)  # no checkout: no "Pay now"
+    assert shown["pay_elsewhere"] and not shown["can_pay"]
 
 
 # --- the token attacks ------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def locale_of(request: Request, fallback: str) -> str:
     return chosen if chosen in STRINGS else ("zh-CN" if chosen.startswith("zh") else "en")
 
 
-def create_app(portal: Portal, checkout: Checkout, secret: bytes, secure_cookies: bool = True,
+def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_cookies: bool = True,
                root: str = "/s", config_dir: Path = CONFIG_DIR) -> FastAPI:
     """The page, mounted at `root` of the HTTP service. `secure_cookies` off only for plain-HTTP tests."""
     app = FastAPI(title="DueCourse self-service", docs_url=None, redoc_url=None, openapi_url=None)
@@ -107,6 +107,9 @@ def create_app(portal: Portal, checkout: Checkout, secret: bytes, secure_cookies
         page = render(request, "message.html", locale, status=404 if e.reason == "link" else 403, message=message)
         page.delete_cookie(cookie_name, path="/")
         return page
+
+    def shown(status: CaseStatus, locale: str) -> dict[str, Any]:
+        return overview(status, locale, config_dir, can_pay=checkout is not None)
 
     def checked(session: Session, form: str, token: str) -> bool:
         try:
@@ -190,7 +193,7 @@ def create_app(portal: Portal, checkout: Checkout, secret: bytes, secure_cookies
         session = await portal.session(request.cookies.get(cookie_name))
         status = await portal.view(session)
         locale = locale_of(request, status.statement.locale if status.statement else "en")
-        return render(request, "home.html", locale, session, **overview(status, locale, config_dir),
+        return render(request, "home.html", locale, session, **shown(status, locale),
                       notice=STRINGS[locale]["done"] if done else None)
 
     @app.post("/act/{kind}")
@@ -202,9 +205,11 @@ def create_app(portal: Portal, checkout: Checkout, secret: bytes, secure_cookies
         t = STRINGS[locale]
         if kind not in FORMS or not checked(session, kind, form.get("csrf", "")):
             return render(request, "home.html", locale, session, status=403, error=t["forged"],
-                          **overview(status, locale, config_dir))
+                          **shown(status, locale))
         try:
             if kind == "pay":
+                if checkout is None:
+                    raise ValueError(t["pay_elsewhere"])
                 amount = Decimal(form.get("amount", "").strip())
                 url = await checkout.start(session.case_id, amount, status.currency, f"{root}/home?done=pay")
                 return RedirectResponse(url, status_code=303)
@@ -212,15 +217,15 @@ def create_app(portal: Portal, checkout: Checkout, secret: bytes, secure_cookies
         except (ValidationError, InvalidOperation, ValueError) as e:
             reason = explain(e) if isinstance(e, ValidationError) else str(e) or "invalid input"
             return render(request, "home.html", locale, session, status=422,
-                          error=t["refused"].format(reason=reason), **overview(status, locale, config_dir))
+                          error=t["refused"].format(reason=reason), **shown(status, locale))
         except UpdateRejected as e:
             return render(request, "home.html", locale, session, status=409,
-                          error=t["refused"].format(reason=e.reason), **overview(status, locale, config_dir))
+                          error=t["refused"].format(reason=e.reason), **shown(status, locale))
         except CaseServiceError as e:
             log.warning("self-service action failed", extra={"session": session.ref, "kind": kind,
                                                                 "error": type(e).__name__})
             return render(request, "home.html", locale, session, status=503,
-                          error=t["refused"].format(reason=t["talk"]), **overview(status, locale, config_dir))
+                          error=t["refused"].format(reason=t["talk"]), **shown(status, locale))
         return RedirectResponse(f"{root}/home?done={kind}", status_code=303)
 
     # --- the sandbox checkout (a payment provider's page, for demos and tests) -------------------
@@ -228,7 +233,7 @@ def create_app(portal: Portal, checkout: Checkout, secret: bytes, secure_cookies
     @app.get("/checkout/{checkout_id}")
     async def checkout_page(request: Request, checkout_id: str) -> HTMLResponse:
         session = await portal.session(request.cookies.get(cookie_name))
-        pending = checkout.pending(checkout_id)
+        pending = checkout.pending(checkout_id) if checkout else None
         if pending is None or pending.case_id != session.case_id:
             raise PortalRefused("session")
         locale = locale_of(request, "en")
@@ -238,22 +243,23 @@ def create_app(portal: Portal, checkout: Checkout, secret: bytes, secure_cookies
     @app.post("/checkout/{checkout_id}")
     async def checkout_pay(request: Request, checkout_id: str, csrf: str = Form("")) -> Response:
         session = await portal.session(request.cookies.get(cookie_name))
-        pending = checkout.pending(checkout_id)
-        if pending is None or pending.case_id != session.case_id or not checked(session, "checkout", csrf):
+        pending = checkout.pending(checkout_id) if checkout else None
+        if checkout is None or pending is None or pending.case_id != session.case_id or \
+                not checked(session, "checkout", csrf):
             raise PortalRefused("session")
         try:
             await checkout.complete(checkout_id)
         except CheckoutRefused as e:
             status = await portal.view(session)
             locale = locale_of(request, status.statement.locale if status.statement else "en")
-            return render(request, "home.html", locale, session, status=409, **overview(status, locale, config_dir),
+            return render(request, "home.html", locale, session, status=409, **shown(status, locale),
                           error=STRINGS[locale]["refused"].format(reason=str(e)))
         return RedirectResponse(pending.return_to, status_code=303)
 
     return app
 
 
-def overview(status: CaseStatus, locale: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
+def overview(status: CaseStatus, locale: str, config_dir: Path = CONFIG_DIR, can_pay: bool = True) -> dict[str, Any]:
     """What the home page shows of the case."""
     statement = status.statement
     today = statement.as_of if statement else date.today()
@@ -269,7 +275,8 @@ def overview(status: CaseStatus, locale: str, config_dir: Path = CONFIG_DIR) -> 
         "balance": f"{status.balance} {status.currency}", "currency": status.currency, "as_of": today.isoformat(),
         "lines": statement.lines if statement else [],
         "next_steps": next_steps(status, STRINGS[locale]), "crisis": crisis,
-        "stopped": ", ".join(stopped), "can_pay": status.balance > 0, "pay_amount": status.balance,
+        "stopped": ", ".join(stopped), "can_pay": status.balance > 0 and can_pay,
+        "pay_elsewhere": status.balance > 0 and not can_pay, "pay_amount": status.balance,
         "today": today.isoformat(), "latest_promise": date.fromordinal(today.toordinal() + 30).isoformat(),
         "plans": plans, "window_start": "", "window_end": "",
     }

@@ -70,7 +70,7 @@ async def main() -> None:
     app = create_app(cases, intake, Backpressure(client, settings.task_queue, settings.start_max_backlog),
                      desk=Desk(cases, client, registry), replies=replies, self_service=page)
     if traces is not None:
-        FastAPIInstrumentor.instrument_app(app, tracer_provider=traces)
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=traces, excluded_urls="/s/l/")  # a link's token
     config = uvicorn.Config(app, host=intake.host, port=intake.port, log_config=None)
     try:
         await uvicorn.Server(config).serve()

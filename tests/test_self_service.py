@@ -29,7 +29,7 @@ from domain.enums import ApprovalKind, Stage
 from domain.state import PendingApproval, PromiseToPay
 from domain.status import CaseStatus
 from intake.__main__ import borrower_channels
-from intake.selfservice.app import STRINGS, next_steps, overview
+from intake.selfservice.app import STRINGS, hide_link_tokens, next_steps, overview
 from intake.service import create_app
 from service.cases import Cases
 from settings import IntakeSettings, SelfServiceSettings, Settings
@@ -250,6 +250,18 @@ async def test_pay_goes_through_the_checkout_and_arrives_by_the_payments_webhook
         assert again.status_code == 403  # a checkout pays once
     status = await stack.driver.until(handle, lambda s: s.total_paid > 0, what="the payment")
     assert status.total_paid == Decimal("250.00") and status.balance == Decimal("650.00")
+
+
+def test_a_links_token_never_reaches_the_access_log(caplog):
+    import logging
+
+    hide_link_tokens()
+    token = "lDrCEpVaa0sJl8u1VijQi4QS5Oxp9DwvBHT2YJnPLXo"
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):  # as uvicorn's access logger writes a request
+        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/s/l/{token}",
+                                                 "1.1", 303)
+    [record] = caplog.records
+    assert token not in record.getMessage() and "/s/l/…" in record.getMessage()
 
 
 def test_the_sandbox_checkout_is_only_where_named_and_never_on_https():

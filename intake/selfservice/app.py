@@ -16,6 +16,7 @@ personal is logged: the access log shows no token (it leaves the URL at once) an
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import ROUND_UP, Decimal, InvalidOperation
@@ -49,7 +50,23 @@ HEADERS = {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer", "X-
            "X-Frame-Options": "DENY", "Cache-Control": "no-store", "Permissions-Policy": "interest-cohort=()"}
 FORMS = ("promise", "plan", "hardship", "dispute", "complaint", "preferences", "contact_data", "stop",
          "talk_to_person", "pay")
+LINK_PATH = re.compile(r"(/l/)[A-Za-z0-9_-]+")  # a link's token: a credential, never in a log or a trace
 log = logging.getLogger(__name__)
+
+
+class HideLinkTokens(logging.Filter):
+    """The HTTP server's access log names each request's path; a link's token is shown as `…`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(LINK_PATH.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def hide_link_tokens() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideLinkTokens) for f in access.filters):
+        access.addFilter(HideLinkTokens())
 
 
 def locale_of(request: Request, fallback: str) -> str:
@@ -61,6 +78,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
                root: str = "/s", config_dir: Path = CONFIG_DIR) -> FastAPI:
     """The page, mounted at `root` of the HTTP service. `secure_cookies` off only for plain-HTTP tests."""
     app = FastAPI(title="DueCourse self-service", docs_url=None, redoc_url=None, openapi_url=None)
+    hide_link_tokens()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = Jinja2Templates(directory=HERE / "templates")
     forms = URLSafeTimedSerializer(secret, salt="duecourse-self-service-form")

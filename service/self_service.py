@@ -145,6 +145,13 @@ class Portal:
         """The case as it is now (the workflow's own answer, not the ledger's last copy)."""
         return await self.cases.status(session.case_id, fresh=True)
 
+    async def rule_packs(self, session: Session) -> list[str]:
+        """The case's rule packs (its crisis line, on every page, even before the code): nothing personal."""
+        try:
+            return (await self.cases.status(session.case_id)).rule_packs
+        except CaseServiceError:
+            return []
+
     async def act(self, session: Session, request: SelfServiceRequest) -> UpdateResult:
         """Through the case's `self_service` update: its validators decide (raises `UpdateRejected`)."""
         return await self.cases.self_service(session.case_id, request.model_copy(update={"session": session.ref}))

@@ -159,6 +159,8 @@ async def test_a_borrower_walks_from_the_sms_link_to_a_promise_a_plan_and_an_opt
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         await page.goto(link)
         assert page.url.endswith("/s/verify?lang=" + locale)
+        line = "12356" if country == "CN" else "988"  # the case's crisis line, before the code too
+        assert [line in text for text in await page.locator(".crisis").all_inner_texts()] == [True]
         await page.locator("form[action$='/verify/send'] button").click()
         await page.locator(".notice").wait_for(timeout=5000)  # "we sent a code to *** 8050"
         await page.locator("#code").fill(await stack.code())
@@ -166,7 +168,7 @@ async def test_a_borrower_walks_from_the_sms_link_to_a_promise_a_plan_and_an_opt
         await page.locator("form[action$='/verify'] button").click()
         await page.wait_for_url("**/s/home")
         crisis = page.locator(".crisis")
-        assert ("12356" if country == "CN" else "988") in await crisis.inner_text()  # on every page
+        assert line in await crisis.inner_text()  # on every page
         t = STRINGS[locale]  # the next step in the borrower's words and language, not the operators' step
         assert await page.locator("#next p").first.inner_text() == t["next_reminders"]
         await page.screenshot(path=str(SHOTS / f"self-service-home-{locale}.png"), full_page=True)
@@ -287,6 +289,7 @@ async def test_replayed_expired_forged_and_other_cases_tokens_are_refused(stack)
         for bad in (forged, f"{stack.base}/s/l/short", f"{stack.base}/s/l/{'A' * 43}"):
             answer = await attacker.get(bad)
             assert answer.status_code == 404 and "dc_session" not in answer.cookies
+            assert all(n in answer.text for n in ("12356", "988", "116 123"))  # no case known: every pack's line
             assert answer.headers["content-security-policy"].startswith("default-src 'none'")
         assert (await attacker.get(f"{stack.base}/s/home")).status_code == 403  # no session, nothing shown
 

@@ -36,6 +36,7 @@ from adapters.payments import Checkout, CheckoutRefused
 from adapters.self_service import Session
 from domain.enums import HoldKind, InstalmentStatus, PlanStatus, Stage
 from domain.errors import explain
+from domain.policy import CrisisLine
 from domain.self_service import SelfServiceRequest
 from domain.status import CaseStatus
 from service.cases import CaseServiceError, UpdateRejected
@@ -103,18 +104,27 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         origin = request.headers.get("origin")
         return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
-    def render(request: Request, page: str, locale: str, session: Session | None = None, status: int = 200,
-               **values: Any) -> HTMLResponse:
+    every_crisis_line = list({pack.crisis_line.number: pack.crisis_line for pack in (
+        load_rule_pack(f.stem, config_dir) for f in sorted((config_dir / "rulepacks").glob("*.yaml")))}.values())
+
+    async def crisis_lines(session: Session | None) -> list[CrisisLine]:
+        """The case's own packs' line once the page knows the case (even before the code); else every pack's."""
+        packs = await portal.rule_packs(session) if session is not None else []
+        return [load_rule_pack(packs[0].split("@")[0], config_dir).crisis_line] if packs else every_crisis_line
+
+    async def render(request: Request, page: str, locale: str, session: Session | None = None, status: int = 200,
+                     **values: Any) -> HTMLResponse:
         def csrf(form: str) -> str:
             return forms.dumps([session.ref if session else "", form])
         response = pages.TemplateResponse(request, page, {
-            "t": STRINGS[locale], "locale": locale, "languages": LANGUAGES, "root": root, "csrf": csrf, **values,
+            "t": STRINGS[locale], "locale": locale, "languages": LANGUAGES, "root": root, "csrf": csrf,
+            "crisis_lines": await crisis_lines(session), **values,
         }, status_code=status)
         if "lang" in request.query_params:
             response.set_cookie("dc_lang", locale, httponly=True, samesite="strict", secure=secure_cookies, path="/")
         return response
 
-    def refused(request: Request, e: PortalRefused) -> HTMLResponse:
+    async def refused(request: Request, e: PortalRefused) -> HTMLResponse:
         locale = locale_of(request, "en")
         key = e.reason if e.reason in STRINGS[locale] else "session_refused"
         message = STRINGS[locale][key]
@@ -122,7 +132,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
             message = STRINGS[locale]["session_refused"]
         elif e.reason == "link":
             message = STRINGS[locale]["link_refused"]
-        page = render(request, "message.html", locale, status=404 if e.reason == "link" else 403, message=message)
+        page = await render(request, "message.html", locale, status=404 if e.reason == "link" else 403, message=message)
         page.delete_cookie(cookie_name, path="/")
         return page
 
@@ -138,7 +148,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
 
     @app.exception_handler(PortalRefused)
     async def on_refused(request: Request, e: PortalRefused) -> HTMLResponse:
-        return refused(request, e)
+        return await refused(request, e)
 
     # --- getting in ------------------------------------------------------------------------------
 
@@ -154,21 +164,21 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         session = await portal.session(request.cookies.get(cookie_name), verified=False)
         locale = locale_of(request, "en")
         notice = STRINGS[locale]["code_sent"].format(where=sent) if sent else None
-        return render(request, "verify.html", locale, session, where=sent or "…", notice=notice)
+        return await render(request, "verify.html", locale, session, where=sent or "…", notice=notice)
 
     @app.post("/verify/send")
     async def send_code(request: Request, csrf: str = Form("")) -> Response:
         session = await portal.session(request.cookies.get(cookie_name), verified=False)
         locale = locale_of(request, "en")
         if not checked(session, "send_code", csrf):
-            return render(request, "verify.html", locale, session, status=403, where="…",
+            return await render(request, "verify.html", locale, session, status=403, where="…",
                           error=STRINGS[locale]["forged"])
         try:
             where = await portal.send_code(session, locale)
         except PortalRefused as e:
-            return render(request, "verify.html", locale, session, status=429, where="…",
+            return await render(request, "verify.html", locale, session, status=429, where="…",
                           error=STRINGS[locale][e.reason])
-        return render(request, "verify.html", locale, session, where=where,
+        return await render(request, "verify.html", locale, session, where=where,
                       notice=STRINGS[locale]["code_sent"].format(where=where))
 
     @app.post("/verify")
@@ -176,7 +186,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         session = await portal.session(request.cookies.get(cookie_name), verified=False)
         locale = locale_of(request, "en")
         if not checked(session, "verify", csrf):
-            return render(request, "verify.html", locale, session, status=403, where="…",
+            return await render(request, "verify.html", locale, session, status=403, where="…",
                           error=STRINGS[locale]["forged"])
         try:
             verified = await portal.verify(session, code)
@@ -184,7 +194,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
             if e.reason in ("locked", "session"):
                 raise
             error = STRINGS[locale][e.reason].format(left=e.detail)
-            return render(request, "verify.html", locale, session, status=403, where="…", error=error)
+            return await render(request, "verify.html", locale, session, status=403, where="…", error=error)
         response = RedirectResponse(f"{root}/home", status_code=303)
         response.set_cookie(cookie_name, verified.cookie, httponly=True, samesite="strict", secure=secure_cookies,
                             path="/")
@@ -202,7 +212,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
     @app.get("/bye")
     async def bye(request: Request) -> HTMLResponse:
         locale = locale_of(request, "en")
-        return render(request, "message.html", locale, message=STRINGS[locale]["session_refused"])
+        return await render(request, "message.html", locale, message=STRINGS[locale]["session_refused"])
 
     # --- the case --------------------------------------------------------------------------------
 
@@ -211,7 +221,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         session = await portal.session(request.cookies.get(cookie_name))
         status = await portal.view(session)
         locale = locale_of(request, status.statement.locale if status.statement else "en")
-        return render(request, "home.html", locale, session, **shown(status, locale),
+        return await render(request, "home.html", locale, session, **shown(status, locale),
                       notice=STRINGS[locale]["done"] if done else None)
 
     @app.post("/act/{kind}")
@@ -222,7 +232,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         locale = locale_of(request, status.statement.locale if status.statement else "en")
         t = STRINGS[locale]
         if kind not in FORMS or not checked(session, kind, form.get("csrf", "")):
-            return render(request, "home.html", locale, session, status=403, error=t["forged"],
+            return await render(request, "home.html", locale, session, status=403, error=t["forged"],
                           **shown(status, locale))
         try:
             if kind == "pay":
@@ -234,15 +244,15 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
             await portal.act(session, borrower_request(kind, form, locale))
         except (ValidationError, InvalidOperation, ValueError) as e:
             reason = explain(e) if isinstance(e, ValidationError) else str(e) or "invalid input"
-            return render(request, "home.html", locale, session, status=422,
+            return await render(request, "home.html", locale, session, status=422,
                           error=t["refused"].format(reason=reason), **shown(status, locale))
         except UpdateRejected as e:
-            return render(request, "home.html", locale, session, status=409,
+            return await render(request, "home.html", locale, session, status=409,
                           error=t["refused"].format(reason=e.reason), **shown(status, locale))
         except CaseServiceError as e:
             log.warning("self-service action failed", extra={"session": session.ref, "kind": kind,
                                                                 "error": type(e).__name__})
-            return render(request, "home.html", locale, session, status=503,
+            return await render(request, "home.html", locale, session, status=503,
                           error=t["refused"].format(reason=t["talk"]), **shown(status, locale))
         return RedirectResponse(f"{root}/home?done={kind}", status_code=303)
 
@@ -255,7 +265,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         if pending is None or pending.case_id != session.case_id:
             raise PortalRefused("session")
         locale = locale_of(request, "en")
-        return render(request, "checkout.html", locale, session, checkout_id=checkout_id, amount=pending.amount,
+        return await render(request, "checkout.html", locale, session, checkout_id=checkout_id, amount=pending.amount,
                       currency=pending.currency)
 
     @app.post("/checkout/{checkout_id}")
@@ -270,7 +280,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         except CheckoutRefused as e:
             status = await portal.view(session)
             locale = locale_of(request, status.statement.locale if status.statement else "en")
-            return render(request, "home.html", locale, session, status=409, **shown(status, locale),
+            return await render(request, "home.html", locale, session, status=409, **shown(status, locale),
                           error=STRINGS[locale]["refused"].format(reason=str(e)))
         return RedirectResponse(pending.return_to, status_code=303)
 
@@ -281,7 +291,6 @@ def overview(status: CaseStatus, locale: str, config_dir: Path = CONFIG_DIR, can
     """What the home page shows of the case."""
     statement = status.statement
     today = statement.as_of if statement else date.today()
-    crisis = load_rule_pack(status.rule_packs[0].split("@")[0], config_dir).crisis_line if status.rule_packs else None
     stopped = [STRINGS[locale]["channels"].get(f.split(":", 1)[1], f) for f in status.flags if f.startswith("cease:")]
     try:
         offered = load_policy(status.policy.split("@")[0], config_dir).self_service.plan_instalments
@@ -292,7 +301,7 @@ def overview(status: CaseStatus, locale: str, config_dir: Path = CONFIG_DIR, can
     return {
         "balance": f"{status.balance} {status.currency}", "currency": status.currency, "as_of": today.isoformat(),
         "lines": statement.lines if statement else [],
-        "next_steps": next_steps(status, STRINGS[locale]), "crisis": crisis,
+        "next_steps": next_steps(status, STRINGS[locale]),
         "stopped": ", ".join(stopped), "can_pay": status.balance > 0 and can_pay,
         "pay_elsewhere": status.balance > 0 and not can_pay, "pay_amount": status.balance,
         "today": today.isoformat(), "latest_promise": date.fromordinal(today.toordinal() + 30).isoformat(),

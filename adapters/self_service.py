@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -142,6 +142,13 @@ class SelfServiceStore:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(t).where(t.c.session_digest == digest(cookie)))).mappings().first()
         return _session(row) if row is not None else None
+
+    async def codes_sent(self, token_digest: str, since: datetime) -> int:
+        """Codes sent for a link by every session opened since `since`."""
+        t = db.self_service_sessions
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.coalesce(func.sum(t.c.codes_sent), 0)).where(
+                t.c.token_digest == token_digest, t.c.created_at >= since))).scalar_one())
 
     async def touch(self, session: Session, now: datetime) -> None:
         await self._set(session, last_seen_at=now)

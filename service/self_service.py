@@ -34,6 +34,7 @@ class PortalSecurity:
     code_life: timedelta = timedelta(minutes=10)
     wrong_codes: int = 5  # a code is void after this many wrong tries
     codes_per_session: int = 3
+    codes_per_link_per_day: int = 5  # whatever the sessions: a link cannot be used to flood the borrower
     lock_after: int = 10  # failed proofs on one link, then it is locked
     lock_for: timedelta = timedelta(hours=24)
     idle: timedelta = timedelta(minutes=15)
@@ -78,7 +79,7 @@ class Portal:
     async def open(self, token: str) -> tuple[str, Link]:
         """A link followed: an unverified session's cookie. Refused alike for any link that does not work."""
         link = await self.store.link(token) if 20 <= len(token) <= 64 else None
-        if link is None or not link.usable(self.now()):
+        if link is None or not link.usable(self.now()) or await self._closed(link.case_id):
             raise PortalRefused("link")
         return await self.store.open_session(link, self.now(), self.security.idle), link
 
@@ -99,6 +100,9 @@ class Portal:
     async def send_code(self, session: Session, locale: str) -> str:
         """A code to where the link was sent (SMS or e-mail); answers where, masked."""
         if session.codes_sent >= self.security.codes_per_session:
+            raise PortalRefused("too_many_codes")
+        since = self.now() - timedelta(days=1)
+        if await self.store.codes_sent(session.token_digest, since) >= self.security.codes_per_link_per_day:
             raise PortalRefused("too_many_codes")
         link = await self._link_of(session)
         destination = await self.store.destination(link) if link is not None else None
@@ -155,6 +159,14 @@ class Portal:
     async def act(self, session: Session, request: SelfServiceRequest) -> UpdateResult:
         """Through the case's `self_service` update: its validators decide (raises `UpdateRejected`)."""
         return await self.cases.self_service(session.case_id, request.model_copy(update={"session": session.ref}))
+
+    async def _closed(self, case_id: str) -> bool:
+        """A closed case's links open nothing (it has nothing more to offer), and are revoked."""
+        with contextlib.suppress(CaseServiceError):
+            if (await self.cases.status(case_id)).stage.terminal:
+                await self.store.revoke_case(case_id, self.now())
+                return True
+        return False
 
     async def _link_of(self, session: Session) -> Link | None:
         return await self.store.link_by_digest(session.token_digest)

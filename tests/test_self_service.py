@@ -26,6 +26,7 @@ from sqlalchemy import text
 from adapters.ledger import Ledger
 from adapters.providers.sandbox import SandboxProvider
 from domain.enums import ApprovalKind, Stage
+from domain.messages import DisputeRequest, DisputeResolution
 from domain.state import PendingApproval, PromiseToPay
 from domain.status import CaseStatus
 from intake.__main__ import borrower_channels
@@ -252,6 +253,33 @@ async def test_pay_goes_through_the_checkout_and_arrives_by_the_payments_webhook
         assert again.status_code == 403  # a checkout pays once
     status = await stack.driver.until(handle, lambda s: s.total_paid > 0, what="the payment")
     assert status.total_paid == Decimal("250.00") and status.balance == Decimal("650.00")
+
+
+async def test_a_link_sends_a_few_codes_a_day_however_many_sessions_open_it_and_a_closed_case_none(stack):
+    case, handle = await stack.open_case()
+    link = await stack.link(case.case_id)
+    answers = []
+    for _ in range(3):  # three sessions, each asking for three codes
+        async with httpx.AsyncClient() as flooder:
+            opened = await flooder.get(link)
+            page = await flooder.get(stack.base + opened.headers["location"])
+            for _ in range(3):
+                sent = await flooder.post(f"{stack.base}/s/verify/send", data={"csrf": csrf(page.text, "verify/send")})
+                answers.append(sent.status_code)
+    assert answers.count(200) == 5 and set(answers[5:]) == {429}
+    codes = await stack.driver.rows("SELECT count(*) AS n FROM sandbox_messages m JOIN self_service_sessions s ON "
+                                    "m.idempotency_key LIKE 'self-service-code:' || left(s.session_digest, 12) || "
+                                    "':%' WHERE s.case_id = :c", c=case.case_id)
+    assert codes[0]["n"] == 5
+    # the borrower was right: the case is withdrawn, and its link opens nothing any more
+    await stack.cases.open_dispute(case.case_id, DisputeRequest(reason="not my loan", written=True))
+    await stack.cases.resolve_dispute(case.case_id, DisputeResolution(upheld=True, note="identity theft",
+                                                                      decided_by="ops-1"))
+    assert (await stack.driver.until(handle, lambda s: s.stage.terminal, what="withdrawn")).stage is Stage.WITHDRAWN
+    async with httpx.AsyncClient() as late:
+        assert (await late.get(link)).status_code == 404
+    revoked = await stack.driver.rows("SELECT revoked_at FROM self_service_links WHERE case_id = :c", c=case.case_id)
+    assert revoked and all(r["revoked_at"] is not None for r in revoked)
 
 
 def test_a_links_token_never_reaches_the_access_log(caplog):

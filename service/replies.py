@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, cast
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters import replies as store
@@ -60,7 +60,9 @@ class InboundReply(Model):
     channel: ReplyChannel
     from_: str = Field(alias="from", min_length=3, max_length=320,
                        description="the number (E.164, or national with `country`) or e-mail address it came from")
-    text: str = Field(min_length=1, max_length=20000)
+    text: str = Field(default="", max_length=20000)
+    subject: str | None = Field(default=None, max_length=998, description="an e-mail's subject: a List-Unsubscribe "
+                                "mail is a subject of `stop` and no body")
     received_at: AwareDatetime
     country: CountryCode | None = Field(default=None, description="the region a national number is read in")
 
@@ -71,12 +73,11 @@ class InboundReply(Model):
             raise ValueError("must be a time in this millennium")
         return at
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("the reply has no text")
-        return text
+    @model_validator(mode="after")
+    def _not_blank(self) -> InboundReply:
+        if not self.text.strip() and not (self.subject or "").strip():
+            raise ValueError("the reply has no text" + (" and no subject" if self.channel == "email" else ""))
+        return self
 
 
 class ReplyOutcome(Model):
@@ -153,7 +154,11 @@ class Replies:
         if not routes:
             return ReplyOutcome(action="unmatched", case_found=False)
         body = reply_body(reply.text) if reply.channel == "email" else reply.text
-        keyword = matched(body, self.keywords)
+        keyword = matched(body, self.keywords) if body.strip() else None
+        if keyword is None and reply.subject:  # the List-Unsubscribe mail: "stop" in the subject, nothing else
+            keyword = matched(reply.subject, self.keywords)
+        if not body.strip():
+            body = (reply.subject or "").strip()
         if keyword is not None:
             return await self._stop(reply, routes, keyword, country)
         if routes[0].person is Person.EMERGENCY_CONTACT:

@@ -94,6 +94,10 @@ def test_empty_or_blank_replies_are_refused_by_the_model():
         with pytest.raises(ValidationError) as e:
             InboundReply.model_validate(base | {"text": text})
         assert "text" in str(e.value)
+        with pytest.raises(ValidationError, match="no text and no subject"):
+            InboundReply.model_validate(base | {"channel": "email", "from": "a@example.com", "text": text,
+                                                "subject": " "})
+    assert InboundReply.model_validate(base | {"channel": "email", "from": "a@example.com", "subject": "stop"})
     with pytest.raises(ValidationError):  # received_at needs its offset
         InboundReply.model_validate(base | {"text": "hi", "received_at": "2026-12-01T09:30:00"})
 
@@ -290,6 +294,17 @@ async def test_an_e_mail_unsubscribe_ceases_e_mail(service, fake, engine):
     outcome = await service.receive(reply(text, f"Ana <{address.upper()}>", "email"))
     assert (outcome.action, outcome.case_id) == ("stop", case_id)
     assert [(k, c, r.channel) for k, c, r in fake.calls] == [("cease", case_id, "email")]
+
+
+async def test_the_list_unsubscribe_mail_a_subject_of_stop_and_no_body_ceases_e_mail(service, fake, engine):
+    address = f"li.{uuid.uuid4().hex[:8]}@example.com"
+    case_id, _ = await borrower(engine, "email", address)
+    outcome = await service.receive(reply("", address, "email", subject="stop"))  # what the mailto link sends
+    assert (outcome.action, outcome.case_id) == ("stop", case_id)
+    assert [(k, c, r.channel) for k, c, r in fake.calls] == [("cease", case_id, "email")]
+    fake.calls.clear()  # a subject that is not a stop, and no body: the subject is the message
+    outcome = await service.receive(reply(" ", address, "email", subject="Re: when can I pay?"))
+    assert outcome.action == "task" and fake.calls[0][2].text == "Re: when can I pay?"
 
 
 async def test_an_emergency_contacts_stop_records_their_refusal_with_the_number(service, fake, engine):

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from domain.desk import Desk
 from domain.enums import Segment, Stage
+from domain.policy import Window
 from domain.relief import ReliefOffer
 from domain.scripts import ChosenScript
 from domain.state import ContactAttempt, HardshipPlan, NextAction, PendingApproval, PromiseToPay, Visit, Vulnerability
 from domain.statement import Statement
 from domain.values import Model, Money
+
+
+class BorrowerPreferences(Model):
+    """The borrower's own restrictions in force (`ContactPreferences`, as last recorded): what their page
+    shows and keeps when they change one of them."""
+
+    window: Window | None = None
+    quiet_weekdays: list[int] = []
+    medium: str | None = None
+    no_home_visits: bool = False
+    locale: str | None = None
 
 
 class CaseStatus(Model):
@@ -41,6 +53,7 @@ class CaseStatus(Model):
     strategy_arm: str | None = None  # the champion/challenger arm the case was dealt (None: no trial)
     propensity: float | None = None  # the latest propensity-to-pay score (None: the rules alone)
     model_version: str | None = None  # the model that gave it
+    preferences: BorrowerPreferences | None = None  # the borrower's own restrictions (None: a copy saved before)
 
 
 class CaseOutcome(Model):

@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,7 +26,8 @@ from sqlalchemy import text
 from adapters.ledger import Ledger
 from adapters.providers.sandbox import SandboxProvider
 from domain.enums import ApprovalKind, Stage
-from domain.messages import DisputeRequest, DisputeResolution
+from domain.messages import ContactPreferences, DisputeRequest, DisputeResolution
+from domain.policy import Window
 from domain.state import PendingApproval, PromiseToPay
 from domain.status import CaseStatus
 from intake.__main__ import borrower_channels
@@ -280,6 +281,27 @@ async def test_a_link_sends_a_few_codes_a_day_however_many_sessions_open_it_and_
         assert (await late.get(link)).status_code == 404
     revoked = await stack.driver.rows("SELECT revoked_at FROM self_service_links WHERE case_id = :c", c=case.case_id)
     assert revoked and all(r["revoked_at"] is not None for r in revoked)
+
+
+async def test_the_page_shows_the_preferences_in_force_and_a_change_to_one_keeps_the_rest(stack):
+    case, handle = await stack.open_case()
+    await stack.cases.set_contact_preferences(case.case_id, ContactPreferences(  # as an agent recorded them
+        window=Window(start=time(9), end=time(18)), quiet_weekdays=[6], no_home_visits=True, recorded_by="agent-7"))
+    async with httpx.AsyncClient() as borrower:
+        await signed_in(borrower, stack, await stack.link(case.case_id))
+        home = await borrower.get(f"{stack.base}/s/home")
+        assert 'name="window_start" type="time" value="09:00"' in home.text
+        assert 'name="window_end" type="time" value="18:00"' in home.text
+        changed = await borrower.post(f"{stack.base}/s/act/preferences", data={
+            "csrf": csrf(home.text, "/act/preferences"), "window_start": "09:00", "window_end": "18:00",
+            "medium": "sms", "locale": "en"})  # the borrower changes only the medium
+        assert changed.status_code == 303
+        home = await borrower.get(f"{stack.base}/s/home")
+        assert '<option value="sms" selected>' in home.text
+    prefs = (await stack.driver.status(handle)).preferences
+    assert prefs is not None
+    assert (prefs.window, prefs.quiet_weekdays, prefs.no_home_visits, prefs.medium) == (
+        Window(start=time(9), end=time(18)), [6], True, "sms")
 
 
 def test_a_links_token_never_reaches_the_access_log(caplog):

@@ -38,7 +38,7 @@ from domain.enums import HoldKind, InstalmentStatus, PlanStatus, Stage
 from domain.errors import explain
 from domain.policy import CrisisLine
 from domain.self_service import SelfServiceRequest
-from domain.status import CaseStatus
+from domain.status import BorrowerPreferences, CaseStatus
 from service.cases import CaseServiceError, UpdateRejected
 from service.self_service import Portal, PortalRefused
 
@@ -241,7 +241,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
                 amount = Decimal(form.get("amount", "").strip())
                 url = await checkout.start(session.case_id, amount, status.currency, f"{root}/home?done=pay")
                 return RedirectResponse(url, status_code=303)
-            await portal.act(session, borrower_request(kind, form, locale))
+            await portal.act(session, borrower_request(kind, form, locale, status.preferences))
         except (ValidationError, InvalidOperation, ValueError) as e:
             reason = explain(e) if isinstance(e, ValidationError) else str(e) or "invalid input"
             return await render(request, "home.html", locale, session, status=422,
@@ -297,6 +297,8 @@ def overview(status: CaseStatus, locale: str, config_dir: Path = CONFIG_DIR, can
     except ConfigError:  # a policy this service cannot read: the case's validator still decides
         offered = []
     cent = Decimal(1).scaleb(-2)
+    prefs = status.preferences  # shown as they are, so a change to one keeps the others
+    window = prefs.window if prefs else None
     plans = [(n, (status.balance / n).quantize(cent, rounding=ROUND_UP)) for n in offered]
     return {
         "balance": f"{status.balance} {status.currency}", "currency": status.currency, "as_of": today.isoformat(),
@@ -305,7 +307,8 @@ def overview(status: CaseStatus, locale: str, config_dir: Path = CONFIG_DIR, can
         "stopped": ", ".join(stopped), "can_pay": status.balance > 0 and can_pay,
         "pay_elsewhere": status.balance > 0 and not can_pay, "pay_amount": status.balance,
         "today": today.isoformat(), "latest_promise": date.fromordinal(today.toordinal() + 30).isoformat(),
-        "plans": plans, "window_start": "", "window_end": "",
+        "plans": plans, "window_start": f"{window.start:%H:%M}" if window else "",
+        "window_end": f"{window.end:%H:%M}" if window else "", "medium": prefs.medium if prefs else None,
     }
 
 
@@ -335,9 +338,11 @@ def next_steps(status: CaseStatus, t: dict[str, Any]) -> list[str]:
     return out or [t["next_reminders"]]
 
 
-def borrower_request(kind: str, form: dict[str, str], locale: str) -> SelfServiceRequest:
+def borrower_request(kind: str, form: dict[str, str], locale: str,
+                     current: BorrowerPreferences | None = None) -> SelfServiceRequest:
     """The form as the case's own message (validated here by its model, then by the case's validator). What
-    the borrower cannot choose is set here: who took a promise, the complaint's channel, a written dispute."""
+    the borrower cannot choose is set here: who took a promise, the complaint's channel, a written dispute,
+    and the restrictions in force that the page does not show (quiet days, no home visits), which stay."""
     made: dict[str, Any] = {"kind": kind, "session": "-"}
     match kind:
         case "promise":
@@ -356,6 +361,8 @@ def borrower_request(kind: str, form: dict[str, str], locale: str) -> SelfServic
             start, end = form.get("window_start"), form.get("window_end")
             made["preferences"] = {"window": {"start": start, "end": end} if start and end else None,
                                    "medium": form.get("medium") or None, "locale": form.get("locale") or locale,
+                                   "quiet_weekdays": current.quiet_weekdays if current else [],
+                                   "no_home_visits": current.no_home_visits if current else False,
                                    "recorded_by": "self_service"}
         case "contact_data":
             mobile, email = form.get("mobile", "").strip(), form.get("email", "").strip()

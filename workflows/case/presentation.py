@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import Stage, VisitStatus
     from domain.scripts import ChosenScript, Situation, choose
     from domain.statement import Statement
-    from domain.status import CaseStatus
+    from domain.status import BorrowerPreferences, CaseStatus
 
 
 def statement(run: CaseRun) -> Statement | None:
@@ -50,6 +50,9 @@ def status(run: CaseRun, with_script: bool = True) -> CaseStatus:
         strategy_arm=s.config.arm if s.config else None,
         propensity=s.scoring.probability if s.scoring else None,
         model_version=s.scoring.model_version if s.scoring else None,
+        preferences=BorrowerPreferences(
+            window=s.flags.borrower_window, quiet_weekdays=s.flags.borrower_quiet_weekdays,
+            medium=s.flags.borrower_medium, no_home_visits=s.flags.borrower_no_home_visits, locale=s.locale),
     )
 
 

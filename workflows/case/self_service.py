@@ -74,6 +74,9 @@ async def act(run: CaseRun, request: SelfServiceRequest) -> UpdateResult:
     elif isinstance(message, ContactPreferences):
         result = await protections.set_contact_preferences(run, message)
     elif isinstance(message, ContactInfoUpdate):
+        if message.mobile_numbers is not None:  # a number added on the page: those on file stay, with their consent
+            kept = [n for n in run.case.borrower.mobile_numbers if n not in message.mobile_numbers]
+            message = message.model_copy(update={"mobile_numbers": [*message.mobile_numbers, *kept][:5]})
         result = await messages.update_contact_info(run, message)
     elif isinstance(message, CeaseContact):
         await protections.cease_contact(run, message)

@@ -72,12 +72,14 @@ class ContactActivities:
         if request.link_valid is not None:
             if self.links is None:
                 raise TemplateError("this worker has no self-service links configured (SELF_SERVICE_SECRET)")
+            by_sms = request.link_code_to is not None  # a letter's link: its code goes by SMS, not by post
             token = await self.links.issue(case_id=request.case_id, attempt_key=request.key,
-                                           channel=request.channel.value, destination=request.to,
+                                           channel=Channel.SMS.value if by_sms else request.channel.value,
+                                           destination=request.link_code_to or request.to,
                                            locale=request.locale, expires_at=request.planned_at + request.link_valid)
             variables["link"] = f"{self.link_base}/{token}"
         outbound = OutboundRequest(idempotency_key=request.key, channel=request.channel, to=request.to, body="",
-                                   locale=request.locale, template=request.template)
+                                   locale=request.locale, template=request.template, sender=request.sender)
         if request.channel is Channel.EMAIL:
             if self.email is None:
                 raise TemplateError("this worker has no e-mail templates configured")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.case_input import Borrower, EmergencyContact
 from domain.enums import Channel, HandOff, Outcome, Person, PlanStatus, PromiseStatus, ScoreTrigger, VisitStatus
 from domain.guard import GuardDecision
+from domain.policy import Sender
 
 
 class Contract(BaseModel):
@@ -103,6 +104,8 @@ class ContactRequest(Contract):
     dial_by: datetime | None = None  # an agent's task: a call only once the guard allows its dial, before this
     owed: list[LedgerFact] = []  # the case's facts before this contact: written with its claim
     link_valid: timedelta | None = None  # the message carries a self-service link (`{link}`) valid this long
+    link_code_to: str | None = None  # a letter's link: the borrower's number its one-time code goes to
+    sender: Sender | None = None  # the case's policy's sender: an e-mail's From name, a letter's letterhead
     country: str | None = None  # the borrower's country: where a reply from this number is routed from
 
 

@@ -134,7 +134,8 @@ class LetterRenderer:
             babel_locale = Locale.parse(self._locale(language), sep="-")
         return self.env.get_template("letter.html").render(
             lang=language,
-            title=self.title(request.template, request.locale), words=self.words(request.locale), sender=self.sender,
+            title=self.title(request.template, request.locale), words=self.words(request.locale),
+            sender=LetterSender.from_policy(request.sender, self.sender.address) if request.sender else self.sender,
             address=[line.strip() for line in request.to.split(",") if line.strip()],
             paragraphs=[p.strip() for p in request.body.splitlines() if p.strip()],
             posted=format_date(posted, format="long", locale=babel_locale), posted_iso=posted.isoformat(),

@@ -23,6 +23,9 @@ FIXED: dict[str, Kind] = {"verify_update": "sms", "self_service_code": "sms", "s
                           "visit_notice": "letters", "credit_report_notice": "letters"}
 
 
+STEP_SECTION: dict[str, Kind] = {"sms": "sms", "letter": "letters"}  # a schedule step's; calls: "scripts"
+
+
 class TemplateError(LookupError):
     pass
 
@@ -58,7 +61,7 @@ class TemplateLibrary:
             for treatment in policy.segments.values():
                 for step in treatment.schedule:
                     if step.channel != "email":  # e-mails have their own library (`adapters.email`)
-                        needed[step.template] = "sms" if step.channel == "sms" else "scripts"
+                        needed[step.template] = STEP_SECTION.get(step.channel, "scripts")
         for locale, texts in self.locales.items():
             if not texts.get("opt_out"):
                 out.append(f"locale {locale}: opt_out text missing")

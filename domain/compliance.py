@@ -174,7 +174,8 @@ def find_violations(entries: list[Entry]) -> list[Violation]:
             case "dispute_resolved" if data.get("corrected_balance"):
                 _, paid, _ = case.record[-1]
                 case.record.append((entry.at, paid, Decimal(data["corrected_balance"])))
-            case "contact_attempt" if data["channel"] == "letter":  # a notice by post: no window or cap
+            case "contact_attempt" if data["channel"] == "letter" and data.get("step") is None:  # a notice by
+                # post: no window or cap (a letter of the schedule has its step, and is judged as any message)
                 found += [Violation(case.case_id, rule, entry.at, entry.seq, detail)
                           for rule, detail in _stopped(case, "contact") if rule != "hard_stop.attorney"]
             case "wrong_number":

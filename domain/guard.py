@@ -29,6 +29,7 @@ class PlannedAction(BaseModel):
     phone_ref: str | None = None
     person: Person = Person.BORROWER
     action: Literal["contact", "legal_handoff", "credit_report"] = "contact"
+    notice: bool = False  # a letter the rules require (statutory): through holds, windows and caps
 
 
 class HandOffFacts(BaseModel):
@@ -109,8 +110,8 @@ def evaluate(
             return decide("deny", f"hard_stop.{stop.value}", HARD_STOPS[stop])
         if stop is HardStop.TIME_BARRED and action.action == "legal_handoff":
             return decide("deny", "hard_stop.time_barred", HARD_STOPS[stop])
-    if action.channel is Channel.LETTER:  # a statutory notice by post: no window or cap applies, and what the
-        return decide("allow", "ok", "a notice the rules require")  # law requires is sent through holds
+    if action.channel is Channel.LETTER and action.notice:  # a statutory notice by post: no window or cap
+        return decide("allow", "ok", "a notice the rules require")  # applies; what the law requires goes through holds
     for hold in flags.holds:
         if hold.until is None or now < hold.until:
             return decide("deny", f"hold.{hold.kind.value}", f"on hold ({hold.kind.value})")  # its reason: sealed

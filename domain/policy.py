@@ -256,7 +256,7 @@ def combine_packs(packs: list[RulePack]) -> EffectiveRules:
 # --- Policy profiles --------------------------------------------------------------------------
 
 
-MessageChannel = Literal["sms", "email"]
+MessageChannel = Literal["sms", "email", "letter"]
 
 
 class ContactPolicy(Strict):
@@ -268,16 +268,16 @@ class ContactPolicy(Strict):
 
 
 class ContactStep(Strict):
-    channel: Literal[Channel.SMS, Channel.ROBOT_CALL, Channel.AGENT_CALL, Channel.EMAIL]
+    channel: Literal[Channel.SMS, Channel.ROBOT_CALL, Channel.AGENT_CALL, Channel.EMAIL, Channel.LETTER]
     after: timedelta = Field(description="wait after the previous step (or the assessment)")
     template: str
     link: bool = Field(default=False, description="the message carries the borrower's self-service link "
-                       "(its template has {link}); SMS or e-mail only")
+                       "(its template has {link}); SMS, e-mail or a letter (whose code goes by SMS)")
 
     @model_validator(mode="after")
     def _link_in_a_message(self) -> ContactStep:
-        if self.link and self.channel not in (Channel.SMS, Channel.EMAIL):
-            raise ValueError("a self-service link goes by SMS or e-mail only")
+        if self.link and self.channel not in (Channel.SMS, Channel.EMAIL, Channel.LETTER):
+            raise ValueError("a self-service link goes by SMS, e-mail or letter")
         return self
 
 

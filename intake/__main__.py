@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 import telemetry
-from adapters.config_files import load_policy
+from adapters.config_files import ConfigError, load_policy
 from adapters.payments import SandboxCheckout
 from adapters.providers import ChannelProvider
 from adapters.providers.http import HttpProvider
@@ -21,6 +21,7 @@ from adapters.registry import Registry
 from adapters.self_service import SelfServiceStore
 from adapters.templates import TemplateLibrary
 from domain.enums import Channel
+from domain.policy import Sender
 from intake.schedule import ensure_schedule
 from intake.selfservice.app import create_app as page_app
 from intake.service import create_app
@@ -47,8 +48,14 @@ def borrower_channels(cases: Cases, intake: IntakeSettings, ss: SelfServiceSetti
     if ss.smtp_host:
         providers[Channel.EMAIL] = SmtpProvider(ss.smtp_host, ss.smtp_port, ss.smtp_from, policy.sender.name,
                                                 ss.smtp_user, ss.smtp_password, starttls=ss.smtp_starttls or None)
+    def sender_of(name: str) -> Sender:
+        try:
+            return load_policy(name, settings.config_dir).sender
+        except ConfigError:  # a policy this service cannot read: the standard one's sender
+            return policy.sender
+
     portal = Portal(cases, SelfServiceStore(engine, link_key), providers,
-                    TemplateLibrary(settings.config_dir / "templates"), policy.sender)
+                    TemplateLibrary(settings.config_dir / "templates"), policy.sender, senders=sender_of)
     checkout = SandboxCheckout(f"{ss.url.rstrip('/')}/checkout", f"http://{intake.host}:{intake.port}",
                                hmac_secret=intake.hmac_secret, token=intake.token) if ss.sandbox_checkout() else None
     return Replies(cases, engine, route_key), page_app(portal, checkout, form_key, secure_cookies=ss.secure,

@@ -67,10 +67,11 @@ def mask(destination: str) -> str:
 class Portal:
     def __init__(self, cases: Cases, store: SelfServiceStore, providers: Mapping[Channel, ChannelProvider],
                  templates: TemplateLibrary, sender: Sender, security: PortalSecurity | None = None,
-                 now: Callable[[], datetime] | None = None):
-        """`providers` send the one-time codes (SMS, e-mail); `sender` is who the code message is from."""
+                 now: Callable[[], datetime] | None = None, senders: Callable[[str], Sender] | None = None):
+        """`providers` send the one-time codes (SMS, e-mail); they are from the case's policy's sender
+        (`senders`: a policy's name to its sender), or `sender` where that cannot be read."""
         self.cases, self.store, self.providers, self.templates = cases, store, providers, templates
-        self.sender = sender
+        self.sender, self.senders = sender, senders
         self.security = security or PortalSecurity()
         self.now = now or (lambda: datetime.now(UTC))
 
@@ -109,16 +110,18 @@ class Portal:
         channel = Channel(link.channel) if link is not None else None
         if destination is None or channel not in (Channel.SMS, Channel.EMAIL) or channel not in self.providers:
             raise PortalRefused("no_destination")
+        sender = await self._sender(session)
         code = await self.store.new_code(session, self.now(), self.security.code_life, self.security.code_digits)
         minutes = str(int(self.security.code_life.total_seconds() // 60))
         body = self.templates.render("self_service_code", locale, {
-            "code": code, "minutes": minutes, "sender_name": self.sender.name,
-            "sender_number": self.sender.contact_number}, with_opt_out=False)
+            "code": code, "minutes": minutes, "sender_name": sender.name,
+            "sender_number": sender.contact_number}, with_opt_out=False)
         try:
             await self.providers[channel].deliver(OutboundRequest(
                 idempotency_key=f"{CODE_MESSAGE_PREFIX}{session.ref}:{session.codes_sent + 1}", channel=channel,
                 to=destination, body=body, locale=locale, template="self_service_code",
-                subject=f"{self.sender.name}: {code}" if channel is Channel.EMAIL else None))
+                subject=f"{sender.name}: {code}" if channel is Channel.EMAIL else None,
+                sender=sender if channel is Channel.EMAIL else None))
         except ProviderError as e:
             raise PortalRefused("no_destination") from e
         return mask(destination)
@@ -159,6 +162,15 @@ class Portal:
     async def act(self, session: Session, request: SelfServiceRequest) -> UpdateResult:
         """Through the case's `self_service` update: its validators decide (raises `UpdateRejected`)."""
         return await self.cases.self_service(session.case_id, request.model_copy(update={"session": session.ref}))
+
+    async def _sender(self, session: Session) -> Sender:
+        """Who the case's messages are from: its policy's sender."""
+        if self.senders is None:
+            return self.sender
+        try:
+            return self.senders((await self.cases.status(session.case_id)).policy.split("@")[0])
+        except CaseServiceError:
+            return self.sender
 
     async def _closed(self, case_id: str) -> bool:
         """A closed case's links open nothing (it has nothing more to offer), and are revoked."""

@@ -279,7 +279,9 @@ def test_the_borrowers_own_medium_and_place_are_kept():
     assert decide(visit, now=daytime, flags=by_text).rule == "borrower.medium"  # a visit is not a text either
     assert decide(visit, now=daytime, flags=no_home).rule == "borrower.place"
     assert decide(ROBOT, now=daytime, flags=no_home).allowed  # calls are fine: only the place was refused
-    assert decide(PlannedAction(channel=Channel.LETTER), now=daytime, flags=by_text).allowed  # statutory post goes
+    assert decide(PlannedAction(channel=Channel.LETTER, notice=True), now=daytime, flags=by_text).allowed  # statutory
+    assert decide(PlannedAction(channel=Channel.LETTER), now=daytime, flags=by_text).rule == "borrower.medium"  # a
+    # letter of the schedule is not a text
 
 
 def test_a_number_a_stranger_answered_is_never_called_again_but_the_others_are():
@@ -313,10 +315,15 @@ def test_a_legal_hand_off_waits_for_the_default_notices_days_to_remedy():
     assert (decide(LEGAL, now=NOW, rules=uk, handoff=owed).rule) == "handoff.arrears_notice"
     assert decide(LEGAL, now=NOW, rules=uk, handoff=owed.model_copy(update={"arrears_notice_at": NOW})).allowed
     assert decide(REPORT, now=NOW, rules=uk, handoff=handoff()).allowed  # a credit report needs no such notice
-    letter = PlannedAction(channel=Channel.LETTER)
+    letter = PlannedAction(channel=Channel.LETTER, notice=True)
     paused = Flags(holds=[Hold(kind=HoldKind.PAUSE, reason="x", since=NOW)])
     assert decide(letter, now=utc(2026, 12, 1, 20), flags=paused).allowed  # required notices: no window, no hold
     assert decide(letter, now=NOW, flags=Flags(hard_stops=[HardStop.DECEASED])).rule == "hard_stop.deceased"
+    reminder = PlannedAction(channel=Channel.LETTER)  # a letter of the schedule: a message like any other
+    assert decide(reminder, now=utc(2026, 12, 1, 20), flags=paused).rule == "hold.pause"
+    assert decide(reminder, now=NOW, flags=Flags(cease_channels=["letter"])).rule == "cease.letter"
+    assert decide(reminder, now=NOW, flags=Flags(cease_all=True)).rule == "cease.all"
+    assert decide(letter, now=NOW, flags=Flags(cease_channels=["letter"])).allowed  # the law's notice still goes
 
 
 def test_a_visit_waits_for_its_written_notice_where_the_pack_requires_one():

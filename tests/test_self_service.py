@@ -304,6 +304,27 @@ async def test_the_page_shows_the_preferences_in_force_and_a_change_to_one_keeps
         Window(start=time(9), end=time(18)), [6], True, "sms")
 
 
+async def test_a_letter_of_the_schedule_carries_the_link_and_its_code_goes_to_the_borrowers_mobile(stack):
+    case, handle = await stack.open_case()
+    await stack.driver.until(handle, lambda s: s.contact_counts.get("letter", 0) >= 1, what="the letter")
+    rows = await stack.driver.rows("SELECT document FROM sandbox_messages WHERE channel = 'letter' AND "
+                                   "position(:cid in idempotency_key) > 0", cid=case.case_id)
+    assert len(rows) == 1  # the letter of the schedule (a CN case needs no statutory notice yet)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(rows[0]["document"])).pages)
+    assert case.borrower.name in text and "在线查看您的账户" in text  # the zh-CN borrower's letter, with its title
+    assert "Example Lending" in text and "Example Care" in text  # the case's policy's sender, inside and outside
+    found = re.search(r"https?://\S+?/s/l/[A-Za-z0-9_-]{43}", re.sub(r"\s+", "", text))
+    assert found, text
+    async with httpx.AsyncClient() as borrower:
+        await signed_in(borrower, stack, found.group(0))  # the code came by SMS: `stack.code` reads the SMS
+        assert (await borrower.get(f"{stack.base}/s/home")).status_code == 200
+    [code] = await stack.driver.rows("SELECT channel, to_masked FROM sandbox_messages WHERE idempotency_key LIKE "
+                                     "'self-service-code:%' ORDER BY id DESC LIMIT 1")
+    assert code["channel"] == "sms" and code["to_masked"].endswith(case.borrower.mobile_numbers[0][-4:])
+    [attempt] = [a for a in await stack.journal(case.case_id, "contact_attempt") if a["channel"] == "letter"]
+    assert attempt["step"] is not None and attempt["guard_rule"] == "ok"  # a step, judged as any message
+
+
 def test_a_links_token_never_reaches_the_access_log(caplog):
     import logging
 
@@ -406,7 +427,8 @@ async def test_an_inbound_stop_ceases_sms_and_other_text_becomes_a_task_and_emai
     case, handle = await stack.open_case(email="borrower@example.com")
     await stack.driver.until(handle, lambda s: s.contact_counts.get("email", 0) >= 1, what="the e-mail step")
     mail = (await stack.mail.wait_for_async(1))[0]
-    assert list(mail.rcpt_tos) == ["borrower@example.com"] and "DueCourse Lending" in (mail.text or "")
+    assert list(mail.rcpt_tos) == ["borrower@example.com"] and "Example Lending" in (mail.text or "")
+    assert mail.message["From"].addresses[0].display_name == "Example Lending"  # the case's policy's sender
     assert mail.html and "<html" in mail.html.lower()
 
     async def reply(message_id: str, body: str) -> dict:

@@ -5,6 +5,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from domain.enums import Channel, Outcome
+from domain.policy import Sender
 
 Played = Literal["message", "voicemail", "identify", "none"]
 
@@ -31,6 +32,7 @@ class OutboundRequest(BaseModel):
     template: str | None = None  # the template's name: a letter's title, an e-mail's kind
     subject: str | None = None  # an e-mail's subject
     html: str | None = None  # an e-mail's HTML alternative (the body is its plain text)
+    sender: Sender | None = None  # the case's policy's sender: an e-mail's From name, a letter's letterhead
 
 
 class ProviderResponse(BaseModel):

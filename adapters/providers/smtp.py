@@ -67,7 +67,8 @@ class SmtpProvider:
             raise ProviderError("an e-mail needs a subject")
         message = EmailMessage()
         try:
-            message["From"] = Address(display_name=self.sender_name or "", addr_spec=self.sender_address)
+            name = request.sender.name if request.sender else self.sender_name  # the case's policy's, if given
+            message["From"] = Address(display_name=name or "", addr_spec=self.sender_address)
             message["To"] = Address(addr_spec=request.to)
             message["Subject"] = " ".join(request.subject.split())
             message["Date"] = format_datetime(datetime.now(UTC))

@@ -61,7 +61,7 @@ def stale(run: CaseRun) -> GuardDecision:
                          until=run.now, packs=run.config.rules.packs)
 
 
-async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step: int | None,
+async def contact(run: CaseRun, channel: Channel, template: str, ref: str | None, step: int | None,
                   summary: str | None = None, person: Person = Person.BORROWER,
                   unchanged: tuple[object, ...] | None = None,
                   extra: dict[str, str] | None = None, link: bool = False) -> ContactResult | GuardDecision:
@@ -74,7 +74,10 @@ async def contact(run: CaseRun, channel: Channel, template: str, ref: str, step:
             return stale(run)
         decision = guard(run, PlannedAction(channel=channel, phone_ref=ref, person=person))
         if decision.allowed:
-            to = run.case.borrower.email if channel is Channel.EMAIL else number_for(run, ref)
+            if channel is Channel.LETTER:
+                to: str | None = address_text(run)
+            else:
+                to = run.case.borrower.email if channel is Channel.EMAIL else number_for(run, ref or "")
             assert to is not None, "an e-mail step is planned only with an address"
             return await send(run, channel, template, ref, to, step, decision,
                               summary or LABEL[channel], person, extra, link)
@@ -106,6 +109,9 @@ async def send(run: CaseRun, channel: Channel, template: str, ref: str | None, t
         step=step, robot=channel is Channel.ROBOT_CALL, guard=decision, planned_at=run.now,
         voicemail=run.config.rules.voicemail == "limited_content", owed=bookkeeping.take(run),
         link_valid=run.config.policy.self_service.link_valid if link else None, country=run.case.borrower.country,
+        link_code_to=number_for(run, code_to) if link and channel is Channel.LETTER and (
+            code_to := borrower_number(run)) else None,
+        sender=sender if channel in (Channel.EMAIL, Channel.LETTER) else None,
     )
     try:
         result = await run.act(CONTACT_ACTIVITY[channel], request, summary)

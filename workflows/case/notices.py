@@ -131,7 +131,7 @@ async def send(run: CaseRun, kind: Kind) -> datetime | None:
     """Post the notice (the guard allows a required notice unless a hard stop or a review stands); return
     when to look again if it could not go now."""
     async with run.lock:
-        decision = contact.guard(run, PlannedAction(channel=Channel.LETTER))
+        decision = contact.guard(run, PlannedAction(channel=Channel.LETTER, notice=True))
         if decision.allowed:
             extra = dates(run, kind)
             await contact.send(run, Channel.LETTER, TEMPLATES[kind], None, contact.address_text(run), None, decision,

@@ -1,4 +1,4 @@
-"""3. Remote contact: the segment's schedule of SMS reminders and calls (robot and agent), one step at
+"""3. Remote contact: the segment's schedule of messages (SMS, e-mail, letters) and calls (robot and agent), one step at
 a time, each when it falls due (`domain.schedule`) and only when the guard allows it. When the
 borrower cannot be reached, their emergency contacts are asked, once each, to pass on a message.
 When the schedule is done and nothing resolved the case, it goes to the field-visit decision. A
@@ -17,6 +17,7 @@ from workflows.case.core import CaseRun
 with workflow.unsafe.imports_passed_through():
     from domain import schedule
     from domain.enums import Channel, Stage, TaskKind
+    from domain.policy import ContactStep
 
 
 async def step(run: CaseRun) -> datetime | None:
@@ -37,11 +38,9 @@ async def step(run: CaseRun) -> datetime | None:
         return run.plan_next(label, s.next_step_at)
     if contact.borrower_unreachable(run):
         await contact.ask_third_parties(run, decided)
-    by_email = planned.channel is Channel.EMAIL
-    ref = contact.borrower_email(run) if by_email else contact.borrower_number(run)
-    if ref is None:
-        run.event("step_skipped", {"step": s.step_index,
-                                   "reason": "no usable e-mail address" if by_email else "no usable borrower number"})
+    ref, missing = where_to(run, planned)
+    if missing is not None:
+        run.event("step_skipped", {"step": s.step_index, "reason": missing})
     else:
         result = await contact.contact(run, planned.channel, planned.template, ref, step=s.step_index, summary=label,
                                        unchanged=decided, link=planned.link)
@@ -54,6 +53,22 @@ async def step(run: CaseRun) -> datetime | None:
     if s.stage is Stage.REMOTE_CONTACT and following is not None:
         s.next_step_at = following
     return run.now
+
+
+def where_to(run: CaseRun, step: ContactStep) -> tuple[str | None, str | None]:
+    """The step's ref (a number's; an e-mail's; none for a letter), or why it cannot go."""
+    match step.channel:
+        case Channel.EMAIL:
+            ref = contact.borrower_email(run)
+            return ref, None if ref is not None else "no usable e-mail address"
+        case Channel.LETTER:  # to the verified address; a link's code goes to a number
+            if not notices.address_known(run):
+                return None, "no complete address"
+            if step.link and contact.borrower_number(run) is None:
+                return None, "no usable borrower number for the link's code"
+            return None, None
+    ref = contact.borrower_number(run)
+    return ref, None if ref is not None else "no usable borrower number"
 
 
 def resume(run: CaseRun, why: str) -> datetime | None:

@@ -15,8 +15,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import ContactRequest, ContactResult
 from activities.ledger import write_facts
-from adapters.email import EmailTemplates
+from adapters.email import EmailTemplateError, EmailTemplates
 from adapters.ledger import Ledger
+from adapters.letters import LetterError
 from adapters.providers import CallScript, ChannelProvider, OutboundRequest, ProviderError
 from adapters.replies import record_route
 from adapters.self_service import SelfServiceStore
@@ -44,27 +45,31 @@ class ContactActivities:
                 step=request.step, robot=request.robot, guard_rule=request.guard.rule,
                 guard_packs=request.guard.packs, planned_at=request.planned_at,
             )
-        if claimed is not None and claimed["outcome"] != "pending":
+        if claimed is not None and claimed["outcome"] != "pending":  # an earlier try settled it
             result = ContactResult(key=request.key, outcome=Outcome(claimed["outcome"]), distress=claimed["distress"],
                                    provider=claimed["provider"] or provider.name,
                                    message_id=claimed["provider_message_id"] or "", played=claimed["played"] or "none")
-            await self._finish(request, result)  # in case the first try stopped before its journal entry
-            return result
-        try:
-            response = await provider.deliver(await self._outbound(request))
-        except (ProviderError, TemplateError) as e:
-            await self._finish(request, ContactResult(key=request.key, outcome=Outcome.FAILED, distress=False,
-                                                      provider=provider.name, message_id=""))
-            raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e
-        result = ContactResult(key=request.key, outcome=response.outcome, distress=response.distress,
-                               provider=response.provider, message_id=response.message_id, played=response.played)
+        else:
+            try:  # a message that cannot be made (a template, a variable it names) fails for good, as a refusal
+                response = await provider.deliver(await self._outbound(request))
+            except (ProviderError, TemplateError, EmailTemplateError, LetterError, KeyError) as e:
+                await self._finish(request, ContactResult(key=request.key, outcome=Outcome.FAILED, distress=False,
+                                                          provider=provider.name, message_id=""))
+                raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e
+            result = ContactResult(key=request.key, outcome=response.outcome, distress=response.distress,
+                                   provider=response.provider, message_id=response.message_id, played=response.played)
+        if not result.outcome.is_failure:
+            await self._reply_route(request)  # in case the first try stopped before it
+        await self._finish(request, result)  # in case the first try stopped before its journal entry
+        return result
+
+    async def _reply_route(self, request: ContactRequest) -> None:
+        """Where a reply to this message comes from (a keyed digest of the address), so it finds the case."""
         if self.route_secret is not None and (request.channel is Channel.SMS or (
                 request.channel is Channel.EMAIL and request.person is Person.BORROWER)):
             await record_route(self.ledger.engine, self.route_secret, request.case_id,
                                "sms" if request.channel is Channel.SMS else "email", request.person,
                                request.phone_ref, request.to, request.country, request.planned_at)
-        await self._finish(request, result)
-        return result
 
     async def _outbound(self, request: ContactRequest) -> OutboundRequest:
         """What the provider gets: the rendered message (an e-mail: subject, text and HTML), with its link."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,6 +18,7 @@ from adapters.ledger import Ledger
 from adapters.providers import CallScript, OutboundRequest, ProviderError
 from adapters.providers.http import HttpProvider
 from adapters.providers.sandbox import SandboxProvider, simulated_outcome
+from adapters.replies import address_digest, find_routes
 from adapters.templates import TemplateLibrary
 from domain.enums import Channel, Outcome
 from domain.guard import GuardDecision
@@ -154,6 +156,22 @@ async def test_a_retried_contact_never_sends_twice(engine, gateway):
         rows = (await conn.execute(text(
             "SELECT idempotency_key, outcome FROM contact_attempts WHERE case_id = 'P-1' ORDER BY id"))).all()
     assert [tuple(r) for r in rows] == [("retry-1", "sent"), ("retry-2", "delivered")]
+
+
+async def test_a_retry_after_the_send_still_records_where_a_reply_comes_from(engine, gateway):
+    """The first try sent and stopped before the reply route: the retry (settled, nothing sent) records it."""
+    secret, ledger, number = b"r" * 32, Ledger(engine), f"+86138{uuid.uuid4().int % 10**8:08d}"
+    await ledger.begin_attempt(case_id="P-9", idempotency_key="routed-1", channel="sms", person="borrower",
+                               phone_ref="ref-1", template="reminder_due", step=0, robot=False, guard_rule="ok",
+                               guard_packs=[], planned_at=datetime.now(UTC))
+    await ledger.finish_attempt("routed-1", outcome="delivered", provider="http", provider_message_id="gw-9",
+                                distress=False, played="none")
+    activities = ContactActivities({c: HttpProvider(gateway) for c in Channel}, ledger, TemplateLibrary(),
+                                   route_secret=secret)
+    retried = request("routed-1", to=number).model_copy(update={"case_id": "P-9", "country": "CN"})
+    assert (await activities.send_sms(retried)).outcome is Outcome.DELIVERED and Gateway.requests == []
+    [route] = await find_routes(engine, address_digest(secret, "sms", number, "CN"), "sms")
+    assert route.case_id == "P-9"
 
 
 async def test_a_refusing_gateway_fails_the_attempt_without_retrying(engine, gateway):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -119,6 +119,21 @@ class SelfServiceStore:
                                    .values(locked_until=now + lock_for, failures=0))
                 return True
         return False
+
+    async def stranger_answered(self, link: Link) -> bool:
+        """A stranger answered the number the link was sent to (the case's journal says `wrong_number`)."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(text(
+                "SELECT 1 FROM self_service_links l JOIN contact_attempts a ON a.idempotency_key = l.attempt_key "
+                "JOIN case_events e ON e.case_id = l.case_id AND e.kind = 'wrong_number' "
+                "AND e.data ->> 'phone_ref' = a.phone_ref WHERE l.token_digest = :d LIMIT 1"),
+                {"d": link.token_digest})).first() is not None
+
+    async def revoke(self, link: Link, now: datetime) -> None:
+        t = db.self_service_links
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t).where(t.c.token_digest == link.token_digest, t.c.revoked_at.is_(None))
+                               .values(revoked_at=now))
 
     async def revoke_case(self, case_id: str, now: datetime) -> None:
         """Every link of a case stops opening (the case closed, or the borrower signed out everywhere)."""

@@ -80,7 +80,8 @@ class Portal:
     async def open(self, token: str) -> tuple[str, Link]:
         """A link followed: an unverified session's cookie. Refused alike for any link that does not work."""
         link = await self.store.link(token) if 20 <= len(token) <= 64 else None
-        if link is None or not link.usable(self.now()) or await self._closed(link.case_id):
+        if link is None or not link.usable(self.now()) or await self._closed(link.case_id) or \
+                await self._strangers(link):
             raise PortalRefused("link")
         return await self.store.open_session(link, self.now(), self.security.idle), link
 
@@ -106,8 +107,10 @@ class Portal:
         if await self.store.codes_sent(session.token_digest, since) >= self.security.codes_per_link_per_day:
             raise PortalRefused("too_many_codes")
         link = await self._link_of(session)
-        destination = await self.store.destination(link) if link is not None else None
-        channel = Channel(link.channel) if link is not None else None
+        if link is None or await self._strangers(link):
+            raise PortalRefused("session")
+        destination = await self.store.destination(link)
+        channel = Channel(link.channel)
         if destination is None or channel not in (Channel.SMS, Channel.EMAIL) or channel not in self.providers:
             raise PortalRefused("no_destination")
         sender = await self._sender(session)
@@ -171,6 +174,13 @@ class Portal:
             return self.senders((await self.cases.status(session.case_id)).policy.split("@")[0])
         except CaseServiceError:
             return self.sender
+
+    async def _strangers(self, link: Link) -> bool:
+        """The number the link went to answered as a stranger's: what it opens is not theirs (revoked)."""
+        if await self.store.stranger_answered(link):
+            await self.store.revoke(link, self.now())
+            return True
+        return False
 
     async def _closed(self, case_id: str) -> bool:
         """A closed case's links open nothing (it has nothing more to offer), and are revoked."""

@@ -25,8 +25,8 @@ from sqlalchemy import text
 
 from adapters.ledger import Ledger
 from adapters.providers.sandbox import SandboxProvider
-from domain.enums import ApprovalKind, Stage
-from domain.messages import ContactPreferences, DisputeRequest, DisputeResolution
+from domain.enums import ApprovalKind, Outcome, Stage
+from domain.messages import ContactPreferences, DeliveryReceipt, DisputeRequest, DisputeResolution
 from domain.policy import Window
 from domain.state import PendingApproval, PromiseToPay
 from domain.status import CaseStatus
@@ -323,6 +323,25 @@ async def test_a_letter_of_the_schedule_carries_the_link_and_its_code_goes_to_th
     assert code["channel"] == "sms" and code["to_masked"].endswith(case.borrower.mobile_numbers[0][-4:])
     [attempt] = [a for a in await stack.journal(case.case_id, "contact_attempt") if a["channel"] == "letter"]
     assert attempt["step"] is not None and attempt["guard_rule"] == "ok"  # a step, judged as any message
+
+
+async def test_a_link_whose_number_a_stranger_answered_opens_nothing(stack):
+    case, handle = await stack.open_case()
+    link = await stack.link(case.case_id)
+    async with httpx.AsyncClient() as early:  # opened before anyone knew: the code is refused once they do
+        opened = await early.get(link)
+        page = await early.get(stack.base + opened.headers["location"])
+        status = await stack.driver.status(handle)
+        [sms] = [a for a in status.last_contacts if a.channel.value == "sms"]
+        await stack.cases.receipt(case.case_id, DeliveryReceipt(attempt_key=sms.key, outcome=Outcome.WRONG_PARTY))
+        for _ in range(100):  # the journal is written with the case's next ledger write
+            if await stack.journal(case.case_id, "wrong_number"):
+                break
+            await asyncio.sleep(0.05)
+        sent = await early.post(f"{stack.base}/s/verify/send", data={"csrf": csrf(page.text, "verify/send")})
+        assert sent.status_code == 403
+    async with httpx.AsyncClient() as later:
+        assert (await later.get(link)).status_code == 404
 
 
 def test_a_links_token_never_reaches_the_access_log(caplog):

@@ -172,14 +172,16 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         locale = locale_of(request, "en")
         if not checked(session, "send_code", csrf):
             return await render(request, "verify.html", locale, session, status=403, where="…",
-                          error=STRINGS[locale]["forged"])
+                                error=STRINGS[locale]["forged"])
         try:
             where = await portal.send_code(session, locale)
         except PortalRefused as e:
+            if e.reason not in ("too_many_codes", "no_destination"):
+                raise  # the session or its link no longer holds: the refusal page
             return await render(request, "verify.html", locale, session, status=429, where="…",
-                          error=STRINGS[locale][e.reason])
+                                error=STRINGS[locale][e.reason])
         return await render(request, "verify.html", locale, session, where=where,
-                      notice=STRINGS[locale]["code_sent"].format(where=where))
+                            notice=STRINGS[locale]["code_sent"].format(where=where))
 
     @app.post("/verify")
     async def verify(request: Request, code: str = Form(""), csrf: str = Form("")) -> Response:
@@ -187,7 +189,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         locale = locale_of(request, "en")
         if not checked(session, "verify", csrf):
             return await render(request, "verify.html", locale, session, status=403, where="…",
-                          error=STRINGS[locale]["forged"])
+                                error=STRINGS[locale]["forged"])
         try:
             verified = await portal.verify(session, code)
         except PortalRefused as e:
@@ -222,7 +224,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         status = await portal.view(session)
         locale = locale_of(request, status.statement.locale if status.statement else "en")
         return await render(request, "home.html", locale, session, **shown(status, locale),
-                      notice=STRINGS[locale]["done"] if done else None)
+                            notice=STRINGS[locale]["done"] if done else None)
 
     @app.post("/act/{kind}")
     async def act(request: Request, kind: str) -> Response:
@@ -233,7 +235,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         t = STRINGS[locale]
         if kind not in FORMS or not checked(session, kind, form.get("csrf", "")):
             return await render(request, "home.html", locale, session, status=403, error=t["forged"],
-                          **shown(status, locale))
+                                **shown(status, locale))
         try:
             if kind == "pay":
                 if checkout is None:
@@ -245,15 +247,15 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         except (ValidationError, InvalidOperation, ValueError) as e:
             reason = explain(e) if isinstance(e, ValidationError) else str(e) or "invalid input"
             return await render(request, "home.html", locale, session, status=422,
-                          error=t["refused"].format(reason=reason), **shown(status, locale))
+                                error=t["refused"].format(reason=reason), **shown(status, locale))
         except UpdateRejected as e:
             return await render(request, "home.html", locale, session, status=409,
-                          error=t["refused"].format(reason=e.reason), **shown(status, locale))
+                                error=t["refused"].format(reason=e.reason), **shown(status, locale))
         except CaseServiceError as e:
             log.warning("self-service action failed", extra={"session": session.ref, "kind": kind,
                                                                 "error": type(e).__name__})
             return await render(request, "home.html", locale, session, status=503,
-                          error=t["refused"].format(reason=t["talk"]), **shown(status, locale))
+                                error=t["refused"].format(reason=t["talk"]), **shown(status, locale))
         return RedirectResponse(f"{root}/home?done={kind}", status_code=303)
 
     # --- the sandbox checkout (a payment provider's page, for demos and tests) -------------------
@@ -266,7 +268,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
             raise PortalRefused("session")
         locale = locale_of(request, "en")
         return await render(request, "checkout.html", locale, session, checkout_id=checkout_id, amount=pending.amount,
-                      currency=pending.currency)
+                            currency=pending.currency)
 
     @app.post("/checkout/{checkout_id}")
     async def checkout_pay(request: Request, checkout_id: str, csrf: str = Form("")) -> Response:
@@ -281,7 +283,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
             status = await portal.view(session)
             locale = locale_of(request, status.statement.locale if status.statement else "en")
             return await render(request, "home.html", locale, session, status=409, **shown(status, locale),
-                          error=STRINGS[locale]["refused"].format(reason=str(e)))
+                                error=STRINGS[locale]["refused"].format(reason=str(e)))
         return RedirectResponse(pending.return_to, status_code=303)
 
     return app

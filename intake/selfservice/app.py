@@ -107,10 +107,12 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
     every_crisis_line = list({pack.crisis_line.number: pack.crisis_line for pack in (
         load_rule_pack(f.stem, config_dir) for f in sorted((config_dir / "rulepacks").glob("*.yaml")))}.values())
 
+    def lines_of(packs: list[str]) -> list[CrisisLine]:
+        return [load_rule_pack(packs[0].split("@")[0], config_dir).crisis_line] if packs else every_crisis_line
+
     async def crisis_lines(session: Session | None) -> list[CrisisLine]:
         """The case's own packs' line once the page knows the case (even before the code); else every pack's."""
-        packs = await portal.rule_packs(session) if session is not None else []
-        return [load_rule_pack(packs[0].split("@")[0], config_dir).crisis_line] if packs else every_crisis_line
+        return lines_of(await portal.rule_packs(session) if session is not None else [])
 
     async def render(request: Request, page: str, locale: str, session: Session | None = None, status: int = 200,
                      **values: Any) -> HTMLResponse:
@@ -118,7 +120,7 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
             return forms.dumps([session.ref if session else "", form])
         response = pages.TemplateResponse(request, page, {
             "t": STRINGS[locale], "locale": locale, "languages": LANGUAGES, "root": root, "csrf": csrf,
-            "crisis_lines": await crisis_lines(session), **values,
+            **values, "crisis_lines": values.get("crisis_lines") or await crisis_lines(session),
         }, status_code=status)
         if "lang" in request.query_params:
             response.set_cookie("dc_lang", locale, httponly=True, samesite="strict", secure=secure_cookies, path="/")
@@ -137,7 +139,8 @@ def create_app(portal: Portal, checkout: Checkout | None, secret: bytes, secure_
         return page
 
     def shown(status: CaseStatus, locale: str) -> dict[str, Any]:
-        return overview(status, locale, config_dir, can_pay=checkout is not None)
+        return overview(status, locale, config_dir, can_pay=checkout is not None) | {
+            "crisis_lines": lines_of(status.rule_packs)}  # the case is read already: not again for its line
 
     def checked(session: Session, form: str, token: str) -> bool:
         try:

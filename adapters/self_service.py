@@ -200,7 +200,7 @@ class SelfServiceStore:
             await conn.execute(update(t).where(t.c.session_digest == session.session_digest).values(ended_at=now))
             await conn.execute(insert(t).values(
                 session_digest=digest(cookie), token_digest=session.token_digest, case_id=session.case_id,
-                verified_at=now, last_seen_at=now, expires_at=now + life, codes_sent=session.codes_sent))
+                verified_at=now, last_seen_at=now, expires_at=now + life))  # its codes stay counted on the old one
         return cookie
 
     async def _set(self, session: Session, **values: Any) -> None:

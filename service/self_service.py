@@ -94,7 +94,7 @@ class Portal:
         if verified and s.verified_at is None:
             raise PortalRefused("session")
         link = await self._link_of(s)
-        if link is None or not link.usable(now):
+        if link is None or not link.usable(now) or await self._strangers(link):  # a stranger signed in: out
             raise PortalRefused("session")
         await self.store.touch(s, now)
         return s
@@ -107,7 +107,7 @@ class Portal:
         if await self.store.codes_sent(session.token_digest, since) >= self.security.codes_per_link_per_day:
             raise PortalRefused("too_many_codes")
         link = await self._link_of(session)
-        if link is None or await self._strangers(link):
+        if link is None:
             raise PortalRefused("session")
         destination = await self.store.destination(link)
         channel = Channel(link.channel)

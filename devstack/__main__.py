@@ -64,20 +64,24 @@ def ensure_secret(data: Path, name: str) -> str:
     return secret_file.read_text().strip()
 
 
-def demo_config(data: Path) -> Path:
-    """The configuration this stack runs on: every shipped file, linked (an edited policy or pack still
-    reaches the next case), plus the demo's self-service policy (`demo.self_service_policy`)."""
-    shipped, folder = Settings().config_dir, data / "config"
+def demo_config(data: Path, shipped: Path) -> Path:
+    """The configuration this stack runs on: every file of `shipped` (CONFIG_DIR or config/), linked (an
+    edited policy or pack still reaches the next case), plus the demo's self-service policy made from its
+    `demo.yaml` (`demo.self_service_policy`) unless it has one of its own or no demo policy."""
+    shipped, folder = shipped.resolve(), (data / "config").resolve()
+    if shipped == folder or shipped.is_relative_to(folder) or folder.is_relative_to(shipped):
+        return shipped  # the overlay would replace, or live inside, what it is made from: run on it as it is
     shutil.rmtree(folder, ignore_errors=True)
     for source in shipped.rglob("*"):
         if source.is_file():
             target = folder / source.relative_to(shipped)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(source.resolve())
-    policy = demo.self_service_policy(yaml.safe_load((shipped / "policies" / "demo.yaml").read_text(encoding="utf-8")))
-    (folder / "policies" / f"{demo.SELF_SERVICE}.yaml").write_text(
-        "# Made by devstack from demo.yaml at each start (devstack/demo.py): edit that.\n"
-        + yaml.safe_dump(policy, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            target.symlink_to(source)
+    made, base = folder / "policies" / f"{demo.SELF_SERVICE}.yaml", shipped / "policies" / "demo.yaml"
+    if base.is_file() and not made.exists():
+        policy = demo.self_service_policy(yaml.safe_load(base.read_text(encoding="utf-8")))
+        made.write_text("# Made by devstack from demo.yaml at each start (devstack/demo.py): edit that.\n"
+                        + yaml.safe_dump(policy, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return folder
 
 
@@ -158,7 +162,8 @@ async def run(args: argparse.Namespace, data: Path, url: str) -> None:
         mail = MailCatcher(port=args.smtp_port, spool=data / "mail").start()
         page = f"http://127.0.0.1:{args.intake_port}/s"
         services = os.environ | {
-            "DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address, "CONFIG_DIR": str(demo_config(data)),
+            "DATABASE_URL": url, "TEMPORAL_ADDRESS": settings.temporal_address,
+            "CONFIG_DIR": str(demo_config(data, settings.config_dir)),
             "SELF_SERVICE_SECRET": ensure_secret(data, "self-service-secret"), "SELF_SERVICE_URL": page,
             "SELF_SERVICE_CHECKOUT": "sandbox",
             "SMTP_HOST": mail.host, "SMTP_PORT": str(mail.port)}

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from domain.contacts import normalize
 from domain.messages import (
     CeaseContact,
     ComplaintRequest,
@@ -62,3 +63,21 @@ class SelfServiceRequest(Model):
     @property
     def message(self) -> object | None:
         return getattr(self, PAYLOAD[self.kind]) if self.kind in PAYLOAD else None
+
+
+MAX_NUMBERS = 5  # ContactInfoUpdate.mobile_numbers' limit
+
+
+def numbers_with(on_file: list[str], given: list[str], region: str) -> list[str]:
+    """The numbers on file with those given on the page first: a number already there (however typed) is
+    not added twice but kept as filed, and none on file is dropped (each keeps its consent); more than five
+    is refused."""
+    def same(number: str) -> str:
+        return normalize(number, region) or number
+
+    filed = {same(n): n for n in on_file}
+    first = list(dict.fromkeys(filed.get(same(n), n) for n in given))
+    merged = [*first, *(n for n in on_file if n not in first)]
+    if len(merged) > MAX_NUMBERS:
+        raise ValueError(f"{len(on_file)} numbers are on file already: call us to replace one")
+    return merged

@@ -28,6 +28,7 @@ from adapters.providers.sandbox import SandboxProvider
 from domain.enums import ApprovalKind, Outcome, Stage
 from domain.messages import ContactPreferences, DeliveryReceipt, DisputeRequest, DisputeResolution
 from domain.policy import Window
+from domain.self_service import numbers_with
 from domain.state import PendingApproval, PromiseToPay
 from domain.status import CaseStatus
 from intake.__main__ import borrower_channels
@@ -349,6 +350,16 @@ async def test_a_link_whose_number_a_stranger_answered_opens_nothing(stack):
     await signed.aclose()
     async with httpx.AsyncClient() as later:
         assert (await later.get(link)).status_code == 404
+
+
+def test_a_number_given_on_the_page_is_added_before_those_on_file_and_none_is_lost():
+    on_file = ["+8613800138050", "+8613900139050"]
+    assert numbers_with(on_file, ["13700137050"], "CN") == ["13700137050", *on_file]
+    assert numbers_with(on_file, ["139 0013 9050"], "CN") == ["+8613900139050", "+8613800138050"]  # as filed
+    full = [f"+86138001380{n:02d}" for n in range(5)]
+    with pytest.raises(ValueError, match="5 numbers are on file already"):
+        numbers_with(full, ["13700137050"], "CN")
+    assert numbers_with(full, [full[3]], "CN") == [full[3], *full[:3], full[4]]
 
 
 def test_a_links_token_never_reaches_the_access_log(caplog):

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
     )
     from domain.relief import ReliefAcceptance
-    from domain.self_service import SELF_SERVICE, SelfServiceRequest
+    from domain.self_service import SELF_SERVICE, SelfServiceRequest, numbers_with
 
 
 def check(run: CaseRun, request: SelfServiceRequest) -> None:
@@ -53,6 +53,10 @@ def check(run: CaseRun, request: SelfServiceRequest) -> None:
         case "preferences":
             assert isinstance(message, ContactPreferences)
             protections.check_preferences(run, message)
+        case "contact_data":
+            assert isinstance(message, ContactInfoUpdate)
+            if message.mobile_numbers is not None:
+                numbers_with(run.case.borrower.mobile_numbers, message.mobile_numbers, run.case.borrower.country)
         case "talk_to_person":
             if run.s.desk is not None and run.s.desk.open_tasks(TaskKind.TALK_TO_PERSON):
                 raise ValueError("a person will contact you already: your request is with the care team")
@@ -75,8 +79,9 @@ async def act(run: CaseRun, request: SelfServiceRequest) -> UpdateResult:
         result = await protections.set_contact_preferences(run, message)
     elif isinstance(message, ContactInfoUpdate):
         if message.mobile_numbers is not None:  # a number added on the page: those on file stay, with their consent
-            kept = [n for n in run.case.borrower.mobile_numbers if n not in message.mobile_numbers]
-            message = message.model_copy(update={"mobile_numbers": [*message.mobile_numbers, *kept][:5]})
+            borrower = run.case.borrower
+            message = message.model_copy(update={"mobile_numbers": numbers_with(
+                borrower.mobile_numbers, message.mobile_numbers, borrower.country)})
         result = await messages.update_contact_info(run, message)
     elif isinstance(message, CeaseContact):
         await protections.cease_contact(run, message)

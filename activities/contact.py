@@ -50,9 +50,14 @@ class ContactActivities:
                                    provider=claimed["provider"] or provider.name,
                                    message_id=claimed["provider_message_id"] or "", played=claimed["played"] or "none")
         else:
-            try:  # a message that cannot be made (a template, a variable it names) fails for good, as a refusal
-                response = await provider.deliver(await self._outbound(request))
-            except (ProviderError, TemplateError, EmailTemplateError, LetterError, KeyError) as e:
+            try:  # a message that cannot be made (its template, a variable it names, a letter's layout) or
+                # that the provider refuses fails for good: a failed attempt, not a retry
+                try:
+                    outbound = await self._outbound(request)
+                except KeyError as e:
+                    raise TemplateError(f"template {request.template!r} names {e} and it was not given") from e
+                response = await provider.deliver(outbound)
+            except (ProviderError, TemplateError, EmailTemplateError, LetterError) as e:
                 await self._finish(request, ContactResult(key=request.key, outcome=Outcome.FAILED, distress=False,
                                                           provider=provider.name, message_id=""))
                 raise ApplicationError(str(e), type=type(e).__name__, non_retryable=True) from e

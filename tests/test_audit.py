@@ -131,6 +131,18 @@ async def test_a_hand_off_during_a_hold_is_a_violation(engine):
     assert await rules_found(engine, j) == Counter({"hold.dispute": 1})
 
 
+async def test_a_letter_of_the_schedule_is_judged_as_a_message_and_a_notice_goes_through_holds(engine):
+    j = await Journal(Ledger(engine), ["cn"], "Asia/Shanghai").open()
+    await j.add("hold_started", T0, kind="pause", reason="x", until=None)
+    async def letter(at: datetime, step: int | None) -> None:
+        await j.add("contact_attempt", at, channel="letter", person="borrower", phone_ref=None, outcome="sent",
+                    with_opt_out=False, distress=False, robot=False, template="t", step=step)
+    await letter(T0 + timedelta(hours=1), None)  # a notice the rules require: through the hold
+    await letter(T0 + timedelta(hours=2), 3)     # the schedule's letter: held like any message
+    await letter(T0 + timedelta(hours=13), 4)    # 23:00 in Shanghai as well: outside the window
+    assert await rules_found(engine, j) == Counter({"hold.pause": 2, "window": 1})
+
+
 HANDOFF = HandOffPolicy(credit_report_min_days_past_due=60, legal_min_days_past_due=90,
                         message_counts_as_reached_after_days=14).model_dump(mode="json")
 

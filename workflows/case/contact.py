@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import clock, contacts, reachability
     from domain.enums import Channel, Outcome, Person, ScoreTrigger, Stage
     from domain.guard import GuardDecision, HandOffFacts, PlannedAction, evaluate
+    from domain.messages import DialPermission, DialRequest
     from domain.state import ContactAttempt
 
 CONTACT_ACTIVITY: dict[Channel, Callable[[Any, ContactRequest], Awaitable[ContactResult]]] = {
@@ -181,6 +182,26 @@ def dial(run: CaseRun, attempt: ContactAttempt, agent: str) -> GuardDecision:
                              "agent": agent, "guard_rule": decision.rule, "packs": decision.packs})
     return decision
 
+
+
+def check_dial(run: CaseRun, request: DialRequest) -> None:
+    run.reject_if_closed()
+    attempt = next((a for a in run.s.attempts if a.key == request.attempt_key), None)
+    if attempt is None or attempt.dial_by is None:
+        raise ValueError(f"no agent call task {request.attempt_key!r} on this case")
+    if attempt.dialled:
+        raise ValueError("this task was dialled already: its outcome comes by delivery_receipt")
+    if attempt.outcome is not Outcome.TASK_CREATED:
+        raise ValueError(f"this task has its outcome already ({attempt.outcome.value})")
+
+
+async def may_dial(run: CaseRun, request: DialRequest) -> DialPermission:
+    """Asked by the dialer as the agent dials: the guard answers now, not when the task was made."""
+    run.recheck(lambda r: check_dial(run, r), request)
+    attempt = next(a for a in run.s.attempts if a.key == request.attempt_key)
+    decision = dial(run, attempt, request.agent)
+    return DialPermission(allowed=decision.allowed, rule=decision.rule, reason=decision.reason,
+                          until=decision.until, expires_at=attempt.dial_by)
 
 def wrong_party(run: CaseRun, attempt: ContactAttempt) -> None:
     """A stranger answered: that number is not the borrower's and is never used again."""

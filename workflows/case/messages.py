@@ -13,7 +13,6 @@ from temporalio import workflow
 from workflows.case import (
     assessment,
     bookkeeping,
-    contact,
     hardship_plan,
     money,
     promise,
@@ -31,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         ApprovalKind,
         HandOff,
         HandOffStatus,
-        Outcome,
         PlanStatus,
         Segment,
         Stage,
@@ -42,8 +40,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.messages import (
         ApprovalDecision,
         ContactInfoUpdate,
-        DialPermission,
-        DialRequest,
         HardshipReport,
         Payment,
         PromiseRequest,
@@ -222,28 +218,6 @@ async def update_contact_info(run: CaseRun, update: ContactInfoUpdate) -> Update
     run.event("contact_data_updated", {"fields": sorted(changed)})
     tasks.close(run, TaskKind.CONTACT_DATA, "new contact data came")
     return run.result(f"updated {', '.join(sorted(changed))}; verification runs again")
-
-
-# --- agents' dials -----------------------------------------------------------------------------
-
-def check_dial(run: CaseRun, request: DialRequest) -> None:
-    run.reject_if_closed()
-    attempt = next((a for a in run.s.attempts if a.key == request.attempt_key), None)
-    if attempt is None or attempt.dial_by is None:
-        raise ValueError(f"no agent call task {request.attempt_key!r} on this case")
-    if attempt.dialled:
-        raise ValueError("this task was dialled already: its outcome comes by delivery_receipt")
-    if attempt.outcome is not Outcome.TASK_CREATED:
-        raise ValueError(f"this task has its outcome already ({attempt.outcome.value})")
-
-
-async def may_dial(run: CaseRun, request: DialRequest) -> DialPermission:
-    """Asked by the dialer as the agent dials: the guard answers now, not when the task was made."""
-    run.recheck(lambda r: check_dial(run, r), request)
-    attempt = next(a for a in run.s.attempts if a.key == request.attempt_key)
-    decision = contact.dial(run, attempt, request.agent)
-    return DialPermission(allowed=decision.allowed, rule=decision.rule, reason=decision.reason,
-                          until=decision.until, expires_at=attempt.dial_by)
 
 
 # --- approvals -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.case import messages, protections, self_service
+from workflows.case import contact, protections, self_service
 from workflows.case.core import CaseRun
 
 with workflow.unsafe.imports_passed_through():
@@ -84,11 +84,11 @@ class ProtectionHandlers:
     @workflow.update
     async def may_dial(self, request: DialRequest) -> DialPermission:
         async with self.c.turn():
-            return await messages.may_dial(self.c, request)
+            return await contact.may_dial(self.c, request)
 
     @may_dial.validator
     def _check_dial(self, request: DialRequest) -> None:
-        messages.check_dial(self.c, request)
+        contact.check_dial(self.c, request)
 
     @workflow.update
     async def set_contact_preferences(self, prefs: ContactPreferences) -> UpdateResult:
